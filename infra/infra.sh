@@ -1,0 +1,493 @@
+#!/usr/bin/env bash
+# Chirp local infrastructure: a real single-node Apache Kafka (KRaft) and a real
+# single-node Apache Cassandra 5.0, run as plain `java` processes from jars that
+# Maven fetches from Maven Central. No Docker, no tarballs.
+#
+#   infra/infra.sh fetch|start|stop|status|wait|clean [kafka|cassandra|all] [--all]
+#
+# See infra/README.md for the recipe, the measured timings and the gotchas.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: infra/infra.sh COMMAND [kafka|cassandra|all]...   (default: all)
+
+commands:
+  fetch    download the jars with Maven into $CHIRP_DATA_DIR/jars/<component> (no-op if present)
+  start    start in the background (fetches first if needed); no-op if already running
+  wait     block until ready (log line + port), at most $CHIRP_INFRA_TIMEOUT seconds
+  status   print component, state, pid, port; exit 0 only if all requested are up
+  stop     SIGTERM, then SIGKILL after $CHIRP_INFRA_STOP_TIMEOUT seconds; keeps data
+  clean    stop and delete data and logs (keeps jars; `clean --all` deletes jars too)
+
+environment (defaults):
+  CHIRP_DATA_DIR=<repo>/.data          data, logs, pid files and jars
+  CHIRP_KAFKA_PORT=9092                Kafka PLAINTEXT listener (127.0.0.1)
+  CHIRP_KAFKA_CONTROLLER_PORT=9093     Kafka KRaft controller listener (127.0.0.1)
+  CHIRP_CASSANDRA_PORT=9042            Cassandra CQL native transport (127.0.0.1)
+  CHIRP_CASSANDRA_STORAGE_PORT=7000    Cassandra internode/gossip port (127.0.0.1)
+  CHIRP_CASSANDRA_JMX_PORT=            unset: no JMX; set: local-only JMX (for nodetool)
+  CHIRP_KAFKA_HEAP=1g                  Kafka -Xmx (-Xms is 512m, or the -Xmx if smaller)
+  CHIRP_CASSANDRA_HEAP=1G              Cassandra -Xms and -Xmx
+  CHIRP_INFRA_TIMEOUT=180              seconds `wait` waits for readiness
+  CHIRP_INFRA_STOP_TIMEOUT=30          seconds `stop` waits before SIGKILL
+  JAVA_HOME                            used if set, else `java` from PATH
+EOF
+}
+
+say() { printf 'infra: %s\n' "$*"; }
+err() { printf 'infra: ERROR: %s\n' "$*" >&2; }
+die() { err "$*"; exit 1; }
+
+# ---------------------------------------------------------------- locations
+INFRA_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+REPO_DIR=$(dirname "$INFRA_DIR")
+
+DATA_DIR=${CHIRP_DATA_DIR:-$REPO_DIR/.data}
+mkdir -p "$DATA_DIR" || die "cannot create data dir $DATA_DIR"
+DATA_DIR=$(cd "$DATA_DIR" && pwd -P)
+[[ -n $DATA_DIR && $DATA_DIR != / ]] || die "refusing to use '$DATA_DIR' as CHIRP_DATA_DIR"
+# The data folder ignores itself, so it never shows up in `git status`.
+[[ -e $DATA_DIR/.gitignore ]] || printf '# created by infra/infra.sh\n*\n' >"$DATA_DIR/.gitignore"
+
+LOG_DIR=$DATA_DIR/logs
+PID_DIR=$DATA_DIR/pids
+JARS_DIR=$DATA_DIR/jars
+
+KAFKA_PORT=${CHIRP_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${CHIRP_KAFKA_CONTROLLER_PORT:-9093}
+CASSANDRA_PORT=${CHIRP_CASSANDRA_PORT:-9042}
+CASSANDRA_STORAGE_PORT=${CHIRP_CASSANDRA_STORAGE_PORT:-7000}
+CASSANDRA_JMX_PORT=${CHIRP_CASSANDRA_JMX_PORT:-}
+KAFKA_HEAP=${CHIRP_KAFKA_HEAP:-1g}
+CASSANDRA_HEAP=${CHIRP_CASSANDRA_HEAP:-1G}
+TIMEOUT=${CHIRP_INFRA_TIMEOUT:-180}
+STOP_TIMEOUT=${CHIRP_INFRA_STOP_TIMEOUT:-30}
+
+for v in KAFKA_PORT KAFKA_CONTROLLER_PORT CASSANDRA_PORT CASSANDRA_STORAGE_PORT TIMEOUT STOP_TIMEOUT; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
+done
+[[ -z $CASSANDRA_JMX_PORT || $CASSANDRA_JMX_PORT =~ ^[0-9]+$ ]] ||
+  die "CHIRP_CASSANDRA_JMX_PORT must be a number, got '$CASSANDRA_JMX_PORT'"
+
+MAVEN_DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.6.1
+
+# ---------------------------------------------------------------- per component
+comp_port() { case $1 in kafka) echo "$KAFKA_PORT" ;; cassandra) echo "$CASSANDRA_PORT" ;; esac; }
+comp_extra_ports() { case $1 in kafka) echo "$KAFKA_CONTROLLER_PORT" ;; cassandra) echo "$CASSANDRA_STORAGE_PORT $CASSANDRA_JMX_PORT" ;; esac; }
+comp_ready_line() {
+  case $1 in
+    kafka) echo 'Kafka Server started' ;;
+    cassandra) echo 'Starting listening for CQL clients' ;;
+  esac
+}
+comp_log() { echo "$LOG_DIR/$1.log"; }  # written by log4j / logback
+comp_out() { echo "$LOG_DIR/$1.out"; }  # the JVM's stdout+stderr
+pid_file() { echo "$PID_DIR/$1.pid"; }
+
+# ---------------------------------------------------------------- prerequisites
+JAVA=
+need_java() {
+  [[ -n $JAVA ]] && return 0
+  if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then
+    JAVA=$JAVA_HOME/bin/java
+  elif command -v java >/dev/null 2>&1; then
+    JAVA=$(command -v java)
+  else
+    die "java not found: install OpenJDK 17 (apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+  fi
+  local major
+  major=$("$JAVA" -XshowSettings:properties -version 2>&1 |
+    awk -F'= ' '/java.specification.version/ {print $2; exit}')
+  major=${major#1.}
+  [[ $major =~ ^[0-9]+$ ]] || die "cannot determine the Java version of $JAVA"
+  if ((major < 17)); then
+    die "$JAVA is Java $major: Java 17 is required (apt-get install openjdk-17-jre-headless, or set JAVA_HOME)"
+  elif ((major > 17)); then
+    say "WARNING: $JAVA is Java $major; Cassandra 5.0 supports Java 11 and 17 only (set JAVA_HOME to a JDK 17)"
+  fi
+}
+
+need_mvn() {
+  command -v mvn >/dev/null 2>&1 ||
+    die "mvn not found: install Maven 3.8+ (apt-get install maven); it fetches the Kafka/Cassandra jars from Maven Central"
+}
+
+# ---------------------------------------------------------------- process helpers
+port_open() {  # port_open PORT -> 0 if something accepts TCP on 127.0.0.1:PORT
+  local port=$1
+  if command -v timeout >/dev/null 2>&1; then
+    timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$port" 2>/dev/null
+  else
+    bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$port" 2>/dev/null
+  fi
+}
+
+proc_cmdline() {
+  if [[ -r /proc/$1/cmdline ]]; then
+    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true
+  else
+    ps -o args= -p "$1" 2>/dev/null || true
+  fi
+}
+
+# running_pid COMP -> prints the pid if our JVM for COMP is alive (the pid file alone
+# is not trusted: the process must exist and carry -Dchirp.component=COMP).
+running_pid() {
+  local pf pid
+  pf=$(pid_file "$1")
+  [[ -f $pf ]] || return 1
+  pid=$(<"$pf")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  [[ $(proc_cmdline "$pid") == *"-Dchirp.component=$1 "* ]] || return 1
+  echo "$pid"
+}
+
+file_url() {  # absolute path -> file: URL (only % and space need escaping here)
+  local p=${1//%/%25}
+  p=${p// /%20}
+  echo "file://$p"
+}
+
+read_jvm_options() {  # read_jvm_options FILE -> fills array JVM_OPTS
+  JVM_OPTS=()
+  local line
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line%%#*}
+    line=${line#"${line%%[![:space:]]*}"}
+    line=${line%"${line##*[![:space:]]}"}
+    if [[ -n $line ]]; then JVM_OPTS+=("$line"); fi
+  done <"$1"
+}
+
+render() {  # render TEMPLATE OUT KEY=VALUE... : replaces @KEY@ with VALUE
+  local text kv key val
+  text=$(<"$1")
+  shift
+  local out=$1
+  shift
+  for kv in "$@"; do
+    key=${kv%%=*}
+    val=${kv#*=}
+    text=${text//"@$key@"/"$val"}
+  done
+  if grep -qE '@[A-Z_]+@' <<<"$text"; then
+    die "unreplaced placeholder in $out: $(grep -oE '@[A-Z_]+@' <<<"$text" | sort -u | tr '\n' ' ')"
+  fi
+  printf '%s\n' "$text" >"$out"
+}
+
+rotate_logs() {  # keep the previous run's logs as *.prev; the current files are this run only
+  local f
+  for f in "$(comp_log "$1")" "$(comp_out "$1")"; do
+    [[ -f $f ]] && mv -f "$f" "$f.prev"
+  done
+  return 0
+}
+
+show_log_tail() {  # show_log_tail COMP
+  local log out
+  log=$(comp_log "$1")
+  out=$(comp_out "$1")
+  if [[ -s $log ]]; then
+    err "last 20 lines of $log:"
+    tail -n 20 "$log" | sed 's/^/    /' >&2
+  else
+    err "$log is empty or missing"
+  fi
+  if [[ -s $out ]]; then
+    err "last 20 lines of $out (JVM stdout/stderr):"
+    tail -n 20 "$out" | sed 's/^/    /' >&2
+  fi
+}
+
+lock() {  # serialise start/stop/clean between concurrent invocations
+  mkdir -p "$PID_DIR"
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$PID_DIR/.lock"
+    flock -w 120 9 || die "another infra.sh is busy (lock $PID_DIR/.lock)"
+  fi
+}
+
+# ---------------------------------------------------------------- fetch
+fetch_one() {
+  local comp=$1 pom dir marker want tmp t0
+  pom=$INFRA_DIR/$comp/pom.xml
+  dir=$JARS_DIR/$comp
+  marker=$dir/.fetched
+  want=$(cksum <"$pom" | awk '{print $1}')
+  if [[ -f $marker && $(<"$marker") == "$want" ]]; then
+    say "$comp: jars present in $dir"
+    return 0
+  fi
+  need_mvn
+  say "$comp: fetching jars with Maven (pom: $pom) ..."
+  t0=$SECONDS
+  tmp=$JARS_DIR/.$comp.tmp.$$
+  rm -rf "$tmp"
+  mkdir -p "$JARS_DIR"
+  if ! mvn -B -q -f "$pom" "$MAVEN_DEP_PLUGIN:copy-dependencies" \
+    -DincludeScope=runtime -DoutputDirectory="$tmp" </dev/null; then
+    rm -rf "$tmp"
+    die "$comp: Maven could not fetch the jars (see the output above; is Maven Central reachable?)"
+  fi
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+  echo "$want" >"$marker"
+  say "$comp: $(find "$dir" -name '*.jar' | wc -l | tr -d ' ') jars in $dir ($((SECONDS - t0))s)"
+}
+
+# ---------------------------------------------------------------- start
+launch() {  # launch COMP WORKDIR JAVA-ARGS... : background JVM, own session, pid file
+  local comp=$1 workdir=$2 pf pid i
+  shift 2
+  pf=$(pid_file "$comp")
+  rm -f "$pf"
+  # The inner bash writes its own pid and then execs java, so the pid file holds the
+  # JVM's pid whether or not setsid had to fork.
+  local -a detach=(nohup)
+  if command -v setsid >/dev/null 2>&1; then detach=(setsid nohup); fi
+  (
+    cd "$workdir"
+    exec "${detach[@]}" bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pf" "$JAVA" "$@"
+  ) </dev/null >>"$(comp_out "$comp")" 2>&1 9>&- &
+  for ((i = 0; i < 100; i++)); do
+    [[ -s $pf ]] && break
+    sleep 0.1
+  done
+  [[ -s $pf ]] || die "$comp: launcher did not write $pf"
+  pid=$(<"$pf")
+  say "$comp: started (pid $pid, port $(comp_port "$comp")); log: $(comp_log "$comp")"
+}
+
+check_ports_free() {
+  local comp=$1 p
+  for p in $(comp_port "$comp") $(comp_extra_ports "$comp"); do
+    if port_open "$p"; then
+      die "$comp: port $p on 127.0.0.1 is already in use by another process (not one started by this script with CHIRP_DATA_DIR=$DATA_DIR); stop it or set the CHIRP_*_PORT variables"
+    fi
+  done
+}
+
+start_kafka() {
+  local kdir=$DATA_DIR/kafka jars=$JARS_DIR/kafka props cid
+  mkdir -p "$kdir/config" "$kdir/data" "$LOG_DIR"
+  props=$kdir/config/server.properties
+  render "$INFRA_DIR/kafka/server.properties" "$props" \
+    "KAFKA_PORT=$KAFKA_PORT" "KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT" \
+    "KAFKA_LOG_DIR=$kdir/data"
+  local -a log_opts=(-Dkafka.logs.dir="$LOG_DIR"
+    -Dlog4j.configuration="$(file_url "$INFRA_DIR/kafka/log4j.properties")")
+  if [[ ! -f $kdir/data/meta.properties ]]; then
+    # First start: KRaft needs its storage formatted with a cluster id.
+    cid=$("$JAVA" "${log_opts[@]}" -cp "$jars/*" kafka.tools.StorageTool random-uuid | tail -n 1)
+    [[ -n $cid ]] || die "kafka: StorageTool random-uuid printed nothing"
+    "$JAVA" "${log_opts[@]}" -cp "$jars/*" kafka.tools.StorageTool \
+      format -t "$cid" -c "$props" --ignore-formatted >>"$(comp_out kafka)" 2>&1 ||
+      { show_log_tail kafka; die "kafka: formatting $kdir/data failed"; }
+    say "kafka: formatted $kdir/data (cluster id $cid)"
+  fi
+  read_jvm_options "$INFRA_DIR/kafka/jvm.options"
+  local xms=512m
+  if [[ $KAFKA_HEAP =~ ^([0-9]+)[mM]$ ]] && ((BASH_REMATCH[1] < 512)); then xms=$KAFKA_HEAP; fi
+  launch kafka "$kdir" -Xms"$xms" -Xmx"$KAFKA_HEAP" "${JVM_OPTS[@]}" "${log_opts[@]}" \
+    -Dchirp.component=kafka -cp "$jars/*" kafka.Kafka "$props"
+}
+
+start_cassandra() {
+  local cdir=$DATA_DIR/cassandra jars=$JARS_DIR/cassandra yaml jamm d
+  for d in conf data commitlog saved_caches hints cdc_raw; do mkdir -p "$cdir/$d"; done
+  mkdir -p "$LOG_DIR"
+  yaml=$cdir/conf/cassandra.yaml
+  # Paths go into single-quoted YAML scalars: double any single quote.
+  render "$INFRA_DIR/cassandra/cassandra.yaml" "$yaml" \
+    "DATA_DIR=${cdir//\'/\'\'}" "CQL_PORT=$CASSANDRA_PORT" "STORAGE_PORT=$CASSANDRA_STORAGE_PORT"
+  jamm=$(find "$jars" -maxdepth 1 -name 'jamm-*.jar' | head -n 1)
+  [[ -n $jamm ]] || die "cassandra: no jamm-*.jar in $jars (run: infra/infra.sh clean cassandra --all && infra/infra.sh fetch cassandra)"
+  read_jvm_options "$INFRA_DIR/cassandra/jvm.options"
+  local -a jmx=()
+  if [[ -n $CASSANDRA_JMX_PORT ]]; then jmx=(-Dcassandra.jmx.local.port="$CASSANDRA_JMX_PORT"); fi
+  launch cassandra "$cdir" -Xms"$CASSANDRA_HEAP" -Xmx"$CASSANDRA_HEAP" "${JVM_OPTS[@]}" \
+    -javaagent:"$jamm" \
+    -Dcassandra.config="$(file_url "$yaml")" \
+    -Dcassandra.storagedir="$cdir" \
+    -Dcassandra.logdir="$LOG_DIR" \
+    -Dlogback.configurationFile="$INFRA_DIR/cassandra/logback.xml" \
+    -Dcassandra-foreground=yes \
+    "${jmx[@]}" \
+    -Dchirp.component=cassandra -cp "$jars/*" org.apache.cassandra.service.CassandraDaemon
+}
+
+start_one() {
+  local comp=$1 pid
+  if pid=$(running_pid "$comp"); then
+    if port_open "$(comp_port "$comp")"; then
+      say "$comp: already running (pid $pid, port $(comp_port "$comp"))"
+    else
+      say "$comp: already starting (pid $pid, port $(comp_port "$comp") not open yet); use 'infra.sh wait'"
+    fi
+    return 0
+  fi
+  rm -f "$(pid_file "$comp")"
+  check_ports_free "$comp"
+  fetch_one "$comp"
+  rotate_logs "$comp"
+  "start_$comp"
+}
+
+# ---------------------------------------------------------------- wait
+wait_all() {
+  local comps=("$@") pending=() c pid failed=0 start=$SECONDS deadline elapsed
+  deadline=$((SECONDS + TIMEOUT))
+  for c in "${comps[@]}"; do
+    if ! running_pid "$c" >/dev/null; then
+      err "$c: not running (start it with: infra/infra.sh start $c); log: $(comp_log "$c")"
+      failed=1
+    else
+      pending+=("$c")
+    fi
+  done
+  while ((${#pending[@]} > 0)); do
+    local still=()
+    for c in "${pending[@]}"; do
+      if ! pid=$(running_pid "$c"); then
+        err "$c: the JVM exited during start-up, before '$(comp_ready_line "$c")' appeared; log: $(comp_log "$c")"
+        show_log_tail "$c"
+        failed=1
+      elif port_open "$(comp_port "$c")" && grep -qF "$(comp_ready_line "$c")" "$(comp_log "$c")" 2>/dev/null; then
+        elapsed=$(($(date +%s) - $(date -r "$(pid_file "$c")" +%s)))
+        say "$c: ready (pid $pid, port $(comp_port "$c"); ${elapsed}s since start)"
+      else
+        still+=("$c")
+      fi
+    done
+    pending=("${still[@]+"${still[@]}"}")
+    ((${#pending[@]} == 0)) && break
+    if ((SECONDS >= deadline)); then
+      for c in "${pending[@]}"; do
+        err "$c: not ready after ${TIMEOUT}s (CHIRP_INFRA_TIMEOUT): waited for log line '$(comp_ready_line "$c")' in $(comp_log "$c") and TCP port 127.0.0.1:$(comp_port "$c")"
+        show_log_tail "$c"
+      done
+      return 1
+    fi
+    sleep 1
+  done
+  ((failed == 0)) || return 1
+  say "ready: ${comps[*]} ($((SECONDS - start))s waited)"
+}
+
+# ---------------------------------------------------------------- stop / status / clean
+stop_all() {
+  local c pid running=() i
+  for c in "$@"; do
+    if pid=$(running_pid "$c"); then
+      say "$c: stopping (pid $pid, SIGTERM)"
+      kill -TERM "$pid" 2>/dev/null || true
+      running+=("$c:$pid")
+    else
+      say "$c: not running"
+      rm -f "$(pid_file "$c")"
+    fi
+  done
+  ((${#running[@]} > 0)) || return 0
+  local t0=$SECONDS entry left
+  for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do
+    left=0
+    for entry in "${running[@]}"; do kill -0 "${entry#*:}" 2>/dev/null && left=1; done
+    ((left)) || break
+    sleep 0.2
+  done
+  for entry in "${running[@]}"; do
+    c=${entry%%:*}
+    pid=${entry#*:}
+    if kill -0 "$pid" 2>/dev/null; then
+      err "$c: still alive after ${STOP_TIMEOUT}s, sending SIGKILL to $pid"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+    else
+      say "$c: stopped ($((SECONDS - t0))s)"
+    fi
+    rm -f "$(pid_file "$c")"
+  done
+}
+
+status_all() {
+  local c pid state ok=0
+  printf '%-10s %-9s %-8s %s\n' COMPONENT STATE PID PORT
+  for c in "$@"; do
+    if pid=$(running_pid "$c"); then
+      if port_open "$(comp_port "$c")"; then state=up; else state=starting; ok=1; fi
+    else
+      pid=-
+      state=down
+      ok=1
+    fi
+    printf '%-10s %-9s %-8s %s\n' "$c" "$state" "$pid" "$(comp_port "$c")"
+  done
+  return $ok
+}
+
+clean_all() {
+  local with_jars=$1 c
+  shift
+  stop_all "$@"
+  for c in "$@"; do
+    rm -rf "${DATA_DIR:?}/$c"
+    rm -f "$LOG_DIR/$c".* "$PID_DIR/$c.pid"
+    say "$c: removed data ($DATA_DIR/$c) and logs"
+    if ((with_jars)); then
+      rm -rf "${JARS_DIR:?}/$c"
+      say "$c: removed jars ($JARS_DIR/$c)"
+    fi
+  done
+  rmdir "$LOG_DIR" "$JARS_DIR" 2>/dev/null || true
+  return 0
+}
+
+# ---------------------------------------------------------------- main
+main() {
+  local cmd=${1:-}
+  [[ -n $cmd ]] || { usage >&2; exit 2; }
+  shift
+  case $cmd in -h | --help | help) usage; exit 0 ;; esac
+
+  local comps=() with_jars=0 a
+  for a in "$@"; do
+    case $a in
+      kafka | cassandra) if [[ " ${comps[*]-} " != *" $a "* ]]; then comps+=("$a"); fi ;;
+      all) comps=(kafka cassandra) ;;
+      --all) with_jars=1 ;;
+      *) usage >&2; die "unknown argument '$a'" ;;
+    esac
+  done
+  ((${#comps[@]} > 0)) || comps=(kafka cassandra)
+
+  case $cmd in
+    fetch)
+      lock
+      for a in "${comps[@]}"; do fetch_one "$a"; done
+      ;;
+    start)
+      need_java
+      lock
+      # Cassandra is the slow one: launch it first so both boot in parallel.
+      if [[ " ${comps[*]} " == *" cassandra "* ]]; then start_one cassandra; fi
+      if [[ " ${comps[*]} " == *" kafka "* ]]; then start_one kafka; fi
+      say "started in the background; run 'infra/infra.sh wait' to block until ready"
+      ;;
+    wait) wait_all "${comps[@]}" ;;
+    stop)
+      lock
+      stop_all "${comps[@]}"
+      ;;
+    status) status_all "${comps[@]}" ;;
+    clean)
+      lock
+      clean_all "$with_jars" "${comps[@]}"
+      ;;
+    *) usage >&2; die "unknown command '$cmd'" ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,102 @@
+"""Cassandra sessions for asyncio: prepared statements, futures bridged into the event loop.
+
+The driver runs its I/O on its own thread and reports through callbacks; `execute` turns that into an awaitable
+without blocking the loop.
+"""
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+from cassandra import ConsistencyLevel
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.query import PreparedStatement
+
+from services.runtime.config import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class CassandraSession:
+    """One keyspace's session. Statements are prepared once and reused."""
+
+    def __init__(self, cluster: Cluster, session: Session) -> None:
+        self._cluster = cluster
+        self._session = session
+        self._prepared: dict[str, PreparedStatement] = {}
+
+    @classmethod
+    async def connect(cls, settings: Settings, keyspace: str | None = None, wait_seconds: float = 60) -> "CassandraSession":
+        """Connect, retrying while the cluster is still starting (a pod may start before Cassandra is ready)."""
+        profile = ExecutionProfile(
+            load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc)),
+            consistency_level=ConsistencyLevel.LOCAL_QUORUM,
+            serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
+            request_timeout=20,
+        )
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            cluster = Cluster(
+                contact_points=[h.strip() for h in settings.cassandra_hosts.split(",") if h.strip()],
+                port=settings.cassandra_port,
+                execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+                protocol_version=5,
+            )
+            try:
+                session = await asyncio.to_thread(cluster.connect, keyspace)
+                return cls(cluster, session)
+            except NoHostAvailable as error:
+                cluster.shutdown()
+                if time.monotonic() > deadline:
+                    raise ConnectionError(
+                        f"Cassandra at {settings.cassandra_hosts}:{settings.cassandra_port} is not reachable: {error}"
+                    ) from error
+                log.warning("cassandra.waiting", hosts=settings.cassandra_hosts, error=str(error))
+                await asyncio.sleep(2)
+
+    async def prepare(self, cql: str) -> PreparedStatement:
+        statement = self._prepared.get(cql)
+        if statement is None:
+            # Preparing is a blocking round trip in the driver: keep it off the event loop.
+            statement = await asyncio.to_thread(self._session.prepare, cql)
+            self._prepared[cql] = statement
+        return statement
+
+    async def execute(self, cql: str, params: tuple | list | None = None, *, idempotent: bool = True) -> list[Any]:
+        """Run a statement (prepared on first use) and return all rows of its single page."""
+        statement = self._prepared.get(cql) or await self.prepare(cql)
+        bound = statement.bind(params or ())
+        bound.is_idempotent = idempotent
+        return await _bridge(self._session.execute_async(bound))
+
+    async def execute_raw(self, cql: str) -> list[Any]:
+        """Run an unprepared statement (DDL)."""
+        return await _bridge(self._session.execute_async(cql, timeout=60))
+
+    def shutdown(self) -> None:
+        self._cluster.shutdown()
+
+
+def _bridge(response_future) -> asyncio.Future:
+    loop = asyncio.get_running_loop()
+    result: asyncio.Future = loop.create_future()
+
+    def on_rows(rows):
+        loop.call_soon_threadsafe(_settle, result, rows, None)
+
+    def on_error(error):
+        loop.call_soon_threadsafe(_settle, result, None, error)
+
+    response_future.add_callbacks(on_rows, on_error)
+    return result
+
+
+def _settle(future: asyncio.Future, rows, error) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(list(rows or ()))

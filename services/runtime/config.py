@@ -1,0 +1,56 @@
+"""Settings read from environment variables, one place for every process.
+
+Every variable is prefixed `CHIRP_`; docs/configuration.md lists them with their defaults. A malformed value stops
+the process at start with a message naming the variable.
+"""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """What every Chirp process needs: where the infrastructure and the other services are."""
+
+    model_config = SettingsConfigDict(env_prefix="CHIRP_", extra="ignore")
+
+    # Kafka bootstrap servers, comma-separated host:port.
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # Cassandra contact points, comma-separated hosts, and the native protocol port.
+    cassandra_hosts: str = "127.0.0.1"
+    cassandra_port: int = 9042
+    cassandra_local_dc: str = "datacenter1"
+    # Replication factor of the keyspaces the schema migrations create (SimpleStrategy below 2, else NetworkTopology).
+    cassandra_replication_factor: int = 1
+    # Prefix of every keyspace, so several deployments (or test runs) can share one cluster.
+    keyspace_prefix: str = "chirp"
+    # Prefix of every topic name, for the same reason.
+    topic_prefix: str = ""
+    # Replication factor of the topics `chirp admin setup` creates (3 in production, 1 on one broker).
+    kafka_replication_factor: int = 1
+
+    # Where clients (other services, the CLI) reach each gRPC API.
+    graph_addr: str = "127.0.0.1:50051"
+    post_addr: str = "127.0.0.1:50052"
+    timeline_addr: str = "127.0.0.1:50053"
+    notification_addr: str = "127.0.0.1:50054"
+
+    # Port a server process listens on; 0 means the service's default port (the one in its *_addr above).
+    grpc_port: int = 0
+    # Port of the Prometheus /metrics endpoint; 0 turns it off.
+    metrics_port: int = 0
+
+    # "json" (one object per line, for log shippers) or "console" (for people); "auto" picks console on a terminal.
+    log_format: str = "auto"
+    log_level: str = "INFO"
+
+    # Distinguishes id generators running at once (0-1023). Each replica of the post or graph service needs its own;
+    # -1 derives one from the host name and process id.
+    worker_id: int = -1
+
+    def keyspace(self, service: str) -> str:
+        return f"{self.keyspace_prefix}_{service}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def port_of(self, addr: str) -> int:
+        return self.grpc_port or int(addr.rsplit(":", 1)[1])

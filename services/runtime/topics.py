@@ -1,0 +1,67 @@
+"""Every Kafka topic of Chirp, declared once: name, partitions, retention, key and what its records hold."""
+
+from dataclasses import dataclass, field
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from services.runtime.config import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    key: str
+    value_type: str
+    description: str
+    # Kafka topic-level configuration. Event topics keep everything: the log is the source of truth and every
+    # projection must be rebuildable by replaying it from the beginning.
+    config: dict[str, str] = field(default_factory=lambda: {"cleanup.policy": "delete", "retention.ms": "-1"})
+
+
+POST_EVENTS = TopicSpec(
+    name="chirp.post.events.v1",
+    partitions=6,
+    key="author user id (decimal string): one author's events stay in order",
+    value_type="chirp.post.v1.PostEvent",
+    description="Everything that happens to posts.",
+)
+
+GRAPH_EVENTS = TopicSpec(
+    name="chirp.graph.events.v1",
+    partitions=6,
+    key="acting user id (decimal string): the new user, or the follower",
+    value_type="chirp.graph.v1.GraphEvent",
+    description="Accounts and follow relationships.",
+)
+
+ALL_TOPICS = (POST_EVENTS, GRAPH_EVENTS)
+
+
+async def ensure_topics(settings: Settings, specs=ALL_TOPICS) -> list[str]:
+    """Create the topics that do not exist yet; leave existing ones alone. Returns the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="chirp-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in specs if settings.topic(spec.name) not in existing]
+        if missing:
+            await admin.create_topics(
+                [
+                    NewTopic(
+                        name=settings.topic(spec.name),
+                        num_partitions=spec.partitions,
+                        replication_factor=settings.kafka_replication_factor,
+                        topic_configs=spec.config,
+                    )
+                    for spec in missing
+                ]
+            )
+        created = [settings.topic(spec.name) for spec in missing]
+        log.info("topics.ensured", created=created, existing=sorted(existing & {settings.topic(s.name) for s in specs}))
+        return created
+    finally:
+        await admin.close()
