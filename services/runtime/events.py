@@ -31,6 +31,21 @@ def now_ms() -> int:
     return int(datetime.now(timezone.utc).timestamp() * 1000)
 
 
+def utc_now() -> datetime:
+    """Now, at the millisecond precision Cassandra's timestamp keeps, so a re-read equals what was written."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """The driver returns naive UTC datetimes; make them aware."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def ms_of(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
 def datetime_from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 

@@ -57,6 +57,34 @@ class _ErrorsAndMetrics(grpc.aio.ServerInterceptor):
 Registration = Callable[[grpc.aio.Server], None]
 
 
+class GrpcServer:
+    """A grpc.aio server with the standard health service, reflection, error mapping and metrics."""
+
+    def __init__(self, *, name: str, port: int, register: Iterable[Registration], service_names: Iterable[str]) -> None:
+        self.name = name
+        self.port = port
+        self._server = grpc.aio.server(interceptors=[_ErrorsAndMetrics()])
+        for add in register:
+            add(self._server)
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        self._names = list(service_names)
+        reflection.enable_server_reflection([*self._names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server)
+        self._server.add_insecure_port(f"[::]:{port}")
+
+    async def start(self) -> None:
+        await self._server.start()
+        for service in ["", *self._names]:
+            await self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        log.info("server.started", service=self.name, port=self.port)
+
+    async def stop(self) -> None:
+        """Report NOT_SERVING so load balancers move away, then let in-flight calls finish."""
+        log.info("server.stopping", service=self.name)
+        await self._health.enter_graceful_shutdown()
+        await self._server.stop(SHUTDOWN_GRACE_SECONDS)
+
+
 async def serve(
     *,
     name: str,
@@ -65,44 +93,18 @@ async def serve(
     service_names: Iterable[str],
     metrics_port: int = 0,
     on_stop: Callable[[], Awaitable[None]] | None = None,
-    background: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Serve until SIGTERM or SIGINT, then report NOT_SERVING, finish in-flight calls and run `on_stop`.
-
-    `background`, when given, runs beside the server (a consumer loop, say); if it ends, the process stops too.
-    """
-    server = grpc.aio.server(interceptors=[_ErrorsAndMetrics()])
-    for add in register:
-        add(server)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = list(service_names)
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    server.add_insecure_port(f"[::]:{port}")
+    """Serve until SIGTERM or SIGINT, then stop gracefully and run `on_stop`."""
+    server = GrpcServer(name=name, port=port, register=register, service_names=service_names)
     if metrics_port:
         start_http_server(metrics_port)
     await server.start()
-    for service in ["", *names]:
-        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    log.info("server.started", service=name, port=port, metrics_port=metrics_port or None)
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    waiters = [asyncio.create_task(stop.wait())]
-    if background is not None:
-        waiters.append(asyncio.create_task(background()))
-    done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-
-    log.info("server.stopping", service=name)
-    await health_servicer.enter_graceful_shutdown()
-    await server.stop(SHUTDOWN_GRACE_SECONDS)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    await stop.wait()
+    await server.stop()
     if on_stop is not None:
         await on_stop()
-    for task in done:
-        task.result()  # a background loop that failed makes the process exit non-zero
     log.info("server.stopped", service=name)

@@ -1,0 +1,53 @@
+"""Health of every component, for `chirp status`."""
+
+import asyncio
+
+from services.cli.client import Clients
+from services.runtime.config import Settings
+
+
+def check_all(settings: Settings) -> list[tuple[str, str, bool, str]]:
+    """(component, address, healthy, status) for Kafka, Cassandra and the four services."""
+    results = [
+        ("kafka", settings.kafka_bootstrap, *_kafka(settings)),
+        ("cassandra", f"{settings.cassandra_hosts}:{settings.cassandra_port}", *_cassandra(settings)),
+    ]
+    clients = Clients(settings)
+    for name in ("graph", "post", "timeline", "notification"):
+        address = getattr(settings, f"{name}_addr")
+        state = clients.health(address)
+        results.append((name, address, state == "SERVING", state))
+    clients.close()
+    return results
+
+
+def _kafka(settings: Settings) -> tuple[bool, str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def probe() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=3000)
+        await admin.start()
+        try:
+            return len(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    try:
+        topics = asyncio.run(asyncio.wait_for(probe(), 5))
+        return True, f"up ({topics} topics)"
+    except Exception as error:
+        return False, f"unreachable ({type(error).__name__})"
+
+
+def _cassandra(settings: Settings) -> tuple[bool, str]:
+    from cassandra.cluster import Cluster
+
+    cluster = Cluster([h.strip() for h in settings.cassandra_hosts.split(",")], port=settings.cassandra_port, connect_timeout=3)
+    try:
+        session = cluster.connect()
+        version = session.execute("SELECT release_version FROM system.local").one().release_version
+        return True, f"up (Cassandra {version})"
+    except Exception as error:
+        return False, f"unreachable ({type(error).__name__})"
+    finally:
+        cluster.shutdown()

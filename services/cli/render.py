@@ -1,0 +1,63 @@
+"""How the CLI shows posts and notifications: rich for people, JSON (`--json`) for scripts."""
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from chirp.notification.v1.notification_pb2 import NotificationKind
+
+console = Console()
+
+
+def iso(stamp) -> str:
+    return stamp.ToDatetime().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def post_dict(post) -> dict:
+    return {
+        "id": str(post.post_id),
+        "author": post.author_handle,
+        "author_name": post.author_display_name,
+        "text": post.text,
+        "created_at": iso(post.create_time),
+    }
+
+
+def notification_dict(note) -> dict:
+    return {
+        "id": note.notification_id,
+        "kind": NotificationKind.Name(note.kind).removeprefix("NOTIFICATION_KIND_").lower(),
+        "actor": note.actor_handle,
+        "post_id": str(note.post_id) if note.post_id else None,
+        "text": note.post_text or None,
+        "created_at": iso(note.create_time),
+    }
+
+
+def print_json(items: list[dict]) -> None:
+    print(json.dumps(items, ensure_ascii=False, indent=2))
+
+
+def print_posts(title: str, posts: list[dict]) -> None:
+    table = Table(title=title, show_lines=False, expand=False)
+    table.add_column("when", style="dim", no_wrap=True)
+    table.add_column("who", style="bold cyan", no_wrap=True)
+    table.add_column("post")
+    for post in posts:
+        table.add_row(post["created_at"][:19].replace("T", " "), f"@{post['author']}", post["text"])
+    console.print(table if posts else f"[dim]{title}: nothing yet[/dim]")
+
+
+def print_notifications(title: str, notes: list[dict]) -> None:
+    table = Table(title=title)
+    table.add_column("when", style="dim", no_wrap=True)
+    table.add_column("what")
+    for note in notes:
+        what = (
+            f"@{note['actor']} followed you"
+            if note["kind"] == "new_follower"
+            else f"@{note['actor']} mentioned you: {note['text']}"
+        )
+        table.add_row(note["created_at"][:19].replace("T", " "), what)
+    console.print(table if notes else f"[dim]{title}: nothing yet[/dim]")

@@ -1,0 +1,48 @@
+"""What the post service asks the graph service: does the author exist, who do these handles name."""
+
+import asyncio
+
+import grpc
+
+from chirp.graph.v1 import graph_service_pb2 as pb
+from chirp.graph.v1 import graph_service_pb2_grpc
+
+
+class GraphClient:
+    def __init__(self, address: str) -> None:
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = graph_service_pb2_grpc.GraphServiceStub(self._channel)
+        # Accounts are never deleted, so an author seen once exists for good: skip the call next time.
+        self._known_authors: set[int] = set()
+
+    async def user_exists(self, user_id: int) -> bool:
+        if user_id in self._known_authors:
+            return True
+        try:
+            await self._stub.GetUser(pb.GetUserRequest(user_id=user_id), timeout=5)
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            raise
+        if len(self._known_authors) > 1_000_000:
+            self._known_authors.clear()
+        self._known_authors.add(user_id)
+        return True
+
+    async def resolve_handles(self, handles: list[str]) -> dict[str, int]:
+        """Lower-cased handle -> user id, for the handles that name an existing user."""
+
+        async def resolve(handle: str) -> tuple[str, int | None]:
+            try:
+                response = await self._stub.ResolveHandle(pb.ResolveHandleRequest(handle=handle), timeout=5)
+                return handle.lower(), response.user.user_id
+            except grpc.aio.AioRpcError as error:
+                if error.code() == grpc.StatusCode.NOT_FOUND:
+                    return handle.lower(), None
+                raise
+
+        found = await asyncio.gather(*(resolve(handle) for handle in handles))
+        return {handle: user_id for handle, user_id in found if user_id is not None}
+
+    async def close(self) -> None:
+        await self._channel.close()

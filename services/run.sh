@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Start or stop Chirp's four services as background processes on this machine (what `make up` and `make down` use).
+#
+#   services/run.sh start|stop|status [graph|post|timeline|notification]...   (default: all four)
+#
+# Logs go to $CHIRP_DATA_DIR/logs/<service>.log and pid files to $CHIRP_DATA_DIR/pids/<service>.pid, beside
+# Kafka's and Cassandra's. Each process reads its configuration from CHIRP_* environment variables
+# (docs/configuration.md). In production each service is its own deployment instead (k8s/).
+set -euo pipefail
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+DATA_DIR=${CHIRP_DATA_DIR:-$REPO_DIR/.data}
+PYTHON=${CHIRP_PYTHON:-$REPO_DIR/.venv/bin/python}
+ALL=(graph post timeline notification)
+
+say() { printf 'services: %s\n' "$*"; }
+
+pid_of() {
+  local file=$DATA_DIR/pids/$1.pid
+  [[ -f $file ]] && kill -0 "$(cat "$file")" 2>/dev/null && cat "$file"
+}
+
+start() {
+  [[ -x $PYTHON ]] || { say "no Python environment at $PYTHON: run 'make install' first" >&2; exit 1; }
+  mkdir -p "$DATA_DIR/logs" "$DATA_DIR/pids"
+  local name pid
+  for name in "$@"; do
+    if pid=$(pid_of "$name"); then
+      say "$name already running (pid $pid)"
+      continue
+    fi
+    (cd "$REPO_DIR" && exec setsid nohup "$PYTHON" -m "services.$name" >>"$DATA_DIR/logs/$name.log" 2>&1 </dev/null) &
+    echo $! >"$DATA_DIR/pids/$name.pid"
+    say "$name started (pid $!, log $DATA_DIR/logs/$name.log)"
+  done
+}
+
+stop() {
+  local name pid waited
+  for name in "$@"; do
+    if ! pid=$(pid_of "$name"); then
+      rm -f "$DATA_DIR/pids/$name.pid"
+      continue
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    for waited in $(seq 1 60); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.5
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "$name did not stop within 30 s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$DATA_DIR/pids/$name.pid"
+    say "$name stopped"
+  done
+}
+
+status() {
+  local name pid rc=0
+  for name in "$@"; do
+    if pid=$(pid_of "$name"); then say "$name running (pid $pid)"; else say "$name not running"; rc=1; fi
+  done
+  return $rc
+}
+
+command=${1:-}
+shift || true
+names=("$@")
+[[ ${#names[@]} -gt 0 ]] || names=("${ALL[@]}")
+case $command in
+  start | stop | status) "$command" "${names[@]}" ;;
+  *) echo "usage: services/run.sh start|stop|status [${ALL[*]}]..." >&2; exit 2 ;;
+esac
