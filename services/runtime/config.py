@@ -52,5 +52,9 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
+    def consumer_group(self, service: str) -> str:
+        """Each projection's Kafka consumer group; prefixed like the topics it reads."""
+        return f"{self.topic_prefix}chirp-{service}"
+
     def port_of(self, addr: str) -> int:
         return self.grpc_port or int(addr.rsplit(":", 1)[1])

@@ -92,9 +92,9 @@ def projection_app(
     server: GrpcServer | None,
     on_stop: Callable[[], Awaitable[None]],
 ) -> faust.App:
-    """A faust app whose consumer group is `chirp-<name>`, applying `topics` to the projection in batches."""
+    """A faust app whose consumer group is `<topic prefix>chirp-<name>`, applying `topics` to the projection in batches."""
     app = faust.App(
-        f"chirp-{name}",
+        settings.consumer_group(name),
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
         value_serializer="raw",
         key_serializer="raw",
@@ -102,6 +102,9 @@ def projection_app(
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=0.5,
+        # A killed worker's partitions move to the survivors after this long, not the 60 s default.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         producer_acks=-1,
     )
     channel = app.topic(*topics, value_serializer="raw", key_serializer="raw")

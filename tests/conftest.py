@@ -1,0 +1,37 @@
+"""Fixtures shared by the integration and end-to-end tests: real Kafka, real Cassandra, real service processes."""
+
+import pytest
+
+from tests.system import SERVICES, System, infra
+
+
+@pytest.fixture(scope="session")
+def infrastructure():
+    """Kafka and Cassandra up; stopped afterwards only if this session started them."""
+    already_up = infra("status", check=False).returncode == 0
+    if not already_up:
+        started = infra("start", check=False)
+        ready = infra("wait", check=False) if started.returncode == 0 else started
+        if ready.returncode != 0:
+            pytest.fail(f"infrastructure did not start:\n{started.stdout}{started.stderr}{ready.stdout}{ready.stderr}")
+    yield
+    if not already_up:
+        infra("stop", check=False)
+
+
+@pytest.fixture(scope="session")
+def system(infrastructure):
+    """All four services, on this session's own topics, keyspaces and ports."""
+    chirp = System()
+    chirp.setup()
+    try:
+        for name in SERVICES:
+            chirp.start(name)
+        yield chirp
+    finally:
+        chirp.stop_all()
+
+
+@pytest.fixture(scope="session")
+def clients(system):
+    return system.clients

@@ -1,0 +1,94 @@
+"""Refusals: the right status, a message naming the rule, and nothing written to the log."""
+
+import grpc
+import pytest
+
+from chirp.graph.v1 import graph_service_pb2 as graph
+from chirp.post.v1 import post_service_pb2 as post
+from services.runtime.errors import error_reason
+from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
+from tests.helpers import end_offsets, unique_handle
+
+
+@pytest.fixture
+def author(clients):
+    return clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle("author"))).user
+
+
+def refused(call, request) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as raised:
+        call(request, timeout=10)
+    return raised.value
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "words"),
+    [
+        ("x" * 141, "TEXT_TOO_LONG", "at most 140 characters; this one has 141"),
+        ("", "TEXT_EMPTY", "needs some text"),
+        (" \n\t ", "TEXT_EMPTY", "needs some text"),
+    ],
+)
+def test_a_post_breaking_a_text_rule_is_invalid_and_publishes_nothing(system, clients, author, text, reason, words):
+    topic = system.settings.topic(POST_EVENTS.name)
+    before = end_offsets(system.settings, topic)
+    error = refused(clients.post.CreatePost, post.CreatePostRequest(author_id=author.user_id, text=text))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert words in error.details()
+    assert error_reason(error) == reason
+    assert end_offsets(system.settings, topic) == before
+
+
+def test_a_post_of_exactly_140_characters_is_accepted(clients, author):
+    text = "é" * 139 + "🙂"
+    created = clients.post.CreatePost(post.CreatePostRequest(author_id=author.user_id, text=text), timeout=10).post
+    assert created.text == text
+
+
+def test_a_post_by_an_unknown_author_is_not_found_and_publishes_nothing(system, clients):
+    topic = system.settings.topic(POST_EVENTS.name)
+    before = end_offsets(system.settings, topic)
+    error = refused(clients.post.CreatePost, post.CreatePostRequest(author_id=424242, text="hello"))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    assert "no user with id 424242" in error.details()
+    assert end_offsets(system.settings, topic) == before
+
+
+def test_following_an_unknown_user_is_not_found(system, clients, author):
+    topic = system.settings.topic(GRAPH_EVENTS.name)
+    before = end_offsets(system.settings, topic)
+    error = refused(clients.graph.FollowUser, graph.FollowUserRequest(follower_id=author.user_id, followee_id=99))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    assert error_reason(error) == "USER_NOT_FOUND"
+    assert end_offsets(system.settings, topic) == before
+
+
+def test_a_taken_handle_is_already_exists_whatever_its_case(system, clients, author):
+    topic = system.settings.topic(GRAPH_EVENTS.name)
+    before = end_offsets(system.settings, topic)
+    error = refused(clients.graph.CreateUser, graph.CreateUserRequest(handle=author.handle.upper()))
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert f"@{author.handle.upper()} is taken" in error.details()
+    assert end_offsets(system.settings, topic) == before
+
+
+def test_following_yourself_is_refused(system, clients, author):
+    topic = system.settings.topic(GRAPH_EVENTS.name)
+    before = end_offsets(system.settings, topic)
+    error = refused(clients.graph.FollowUser, graph.FollowUserRequest(follower_id=author.user_id, followee_id=author.user_id))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "cannot follow" in error.details()
+    assert end_offsets(system.settings, topic) == before
+
+
+@pytest.mark.parametrize("handle", ["", "has space", "sixteen_chars_xx", "ünïcode", "dash-ed"])
+def test_a_malformed_handle_is_invalid(clients, handle):
+    error = refused(clients.graph.CreateUser, graph.CreateUserRequest(handle=handle))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(error) == "HANDLE_INVALID"
+
+
+def test_a_page_token_that_was_never_issued_is_invalid(clients, author):
+    error = refused(clients.graph.ListFollowers, graph.ListFollowersRequest(user_id=author.user_id, page_token="garbage!"))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(error) == "PAGE_TOKEN_INVALID"

@@ -1,0 +1,67 @@
+"""Small tools the integration and end-to-end tests share."""
+
+import asyncio
+import time
+import uuid
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.runtime.config import Settings
+
+
+def unique_handle(stem: str) -> str:
+    """A handle no other test uses: stem (at most 7 characters) plus 8 hex digits."""
+    return f"{stem[:6]}_{uuid.uuid4().hex[:8]}"
+
+
+def eventually(check, timeout: float = 5.0, interval: float = 0.1):
+    """Call `check` until it returns something truthy; fail with its last result after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            assert result, f"condition not met within {timeout}s (last result: {result!r})"
+            return result
+        time.sleep(interval)
+
+
+async def _consumer(settings: Settings) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    return consumer
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """Partition -> offset of the next record to be written: what the log holds right now."""
+
+    async def run():
+        consumer = await _consumer(settings)
+        try:
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            return {tp.partition: offset for tp, offset in (await consumer.end_offsets(partitions)).items()}
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+def read_topic(settings: Settings, topic: str) -> list:
+    """Every record of a topic, from the beginning to its current end (raw aiokafka ConsumerRecords)."""
+
+    async def run():
+        consumer = await _consumer(settings)
+        try:
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            records = []
+            while any(await consumer.position(tp) < end for tp, end in ends.items()):
+                batch = await consumer.getmany(timeout_ms=1000)
+                for items in batch.values():
+                    records.extend(items)
+            return records
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())

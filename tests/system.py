@@ -1,0 +1,96 @@
+"""The running system, as the integration and end-to-end tests drive it.
+
+A test session gets its own topics, keyspaces and consumer groups (a unique prefix) and its own service processes
+on their own ports, so it never touches a system started with `make up`, and every run starts from an empty log.
+Kafka and Cassandra are the real servers: started by infra/infra.sh when they are not running, and stopped again
+at the end only if this session started them.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.cli.client import Clients
+from services.runtime.config import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+INFRA = REPO / "infra" / "infra.sh"
+DATA_DIR = Path(os.environ.get("CHIRP_DATA_DIR", REPO / ".data"))
+SERVICES = ("graph", "post", "timeline", "notification")
+TEST_PORTS = {"graph": 51051, "post": 51052, "timeline": 51053, "notification": 51054}
+
+
+def infra(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([str(INFRA), *args], cwd=REPO, text=True, capture_output=True, check=check)
+
+
+class System:
+    """Service processes of one test session, with the settings that reach them."""
+
+    def __init__(self) -> None:
+        prefix = f"t{uuid.uuid4().hex[:8]}"
+        self.env = {
+            **os.environ,
+            "CHIRP_KEYSPACE_PREFIX": f"chirp_{prefix}",
+            "CHIRP_TOPIC_PREFIX": f"{prefix}.",
+            "CHIRP_LOG_FORMAT": "json",
+            **{f"CHIRP_{name.upper()}_ADDR": f"127.0.0.1:{port}" for name, port in TEST_PORTS.items()},
+        }
+        self.settings = Settings(
+            **{key.removeprefix("CHIRP_").lower(): value for key, value in self.env.items() if key.startswith("CHIRP_")}
+        )
+        self.log_dir = DATA_DIR / "logs" / "tests" / prefix
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.clients = Clients(self.settings)
+
+    def setup(self) -> None:
+        """Topics and schemas for this session, through the same command operators use."""
+        subprocess.run([sys.executable, "-m", "services.cli.main", "admin", "setup"], env=self.env, cwd=REPO, check=True)
+
+    def start(self, name: str, *args: str, port: int | None = None, label: str | None = None) -> subprocess.Popen:
+        label = label or name
+        env = dict(self.env, CHIRP_GRPC_PORT=str(port or 0))
+        log = open(self.log_dir / f"{label}.log", "ab")
+        process = subprocess.Popen([sys.executable, "-m", f"services.{name}", *args], env=env, cwd=REPO, stdout=log, stderr=log)
+        self.processes[label] = process
+        self.wait_serving(f"127.0.0.1:{port or TEST_PORTS[name]}", label)
+        return process
+
+    def wait_serving(self, address: str, label: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                process = self.processes.get(label)
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(f"{label} exited with {process.returncode}; see {self.log_dir / (label + '.log')}")
+                try:
+                    if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.2)
+        raise TimeoutError(f"{label} not SERVING at {address} after {timeout}s; see {self.log_dir / (label + '.log')}")
+
+    def kill(self, label: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(label)
+        process.send_signal(sig)
+        process.wait(timeout=60)
+
+    def stop_all(self) -> None:
+        for label in list(self.processes):
+            process = self.processes.pop(label)
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.clients.close()
