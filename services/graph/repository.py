@@ -20,8 +20,8 @@ class GraphRepository:
             (key, user.user_id, user.handle, user.display_name, user.create_time, request_id),
             idempotent=False,
         )
-        row = rows[0]._asdict()
-        return row["[applied]"], row
+        row = rows[0]._asdict()  # the driver names the "[applied]" column "applied"
+        return row["applied"], row
 
     async def save_user(self, user: User) -> None:
         await self._db.execute(
