@@ -19,6 +19,7 @@ commands:
   status   print component, state, pid, port; exit 0 only if all requested are up
   stop     SIGTERM, then SIGKILL after $CHIRP_INFRA_STOP_TIMEOUT seconds; keeps data
   clean    stop and delete data and logs (keeps jars; `clean --all` deletes jars too)
+  nodetool ARGS...  run Cassandra's nodetool (needs CHIRP_CASSANDRA_JMX_PORT, see below)
 
 environment (defaults):
   CHIRP_DATA_DIR=<repo>/.data          data, logs, pid files and jars
@@ -71,6 +72,7 @@ done
   die "CHIRP_CASSANDRA_JMX_PORT must be a number, got '$CASSANDRA_JMX_PORT'"
 
 MAVEN_DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.6.1
+LAUNCHED=0
 
 # ---------------------------------------------------------------- per component
 comp_port() { case $1 in kafka) echo "$KAFKA_PORT" ;; cassandra) echo "$CASSANDRA_PORT" ;; esac; }
@@ -192,13 +194,13 @@ show_log_tail() {  # show_log_tail COMP
   out=$(comp_out "$1")
   if [[ -s $log ]]; then
     err "last 20 lines of $log:"
-    tail -n 20 "$log" | sed 's/^/    /' >&2
+    tail -n 20 "$log" | cut -c1-400 | sed 's/^/    /' >&2
   else
     err "$log is empty or missing"
   fi
   if [[ -s $out ]]; then
     err "last 20 lines of $out (JVM stdout/stderr):"
-    tail -n 20 "$out" | sed 's/^/    /' >&2
+    tail -n 20 "$out" | cut -c1-400 | sed 's/^/    /' >&2
   fi
 }
 
@@ -227,8 +229,10 @@ fetch_one() {
   tmp=$JARS_DIR/.$comp.tmp.$$
   rm -rf "$tmp"
   mkdir -p "$JARS_DIR"
-  if ! mvn -B -q -f "$pom" "$MAVEN_DEP_PLUGIN:copy-dependencies" \
-    -DincludeScope=runtime -DoutputDirectory="$tmp" </dev/null; then
+  # (sed: Maven 3.8 prints bare ANSI resets even in batch mode; pipefail keeps mvn's status)
+  if ! mvn -B -q -Dstyle.color=never -f "$pom" "$MAVEN_DEP_PLUGIN:copy-dependencies" \
+    -DincludeScope=runtime -DoutputDirectory="$tmp" </dev/null 2>&1 |
+    sed -e $'s/\x1b\\[[0-9;]*m//g'; then
     rm -rf "$tmp"
     die "$comp: Maven could not fetch the jars (see the output above; is Maven Central reachable?)"
   fi
@@ -258,6 +262,7 @@ launch() {  # launch COMP WORKDIR JAVA-ARGS... : background JVM, own session, pi
   done
   [[ -s $pf ]] || die "$comp: launcher did not write $pf"
   pid=$(<"$pf")
+  LAUNCHED=1
   say "$comp: started (pid $pid, port $(comp_port "$comp")); log: $(comp_log "$comp")"
 }
 
@@ -297,7 +302,7 @@ start_kafka() {
 
 start_cassandra() {
   local cdir=$DATA_DIR/cassandra jars=$JARS_DIR/cassandra yaml jamm d
-  for d in conf data commitlog saved_caches hints cdc_raw; do mkdir -p "$cdir/$d"; done
+  for d in conf data commitlog saved_caches hints cdc_raw triggers; do mkdir -p "$cdir/$d"; done
   mkdir -p "$LOG_DIR"
   yaml=$cdir/conf/cassandra.yaml
   # Paths go into single-quoted YAML scalars: double any single quote.
@@ -312,6 +317,7 @@ start_cassandra() {
     -javaagent:"$jamm" \
     -Dcassandra.config="$(file_url "$yaml")" \
     -Dcassandra.storagedir="$cdir" \
+    -Dcassandra.triggers_dir="$cdir/triggers" \
     -Dcassandra.logdir="$LOG_DIR" \
     -Dlogback.configurationFile="$INFRA_DIR/cassandra/logback.xml" \
     -Dcassandra-foreground=yes \
@@ -341,11 +347,16 @@ wait_all() {
   local comps=("$@") pending=() c pid failed=0 start=$SECONDS deadline elapsed
   deadline=$((SECONDS + TIMEOUT))
   for c in "${comps[@]}"; do
-    if ! running_pid "$c" >/dev/null; then
-      err "$c: not running (start it with: infra/infra.sh start $c); log: $(comp_log "$c")"
+    if running_pid "$c" >/dev/null; then
+      pending+=("$c")
+    elif [[ -f $(pid_file "$c") ]]; then
+      # started by us and not stopped by us: it died
+      err "$c: the JVM (pid $(<"$(pid_file "$c")")) is gone: it exited before '$(comp_ready_line "$c")' was seen or crashed later; log: $(comp_log "$c")"
+      show_log_tail "$c"
       failed=1
     else
-      pending+=("$c")
+      err "$c: not running (start it with: infra/infra.sh start $c); log: $(comp_log "$c")"
+      failed=1
     fi
   done
   while ((${#pending[@]} > 0)); do
@@ -391,25 +402,28 @@ stop_all() {
     fi
   done
   ((${#running[@]} > 0)) || return 0
-  local t0=$SECONDS entry left
-  for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do
-    left=0
-    for entry in "${running[@]}"; do kill -0 "${entry#*:}" 2>/dev/null && left=1; done
-    ((left)) || break
-    sleep 0.2
+  local t0=$SECONDS entry still deadline=$((SECONDS + STOP_TIMEOUT))
+  while ((${#running[@]} > 0)); do
+    still=()
+    for entry in "${running[@]}"; do
+      c=${entry%%:*}
+      pid=${entry#*:}
+      if ! kill -0 "$pid" 2>/dev/null; then
+        say "$c: stopped ($((SECONDS - t0))s)"
+        rm -f "$(pid_file "$c")"
+      elif ((SECONDS >= deadline)); then
+        err "$c: still alive after ${STOP_TIMEOUT}s (CHIRP_INFRA_STOP_TIMEOUT), sending SIGKILL to $pid"
+        kill -KILL "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        rm -f "$(pid_file "$c")"
+      else
+        still+=("$entry")
+      fi
+    done
+    running=("${still[@]+"${still[@]}"}")
+    if ((${#running[@]} > 0)); then sleep 0.2; fi
   done
-  for entry in "${running[@]}"; do
-    c=${entry%%:*}
-    pid=${entry#*:}
-    if kill -0 "$pid" 2>/dev/null; then
-      err "$c: still alive after ${STOP_TIMEOUT}s, sending SIGKILL to $pid"
-      kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.5
-    else
-      say "$c: stopped ($((SECONDS - t0))s)"
-    fi
-    rm -f "$(pid_file "$c")"
-  done
+  return 0
 }
 
 status_all() {
@@ -419,8 +433,9 @@ status_all() {
     if pid=$(running_pid "$c"); then
       if port_open "$(comp_port "$c")"; then state=up; else state=starting; ok=1; fi
     else
+      # a pid file without its process means it died (stop removes the pid file)
+      if [[ -f $(pid_file "$c") ]]; then state=dead; else state=down; fi
       pid=-
-      state=down
       ok=1
     fi
     printf '%-10s %-9s %-8s %s\n' "$c" "$state" "$pid" "$(comp_port "$c")"
@@ -451,6 +466,14 @@ main() {
   [[ -n $cmd ]] || { usage >&2; exit 2; }
   shift
   case $cmd in -h | --help | help) usage; exit 0 ;; esac
+  if [[ $cmd == nodetool ]]; then
+    # nodetool talks JMX: only available when started with CHIRP_CASSANDRA_JMX_PORT set.
+    [[ -n $CASSANDRA_JMX_PORT ]] || die "nodetool needs JMX: start Cassandra with CHIRP_CASSANDRA_JMX_PORT=7199 (and pass the same variable here)"
+    need_java
+    read_jvm_options "$INFRA_DIR/cassandra/jvm.options"
+    exec "$JAVA" -Xmx256m "${JVM_OPTS[@]}" -Dlogback.configurationFile="$INFRA_DIR/cassandra/logback-tools.xml" -Duser.home="$DATA_DIR/cassandra" \
+      -cp "$JARS_DIR/cassandra/*" org.apache.cassandra.tools.NodeTool -h 127.0.0.1 -p "$CASSANDRA_JMX_PORT" "$@"
+  fi
 
   local comps=() with_jars=0 a
   for a in "$@"; do
@@ -458,7 +481,7 @@ main() {
       kafka | cassandra) if [[ " ${comps[*]-} " != *" $a "* ]]; then comps+=("$a"); fi ;;
       all) comps=(kafka cassandra) ;;
       --all) with_jars=1 ;;
-      *) usage >&2; die "unknown argument '$a'" ;;
+      *) die "unknown argument '$a' (see: infra/infra.sh help)" ;;
     esac
   done
   ((${#comps[@]} > 0)) || comps=(kafka cassandra)
@@ -474,7 +497,9 @@ main() {
       # Cassandra is the slow one: launch it first so both boot in parallel.
       if [[ " ${comps[*]} " == *" cassandra "* ]]; then start_one cassandra; fi
       if [[ " ${comps[*]} " == *" kafka "* ]]; then start_one kafka; fi
-      say "started in the background; run 'infra/infra.sh wait' to block until ready"
+      if ((LAUNCHED)); then
+        say "started in the background; run 'infra/infra.sh wait' to block until ready"
+      fi
       ;;
     wait) wait_all "${comps[@]}" ;;
     stop)
@@ -486,7 +511,7 @@ main() {
       lock
       clean_all "$with_jars" "${comps[@]}"
       ;;
-    *) usage >&2; die "unknown command '$cmd'" ;;
+    *) die "unknown command '$cmd' (see: infra/infra.sh help)" ;;
   esac
 }
 
