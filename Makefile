@@ -35,7 +35,10 @@ $(VENV)/.installed: pyproject.toml $(GEN)/.stamp
 
 install: $(VENV)/.installed ## Python environment with Chirp and its pinned dependencies in .venv
 
-infra: ## fetch (once) and start Kafka and Cassandra, wait until both answer
+require: ## Java 17 and Maven, installed with apt-get when missing
+	bash infra/require.sh
+
+infra: require ## fetch (once) and start Kafka and Cassandra, wait until both answer
 	$(INFRA) fetch
 	$(INFRA) start
 	$(INFRA) wait
@@ -57,11 +60,11 @@ clean: down ## stop everything and delete all data (jars are kept)
 	$(INFRA) clean
 	rm -rf $(GEN)
 
-test: install ## the whole suite: unit, integration and end to end on real Kafka and Cassandra
+test: install require ## the whole suite: unit, integration and end to end on real Kafka and Cassandra
 	$(INFRA) fetch
 	$(BIN)/python -m pytest -q
 
 test-unit: install ## unit tests only (no servers)
 	$(BIN)/python -m pytest -q tests/unit
 
-.PHONY: help protos install infra setup up down clean test test-unit
+.PHONY: help protos install require infra setup up down clean test test-unit

@@ -427,20 +427,20 @@ stop_all() {
 }
 
 status_all() {
-  local c pid state ok=0
+  local c pid state rc=0
   printf '%-10s %-9s %-8s %s\n' COMPONENT STATE PID PORT
   for c in "$@"; do
     if pid=$(running_pid "$c"); then
-      if port_open "$(comp_port "$c")"; then state=up; else state=starting; ok=1; fi
+      if port_open "$(comp_port "$c")"; then state=up; else state=starting; rc=1; fi
     else
       # a pid file without its process means it died (stop removes the pid file)
       if [[ -f $(pid_file "$c") ]]; then state=dead; else state=down; fi
       pid=-
-      ok=1
+      rc=1
     fi
     printf '%-10s %-9s %-8s %s\n' "$c" "$state" "$pid" "$(comp_port "$c")"
   done
-  return $ok
+  return $rc
 }
 
 clean_all() {
