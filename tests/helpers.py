@@ -28,7 +28,19 @@ def eventually(check, timeout: float = 5.0, interval: float = 0.1):
 async def _consumer(settings: Settings) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
+    # Let aiokafka's background task start: stopping a consumer before it ran raises CancelledError from stop().
+    await asyncio.sleep(0)
     return consumer
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Assign every partition of the topic to the consumer (and fail if the topic does not exist)."""
+    metadata = await consumer._client.fetch_all_metadata()
+    partitions = metadata.partitions_for_topic(topic)
+    assert partitions, f"topic {topic} does not exist"
+    assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(assigned)
+    return assigned
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
@@ -37,7 +49,7 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     async def run():
         consumer = await _consumer(settings)
         try:
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            partitions = await _partitions(consumer, topic)
             return {tp.partition: offset for tp, offset in (await consumer.end_offsets(partitions)).items()}
         finally:
             await consumer.stop()
@@ -51,12 +63,14 @@ def read_topic(settings: Settings, topic: str) -> list:
     async def run():
         consumer = await _consumer(settings)
         try:
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-            consumer.assign(partitions)
+            partitions = await _partitions(consumer, topic)
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
             records = []
-            while any(await consumer.position(tp) < end for tp, end in ends.items()):
+            async def behind() -> bool:
+                return any([await consumer.position(tp) < end for tp, end in ends.items()])
+
+            while await behind():
                 batch = await consumer.getmany(timeout_ms=1000)
                 for items in batch.values():
                     records.extend(items)

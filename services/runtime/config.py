@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Port of the Prometheus /metrics endpoint; 0 turns it off.
     metrics_port: int = 0
 
+    # Where faust keeps its local state; empty means a folder under the system's temporary directory.
+    state_dir: str = ""
+
     # "json" (one object per line, for log shippers) or "console" (for people); "auto" picks console on a terminal.
     log_format: str = "auto"
     log_level: str = "INFO"

@@ -13,6 +13,8 @@ Why it is built this way (faust-streaming's known traps):
 
 import argparse
 import asyncio
+import os
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -100,6 +102,7 @@ def projection_app(
         key_serializer="raw",
         topic_disable_leader=True,
         web_enabled=False,
+        datadir=settings.state_dir or os.path.join(tempfile.gettempdir(), "chirp-faust"),
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=0.5,
         # A killed worker's partitions move to the survivors after this long, not the 60 s default.
