@@ -79,3 +79,19 @@ def read_topic(settings: Settings, topic: str) -> list:
             await consumer.stop()
 
     return asyncio.run(run())
+
+
+def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, int]:
+    """Partition -> offset a consumer group has committed on a topic (partitions never committed are absent)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def run():
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+            return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
+        finally:
+            await admin.close()
+
+    return asyncio.run(run())

@@ -1,16 +1,19 @@
 """A timeline worker killed with SIGKILL in the middle of a fan-out loses nothing and duplicates nothing."""
 
 import random
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_service_pb2 as post
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
-from tests.helpers import eventually, unique_handle
+from services.runtime.topics import POST_EVENTS
+from tests.helpers import committed_offsets, end_offsets, eventually, unique_handle
 
 AUTHORS = 5
 FOLLOWERS = 20
 POSTS = 1000
+KILL_AFTER = 400
 
 
 def home_timeline(clients, user_id: int) -> list[int]:
@@ -37,18 +40,33 @@ def test_killing_the_timeline_worker_mid_fan_out_loses_and_duplicates_nothing(sy
             clients.graph.FollowUser(graph.FollowUserRequest(follower_id=follower, followee_id=followee), timeout=10)
 
     posted: dict[int, list[int]] = {a: [] for a in authors}
+    sent = 0
+    lock = threading.Lock()
+    backlog_at_kill: list[int] = []
 
-    def publish(i: int) -> tuple[int, int]:
+    def kill_mid_stream() -> None:
+        """SIGKILL: no shutdown hook runs. Then measure what the worker had not committed yet."""
+        topic = system.settings.topic(POST_EVENTS.name)
+        system.kill("timeline")
+        ends = end_offsets(system.settings, topic)
+        committed = committed_offsets(system.settings, system.settings.consumer_group("timeline"), topic)
+        backlog_at_kill.append(sum(end - committed.get(p, 0) for p, end in ends.items()))
+
+    def publish(i: int) -> None:
+        nonlocal sent
         author = authors[i % AUTHORS]
         request = post.CreatePostRequest(author_id=author, text=f"post {i} of the crash test")
-        return author, clients.post.CreatePost(request, timeout=30).post.post_id
+        post_id = clients.post.CreatePost(request, timeout=30).post.post_id
+        with lock:
+            posted[author].append(post_id)
+            sent += 1
+            if sent == KILL_AFTER:
+                kill_mid_stream()
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        first = list(pool.map(publish, range(300)))
-        system.kill("timeline")  # SIGKILL: no shutdown hook runs, nothing gets committed on the way out
-        rest = list(pool.map(publish, range(300, POSTS)))
-    for author, post_id in first + rest:
-        posted[author].append(post_id)
+        list(pool.map(publish, range(POSTS)))
+    # The kill landed while posts were still flowing and before the worker had committed all it had seen.
+    assert backlog_at_kill and backlog_at_kill[0] > 0
     system.start("timeline")
 
     for follower, followees in follows.items():
