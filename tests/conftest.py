@@ -30,6 +30,7 @@ def system(infrastructure):
         yield chirp
     finally:
         chirp.stop_all()
+        chirp.drop_data()
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,10 @@ Kafka and Cassandra are the real servers: started by infra/infra.sh when they ar
 at the end only if this session started them.
 """
 
+import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,7 +26,13 @@ REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra" / "infra.sh"
 DATA_DIR = Path(os.environ.get("CHIRP_DATA_DIR", REPO / ".data"))
 SERVICES = ("graph", "post", "timeline", "notification")
-TEST_PORTS = {"graph": 51051, "post": 51052, "timeline": 51053, "notification": 51054}
+
+
+def free_port() -> int:
+    """A port nothing listens on now. Fixed ports in the ephemeral range can be taken by any outgoing connection."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def infra(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -36,12 +44,13 @@ class System:
 
     def __init__(self) -> None:
         prefix = f"t{uuid.uuid4().hex[:8]}"
+        self.ports = {name: free_port() for name in SERVICES}
         self.env = {
             **os.environ,
             "CHIRP_KEYSPACE_PREFIX": f"chirp_{prefix}",
             "CHIRP_TOPIC_PREFIX": f"{prefix}.",
             "CHIRP_LOG_FORMAT": "json",
-            **{f"CHIRP_{name.upper()}_ADDR": f"127.0.0.1:{port}" for name, port in TEST_PORTS.items()},
+            **{f"CHIRP_{name.upper()}_ADDR": f"127.0.0.1:{port}" for name, port in self.ports.items()},
         }
         self.settings = Settings(
             **{key.removeprefix("CHIRP_").lower(): value for key, value in self.env.items() if key.startswith("CHIRP_")}
@@ -61,7 +70,7 @@ class System:
         log = open(self.log_dir / f"{label}.log", "ab")
         process = subprocess.Popen([sys.executable, "-m", f"services.{name}", *args], env=env, cwd=REPO, stdout=log, stderr=log)
         self.processes[label] = process
-        self.wait_serving(f"127.0.0.1:{port or TEST_PORTS[name]}", label)
+        self.wait_serving(f"127.0.0.1:{port or self.ports[name]}", label)
         return process
 
     def wait_serving(self, address: str, label: str, timeout: float = 60) -> None:
@@ -94,3 +103,27 @@ class System:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.clients.close()
+
+    def drop_data(self) -> None:
+        """Delete this session's topics and keyspaces, so test runs do not pile up (empty consumer groups expire)."""
+        asyncio.run(_drop(self.settings))
+
+
+async def _drop(settings: Settings) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from services.runtime.cassandra import CassandraSession
+    from services.runtime.topics import ALL_TOPICS
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([settings.topic(spec.name) for spec in ALL_TOPICS])
+    finally:
+        await admin.close()
+    session = await CassandraSession.connect(settings)
+    try:
+        for service in SERVICES:
+            await session.execute_raw(f"DROP KEYSPACE IF EXISTS {settings.keyspace(service)}")
+    finally:
+        session.shutdown()
