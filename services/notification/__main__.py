@@ -5,7 +5,9 @@ from services.notification.api import NotificationApi
 from services.notification.projection import NotificationProjection
 from services.notification.repository import NotificationRepository
 from services.runtime.bootstrap import settings_and_logging
+from services.runtime.graph_client import GraphClient
 from services.runtime.projection import role_from_argv, run_projected_service
+from services.runtime.resources import SharedResource
 from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
 
 
@@ -14,6 +16,7 @@ def main() -> None:
     settings = settings_and_logging()
     keyspace = settings.keyspace("notification")
     post_topic, graph_topic = settings.topic(POST_EVENTS.name), settings.topic(GRAPH_EVENTS.name)
+    graph = SharedResource(lambda: GraphClient(settings.graph_addr))
     run_projected_service(
         name="notification",
         role=role,
@@ -24,7 +27,7 @@ def main() -> None:
         build_repository=lambda session: NotificationRepository(session, keyspace),
         build_projection=lambda repo: NotificationProjection(repo, post_topic, graph_topic),
         add_api=lambda repo, server: notification_service_pb2_grpc.add_NotificationServiceServicer_to_server(
-            NotificationApi(repo), server
+            NotificationApi(repo, graph), server
         ),
         service_name=notification_service_pb2.DESCRIPTOR.services_by_name["NotificationService"].full_name,
     )

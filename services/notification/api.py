@@ -7,6 +7,7 @@ from chirp.notification.v1 import notification_pb2
 from chirp.notification.v1 import notification_service_pb2 as pb
 from chirp.notification.v1 import notification_service_pb2_grpc
 from services.notification.repository import NotificationRepository
+from services.runtime.errors import NotFound
 from services.runtime.events import ms_of, timestamp_from_datetime
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
 from services.runtime.resources import SharedResource
@@ -16,8 +17,9 @@ MAX_PAGE_SIZE = 100
 
 
 class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer):
-    def __init__(self, repository: SharedResource) -> None:
+    def __init__(self, repository: SharedResource, graph: SharedResource) -> None:
         self._repository = repository
+        self._graph = graph
 
     async def ListNotifications(self, request: pb.ListNotificationsRequest, context) -> pb.ListNotificationsResponse:
         repo: NotificationRepository = await self._repository.get()
@@ -25,6 +27,10 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
         position = decode_token(request.page_token, keys=("time", "id"))
         before = (datetime.fromtimestamp(position["time"] / 1000, tz=timezone.utc), UUID(position["id"])) if position else None
         rows = await repo.page(request.user_id, before, size + 1)
+        if not rows and not await repo.handles({request.user_id}):
+            # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
+            if not await (await self._graph.get()).user_exists(request.user_id):
+                raise NotFound("USER_NOT_FOUND", f"there is no user with id {request.user_id}", user_id=str(request.user_id))
         more = len(rows) > size
         rows = rows[:size]
         handles = await repo.handles({row.actor_id for row in rows})

@@ -2,32 +2,23 @@
 
 from collections.abc import Sequence
 
-import structlog
-from google.protobuf.message import DecodeError
-
 from chirp.graph.v1 import graph_pb2
 from chirp.post.v1 import post_pb2
 from services.notification.domain import for_follow, for_post
 from services.notification.repository import NotificationRepository
 from services.runtime.events import micros_of
-from services.runtime.projection import Record
-
-log = structlog.get_logger(__name__)
+from services.runtime.projection import Record, decode
 
 
 class NotificationProjection:
     def __init__(self, repo: NotificationRepository, post_topic: str, graph_topic: str) -> None:
         self._repo = repo
-        self._post_topic = post_topic
-        self._graph_topic = graph_topic
+        self._envelopes = {post_topic: post_pb2.PostEvent, graph_topic: graph_pb2.GraphEvent}
 
     async def apply(self, records: Sequence[Record]) -> None:
         for record in records:
-            envelope = post_pb2.PostEvent() if record.topic == self._post_topic else graph_pb2.GraphEvent()
-            try:
-                envelope.ParseFromString(record.value)
-            except DecodeError:
-                log.error("notification.undecodable_record", **record.where())
+            envelope = decode(record, self._envelopes)
+            if envelope is None:
                 continue
             at = micros_of(envelope.occurred_at)
             kind = envelope.WhichOneof("payload")

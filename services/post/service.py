@@ -3,7 +3,7 @@
 import structlog
 
 from chirp.post.v1 import post_pb2
-from services.post.graph_client import GraphClient
+from services.runtime.graph_client import GraphClient
 from services.post.repository import PostRepository
 from services.post.text import extract_mentions, normalize_and_validate
 from services.runtime.errors import NotFound, Unavailable

@@ -22,6 +22,7 @@ from typing import Protocol
 import faust
 import mode
 import structlog
+from google.protobuf.message import DecodeError, Message
 from prometheus_client import Counter, Histogram, start_http_server
 
 from services.runtime.cassandra import CassandraSession
@@ -52,6 +53,17 @@ class Record:
 
     def where(self) -> dict:
         return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
+
+
+def decode(record: Record, envelope_types: dict[str, type[Message]]) -> Message | None:
+    """The envelope a record holds, by its topic; None (logged with where it is) when it does not parse."""
+    envelope = envelope_types[record.topic]()
+    try:
+        envelope.ParseFromString(record.value)
+    except DecodeError:
+        log.error("projection.undecodable_record", type=envelope.DESCRIPTOR.full_name, **record.where())
+        return None
+    return envelope
 
 
 class Projection(Protocol):

@@ -1,13 +1,15 @@
 """Per-process resources built lazily, inside the running event loop."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import inspect
+from collections.abc import Callable
 
 
 class SharedResource:
     """Something built once per process on first use, by whichever part of the process needs it first."""
 
-    def __init__(self, factory: Callable[[], Awaitable]) -> None:
+    def __init__(self, factory: Callable[[], object]) -> None:
+        """`factory` returns the value, or an awaitable of it."""
         self._factory = factory
         self._value = None
         self._lock = asyncio.Lock()
@@ -16,7 +18,8 @@ class SharedResource:
         if self._value is None:
             async with self._lock:
                 if self._value is None:
-                    self._value = await self._factory()
+                    value = self._factory()
+                    self._value = await value if inspect.isawaitable(value) else value
         return self._value
 
     def built(self):

@@ -6,7 +6,9 @@ reads and fan-out scale separately.
 
 from chirp.timeline.v1 import timeline_service_pb2, timeline_service_pb2_grpc
 from services.runtime.bootstrap import settings_and_logging
+from services.runtime.graph_client import GraphClient
 from services.runtime.projection import role_from_argv, run_projected_service
+from services.runtime.resources import SharedResource
 from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
 from services.timeline.api import TimelineApi
 from services.timeline.projection import TimelineProjection
@@ -18,6 +20,7 @@ def main() -> None:
     settings = settings_and_logging()
     keyspace = settings.keyspace("timeline")
     post_topic, graph_topic = settings.topic(POST_EVENTS.name), settings.topic(GRAPH_EVENTS.name)
+    graph = SharedResource(lambda: GraphClient(settings.graph_addr))
     run_projected_service(
         name="timeline",
         role=role,
@@ -27,7 +30,9 @@ def main() -> None:
         keyspace=keyspace,
         build_repository=lambda session: TimelineRepository(session, keyspace),
         build_projection=lambda repo: TimelineProjection(repo, post_topic, graph_topic),
-        add_api=lambda repo, server: timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server(TimelineApi(repo), server),
+        add_api=lambda repo, server: timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server(
+            TimelineApi(repo, graph), server
+        ),
         service_name=timeline_service_pb2.DESCRIPTOR.services_by_name["TimelineService"].full_name,
     )
 

@@ -15,9 +15,10 @@ _NEWEST = 2**63 - 1
 
 
 class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
-    def __init__(self, repository: SharedResource) -> None:
+    def __init__(self, repository: SharedResource, graph: SharedResource) -> None:
         # Built on first use, once the event loop runs: the process may be a faust worker that starts it later.
         self._repository = repository
+        self._graph = graph
 
     async def GetHomeTimeline(self, request: pb.GetHomeTimelineRequest, context) -> pb.GetHomeTimelineResponse:
         posts, token = await self._page("home_timeline", request)
@@ -32,11 +33,9 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         position = decode_token(request.page_token, keys=("before",))
         if not await repo.get_users({request.user_id}):
-            raise NotFound(
-                "USER_NOT_FOUND",
-                f"there is no user with id {request.user_id} (a new account shows up here within a second)",
-                user_id=str(request.user_id),
-            )
+            # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
+            if not await (await self._graph.get()).user_exists(request.user_id):
+                raise NotFound("USER_NOT_FOUND", f"there is no user with id {request.user_id}", user_id=str(request.user_id))
         ids = await repo.timeline_page(table, request.user_id, position["before"] if position else _NEWEST, size + 1)
         more = len(ids) > size
         ids = ids[:size]

@@ -7,30 +7,24 @@ time as its Cassandra write time, so applying an event twice, or replaying the t
 import asyncio
 from collections.abc import Sequence
 
-import structlog
-from google.protobuf.message import DecodeError
-
 from chirp.graph.v1 import graph_pb2
 from chirp.post.v1 import post_pb2
 from services.runtime.events import micros_of
-from services.runtime.projection import Record
+from services.runtime.projection import Record, decode
 from services.timeline.domain import BACKFILL_POSTS, home_recipients
 from services.timeline.repository import StoredPost, StoredUser, TimelineRepository
-
-log = structlog.get_logger(__name__)
 
 
 class TimelineProjection:
     def __init__(self, repo: TimelineRepository, post_topic: str, graph_topic: str) -> None:
         self._repo = repo
-        self._post_topic = post_topic
-        self._graph_topic = graph_topic
+        self._envelopes = {post_topic: post_pb2.PostEvent, graph_topic: graph_pb2.GraphEvent}
 
     async def apply(self, records: Sequence[Record]) -> None:
         """Apply in order, except that consecutive posts (independent of each other) fan out concurrently."""
         posts: list[post_pb2.PostEvent] = []
         for record in records:
-            event = self._decode(record)
+            event = decode(record, self._envelopes)
             if isinstance(event, post_pb2.PostEvent):
                 posts.append(event)
                 continue
@@ -39,15 +33,6 @@ class TimelineProjection:
             if isinstance(event, graph_pb2.GraphEvent):
                 await self._on_graph_event(event)
         await self._fan_out(posts)
-
-    def _decode(self, record: Record):
-        envelope = post_pb2.PostEvent() if record.topic == self._post_topic else graph_pb2.GraphEvent()
-        try:
-            envelope.ParseFromString(record.value)
-        except DecodeError:
-            log.error("timeline.undecodable_record", **record.where())
-            return None
-        return envelope
 
     async def _fan_out(self, events: list[post_pb2.PostEvent]) -> None:
         await asyncio.gather(*(self._on_post_created(e) for e in events if e.WhichOneof("payload") == "post_created"))

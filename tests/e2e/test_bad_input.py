@@ -4,7 +4,9 @@ import grpc
 import pytest
 
 from chirp.graph.v1 import graph_service_pb2 as graph
+from chirp.notification.v1 import notification_service_pb2 as notification
 from chirp.post.v1 import post_service_pb2 as post
+from chirp.timeline.v1 import timeline_service_pb2 as timeline
 from services.runtime.errors import error_reason
 from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
 from tests.helpers import end_offsets, unique_handle
@@ -92,3 +94,19 @@ def test_a_page_token_that_was_never_issued_is_invalid(clients, author):
     error = refused(clients.graph.ListFollowers, graph.ListFollowersRequest(user_id=author.user_id, page_token="garbage!"))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_reason(error) == "PAGE_TOKEN_INVALID"
+
+
+@pytest.mark.parametrize("read", ["timeline", "notification"])
+def test_reading_the_timeline_or_notifications_of_a_user_that_does_not_exist_is_not_found(clients, read):
+    if read == "timeline":
+        error = refused(clients.timeline.GetHomeTimeline, timeline.GetHomeTimelineRequest(user_id=31337))
+    else:
+        error = refused(clients.notification.ListNotifications, notification.ListNotificationsRequest(user_id=31337))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    assert error_reason(error) == "USER_NOT_FOUND"
+
+
+def test_a_brand_new_account_reads_an_empty_timeline_not_an_error(clients):
+    user = clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle("newbie")), timeout=10).user
+    page = clients.timeline.GetHomeTimeline(timeline.GetHomeTimelineRequest(user_id=user.user_id), timeout=10)
+    assert list(page.posts) == [] and page.next_page_token == ""

@@ -1,4 +1,4 @@
-"""What the post service asks the graph service: does the author exist, who do these handles name."""
+"""What other services ask the graph service: does a user exist, who do these handles name."""
 
 import asyncio
 
@@ -12,11 +12,11 @@ class GraphClient:
     def __init__(self, address: str) -> None:
         self._channel = grpc.aio.insecure_channel(address)
         self._stub = graph_service_pb2_grpc.GraphServiceStub(self._channel)
-        # Accounts are never deleted, so an author seen once exists for good: skip the call next time.
-        self._known_authors: set[int] = set()
+        # Accounts are never deleted, so a user seen once exists for good: skip the call next time.
+        self._known_users: set[int] = set()
 
     async def user_exists(self, user_id: int) -> bool:
-        if user_id in self._known_authors:
+        if user_id in self._known_users:
             return True
         try:
             await self._stub.GetUser(pb.GetUserRequest(user_id=user_id), timeout=5)
@@ -24,9 +24,9 @@ class GraphClient:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return False
             raise
-        if len(self._known_authors) > 1_000_000:
-            self._known_authors.clear()
-        self._known_authors.add(user_id)
+        if len(self._known_users) > 1_000_000:
+            self._known_users.clear()
+        self._known_users.add(user_id)
         return True
 
     async def resolve_handles(self, handles: list[str]) -> dict[str, int]:
