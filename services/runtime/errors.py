@@ -48,6 +48,14 @@ class FailedPrecondition(ChirpError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class PermissionDenied(ChirpError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class ResourceExhausted(ChirpError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 class Unavailable(ChirpError):
     code = grpc.StatusCode.UNAVAILABLE
 
@@ -57,6 +65,8 @@ _CODE_NUMBERS = {
     grpc.StatusCode.NOT_FOUND: code_pb2.NOT_FOUND,
     grpc.StatusCode.ALREADY_EXISTS: code_pb2.ALREADY_EXISTS,
     grpc.StatusCode.FAILED_PRECONDITION: code_pb2.FAILED_PRECONDITION,
+    grpc.StatusCode.PERMISSION_DENIED: code_pb2.PERMISSION_DENIED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: code_pb2.RESOURCE_EXHAUSTED,
     grpc.StatusCode.UNAVAILABLE: code_pb2.UNAVAILABLE,
     grpc.StatusCode.UNKNOWN: code_pb2.UNKNOWN,
 }
