@@ -38,6 +38,9 @@ install: $(VENV)/.installed ## Python environment with Chirp and its pinned depe
 require: ## Java 17 and Maven, installed with apt-get when missing
 	bash infra/require.sh
 
+docs: install ## regenerate docs/events.md from protos/ and the topic declarations
+	$(BIN)/python -m services.runtime.event_catalogue
+
 infra: require ## fetch (once) and start Kafka and Cassandra, wait until both answer
 	$(INFRA) fetch
 	$(INFRA) start
@@ -67,4 +70,4 @@ test: install require ## the whole suite: unit, integration and end to end on re
 test-unit: install ## unit tests only (no servers)
 	$(BIN)/python -m pytest -q tests/unit
 
-.PHONY: help protos install require infra setup up down clean test test-unit
+.PHONY: help protos install docs require infra setup up down clean test test-unit

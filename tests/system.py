@@ -64,9 +64,12 @@ class System:
         """Topics and schemas for this session, through the same command operators use."""
         subprocess.run([sys.executable, "-m", "services.cli.main", "admin", "setup"], env=self.env, cwd=REPO, check=True)
 
-    def start(self, name: str, *args: str, port: int | None = None, label: str | None = None) -> subprocess.Popen:
+    def start(
+        self, name: str, *args: str, port: int | None = None, label: str | None = None, env: dict | None = None
+    ) -> subprocess.Popen:
+        """Start a service process and wait until it is SERVING. `port`, `label` and `env` run an extra instance."""
         label = label or name
-        env = dict(self.env, CHIRP_GRPC_PORT=str(port or 0))
+        env = dict(self.env, CHIRP_GRPC_PORT=str(port or 0), **(env or {}))
         log = open(self.log_dir / f"{label}.log", "ab")
         process = subprocess.Popen([sys.executable, "-m", f"services.{name}", *args], env=env, cwd=REPO, stdout=log, stderr=log)
         self.processes[label] = process

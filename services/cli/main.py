@@ -180,5 +180,9 @@ def demo_show() -> None:
     show(clients())
 
 
+from services.cli import post_commands  # noqa: E402  (they use the helpers above)
+
+post_commands.register(app)
+
 if __name__ == "__main__":
     app()

@@ -24,6 +24,29 @@ def post_dict(post) -> dict:
     }
 
 
+def stored_post_dict(post, author_handle: str) -> dict:
+    """A post as the post service returns it (chirp.post.v1.Post), with its author's handle."""
+    return {
+        "id": str(post.post_id),
+        "author": author_handle,
+        "text": post.text,
+        "created_at": iso(post.create_time),
+        "in_reply_to": str(post.in_reply_to_post_id) if post.in_reply_to_post_id else None,
+        "conversation_id": str(post.conversation_id),
+        "quoted": str(post.quoted_post_id) if post.quoted_post_id else None,
+        "stats": {
+            "replies": post.stats.reply_count,
+            "reposts": post.stats.repost_count,
+            "quotes": post.stats.quote_count,
+            "likes": post.stats.like_count,
+        },
+        "mentions": [{"value": m.handle, "start": m.start, "end": m.end} for m in post.mentions],
+        "hashtags": [{"value": e.value, "start": e.start, "end": e.end} for e in post.hashtags],
+        "urls": [{"value": e.value, "start": e.start, "end": e.end} for e in post.urls],
+        "cashtags": [{"value": e.value, "start": e.start, "end": e.end} for e in post.cashtags],
+    }
+
+
 def notification_dict(note) -> dict:
     return {
         "id": note.notification_id,

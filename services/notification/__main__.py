@@ -25,7 +25,7 @@ def main() -> None:
         topics=[post_topic, graph_topic],
         keyspace=keyspace,
         build_repository=lambda session: NotificationRepository(session, keyspace),
-        build_projection=lambda repo: NotificationProjection(repo, post_topic, graph_topic),
+        build_projection=lambda repo: NotificationProjection(repo, post_topic, graph_topic, settings.max_notified_mentions),
         add_api=lambda repo, server: notification_service_pb2_grpc.add_NotificationServiceServicer_to_server(
             NotificationApi(repo, graph), server
         ),

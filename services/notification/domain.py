@@ -38,10 +38,12 @@ def for_follow(event: graph_pb2.GraphEvent) -> list[NewNotification]:
     ]
 
 
-def for_post(event: post_pb2.PostEvent) -> list[NewNotification]:
-    """A MENTION for each user the post mentions, except its author: nobody is notified of their own act."""
+def for_post(event: post_pb2.PostEvent, max_mentions: int) -> list[NewNotification]:
+    """A MENTION for each of the first `max_mentions` existing users the post mentions, except its author:
+    nobody is notified of their own act, and a post cannot page a crowd."""
     post = event.post_created.post
-    recipients = dict.fromkeys(m.user_id for m in post.mentions if m.user_id and m.user_id != post.author_id)
+    recipients = list(dict.fromkeys(m.user_id for m in post.mentions if m.user_id and m.user_id != post.author_id))
+    recipients = recipients[:max_mentions]
     return [
         NewNotification(
             _id(event.event_id, recipient),

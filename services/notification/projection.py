@@ -11,8 +11,9 @@ from services.runtime.projection import Record, decode
 
 
 class NotificationProjection:
-    def __init__(self, repo: NotificationRepository, post_topic: str, graph_topic: str) -> None:
+    def __init__(self, repo: NotificationRepository, post_topic: str, graph_topic: str, max_mentions: int) -> None:
         self._repo = repo
+        self._max_mentions = max_mentions
         self._envelopes = {post_topic: post_pb2.PostEvent, graph_topic: graph_pb2.GraphEvent}
 
     async def apply(self, records: Sequence[Record]) -> None:
@@ -28,4 +29,4 @@ class NotificationProjection:
             elif kind == "user_followed":
                 await self._repo.save(for_follow(envelope), at)
             elif kind == "post_created":
-                await self._repo.save(for_post(envelope), at)
+                await self._repo.save(for_post(envelope, self._max_mentions), at)

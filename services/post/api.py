@@ -1,16 +1,65 @@
-"""gRPC API of the post service."""
+"""gRPC API of the post service. Mutations go through the request-id store, so retries are answered, not redone."""
 
 from chirp.post.v1 import post_service_pb2 as pb
 from chirp.post.v1 import post_service_pb2_grpc
 from services.post.service import PostService
+from services.runtime.idempotency import IdempotentRequests
+from services.runtime.pagination import clamp_page_size, decode_token, encode_token
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
 
 
 class PostApi(post_service_pb2_grpc.PostServiceServicer):
-    def __init__(self, service: PostService) -> None:
+    def __init__(self, service: PostService, requests: IdempotentRequests) -> None:
         self._service = service
+        self._requests = requests
 
     async def CreatePost(self, request: pb.CreatePostRequest, context) -> pb.CreatePostResponse:
-        return pb.CreatePostResponse(post=await self._service.create_post(request.author_id, request.text))
+        async def create():
+            post = await self._service.create_post(
+                request.author_id, request.text, request.in_reply_to_post_id, request.quoted_post_id
+            )
+            return pb.CreatePostResponse(post=post)
+
+        return await self._requests.run(request.request_id, request, create, pb.CreatePostResponse)
 
     async def GetPost(self, request: pb.GetPostRequest, context) -> pb.GetPostResponse:
         return pb.GetPostResponse(post=await self._service.get_post(request.post_id))
+
+    async def DeletePost(self, request: pb.DeletePostRequest, context) -> pb.DeletePostResponse:
+        async def delete():
+            await self._service.delete_post(request.post_id, request.user_id)
+            return pb.DeletePostResponse()
+
+        return await self._requests.run(request.request_id, request, delete, pb.DeletePostResponse)
+
+    async def GetThread(self, request: pb.GetThreadRequest, context) -> pb.GetThreadResponse:
+        size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+        position = decode_token(request.page_token, keys=("after",))
+        ancestors, post, replies, last = await self._service.get_thread(request.post_id, position["after"] if position else 0, size)
+        return pb.GetThreadResponse(
+            ancestors=ancestors,
+            post=post,
+            replies=replies,
+            next_page_token=encode_token({"after": last}) if last is not None else "",
+        )
+
+    async def RepostPost(self, request: pb.RepostPostRequest, context) -> pb.RepostPostResponse:
+        return await self._react("reposts", True, request, pb.RepostPostResponse)
+
+    async def UndoRepost(self, request: pb.UndoRepostRequest, context) -> pb.UndoRepostResponse:
+        return await self._react("reposts", False, request, pb.UndoRepostResponse)
+
+    async def LikePost(self, request: pb.LikePostRequest, context) -> pb.LikePostResponse:
+        return await self._react("likes", True, request, pb.LikePostResponse)
+
+    async def UnlikePost(self, request: pb.UnlikePostRequest, context) -> pb.UnlikePostResponse:
+        return await self._react("likes", False, request, pb.UnlikePostResponse)
+
+    async def _react(self, table: str, add: bool, request, response_type):
+        async def react():
+            await self._service.react(table, request.post_id, request.user_id, add)
+            return response_type()
+
+        return await self._requests.run(request.request_id, request, react, response_type)

@@ -1,8 +1,23 @@
-"""The post service's Cassandra table."""
+"""The post service's Cassandra tables."""
+
+import asyncio
+from datetime import datetime
 
 from chirp.post.v1 import post_pb2
 from services.runtime.cassandra import CassandraSession
 from services.runtime.events import as_utc, timestamp_from_datetime
+
+# Reaction tables: one row per (post, user).
+REACTIONS = ("likes", "reposts")
+_AT_COLUMN = {"likes": "liked_at", "reposts": "reposted_at"}
+_COLUMNS = (
+    "post_id, author_id, text, create_time, mentions, hashtags, urls, cashtags, in_reply_to_post_id,"
+    " in_reply_to_user_id, conversation_id, quoted_post_id, deleted_at"
+)
+
+
+def _entities(entities) -> list[tuple]:
+    return [(e.value, e.start, e.end) for e in entities]
 
 
 class PostRepository:
@@ -11,25 +26,66 @@ class PostRepository:
         self._ks = keyspace
 
     async def save(self, post: post_pb2.Post) -> None:
-        await self._db.execute(
-            f"INSERT INTO {self._ks}.posts (post_id, author_id, text, create_time, mentions) VALUES (?, ?, ?, ?, ?)",
-            (
-                post.post_id,
-                post.author_id,
-                post.text,
-                post.create_time.ToDatetime(),
-                [(m.user_id, m.handle, m.start, m.end) for m in post.mentions],
+        """The post, its place among its author's posts, and the reply or quote edge it makes."""
+        writes = [
+            self._db.execute(
+                f"INSERT INTO {self._ks}.posts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null)",
+                (
+                    post.post_id,
+                    post.author_id,
+                    post.text,
+                    post.create_time.ToDatetime(),
+                    [(m.user_id, m.handle, m.start, m.end) for m in post.mentions],
+                    _entities(post.hashtags),
+                    _entities(post.urls),
+                    _entities(post.cashtags),
+                    post.in_reply_to_post_id,
+                    post.in_reply_to_user_id,
+                    post.conversation_id,
+                    post.quoted_post_id,
+                ),
+            ),
+            self._db.execute(
+                f"INSERT INTO {self._ks}.posts_by_author (author_id, post_id) VALUES (?, ?)", (post.author_id, post.post_id)
+            ),
+        ]
+        if post.in_reply_to_post_id:
+            writes.append(
+                self._db.execute(
+                    f"INSERT INTO {self._ks}.replies (parent_id, reply_id) VALUES (?, ?)", (post.in_reply_to_post_id, post.post_id)
+                )
+            )
+        if post.quoted_post_id:
+            writes.append(
+                self._db.execute(
+                    f"INSERT INTO {self._ks}.quotes (quoted_id, quote_id) VALUES (?, ?)", (post.quoted_post_id, post.post_id)
+                )
+            )
+        await asyncio.gather(*writes)
+
+    async def forget(self, post: post_pb2.Post) -> None:
+        """Undo `save` for a post whose event never made it to the log."""
+        await asyncio.gather(
+            self._db.execute(f"DELETE FROM {self._ks}.posts WHERE post_id = ?", (post.post_id,)),
+            self._db.execute(
+                f"DELETE FROM {self._ks}.posts_by_author WHERE author_id = ? AND post_id = ?", (post.author_id, post.post_id)
+            ),
+            self._db.execute(
+                f"DELETE FROM {self._ks}.replies WHERE parent_id = ? AND reply_id = ?", (post.in_reply_to_post_id, post.post_id)
+            ),
+            self._db.execute(
+                f"DELETE FROM {self._ks}.quotes WHERE quoted_id = ? AND quote_id = ?", (post.quoted_post_id, post.post_id)
             ),
         )
 
-    async def delete(self, post_id: int) -> None:
-        await self._db.execute(f"DELETE FROM {self._ks}.posts WHERE post_id = ?", (post_id,))
+    async def mark_deleted(self, post_id: int, at: datetime) -> None:
+        """Keep the row (ids stay resolvable for threads) but drop the text."""
+        await self._db.execute(f"UPDATE {self._ks}.posts SET deleted_at = ?, text = null WHERE post_id = ?", (at, post_id))
 
     async def get(self, post_id: int) -> post_pb2.Post | None:
-        rows = await self._db.execute(
-            f"SELECT post_id, author_id, text, create_time, mentions FROM {self._ks}.posts WHERE post_id = ?", (post_id,)
-        )
-        if not rows:
+        """A live post; None when it does not exist or was deleted."""
+        rows = await self._db.execute(f"SELECT {_COLUMNS} FROM {self._ks}.posts WHERE post_id = ?", (post_id,))
+        if not rows or rows[0].deleted_at is not None:
             return None
         row = rows[0]
         return post_pb2.Post(
@@ -38,4 +94,51 @@ class PostRepository:
             text=row.text,
             create_time=timestamp_from_datetime(as_utc(row.create_time)),
             mentions=[post_pb2.Mention(user_id=u, handle=h, start=s, end=e) for u, h, s, e in row.mentions or ()],
+            hashtags=[post_pb2.TextEntity(value=v, start=s, end=e) for v, s, e in row.hashtags or ()],
+            urls=[post_pb2.TextEntity(value=v, start=s, end=e) for v, s, e in row.urls or ()],
+            cashtags=[post_pb2.TextEntity(value=v, start=s, end=e) for v, s, e in row.cashtags or ()],
+            in_reply_to_post_id=row.in_reply_to_post_id or 0,
+            in_reply_to_user_id=row.in_reply_to_user_id or 0,
+            conversation_id=row.conversation_id or row.post_id,
+            quoted_post_id=row.quoted_post_id or 0,
         )
+
+    async def stats(self, post_id: int) -> post_pb2.PostStats:
+        """Counts are partition sizes: exact under retries and concurrency, read in one query each."""
+        counts = await asyncio.gather(
+            *(
+                self._db.execute(f"SELECT COUNT(*) AS n FROM {self._ks}.{table} WHERE {column} = ?", (post_id,))
+                for table, column in (("replies", "parent_id"), ("reposts", "post_id"), ("quotes", "quoted_id"), ("likes", "post_id"))
+            )
+        )
+        replies, reposts, quotes, likes = (rows[0].n for rows in counts)
+        return post_pb2.PostStats(reply_count=replies, repost_count=reposts, quote_count=quotes, like_count=likes)
+
+    async def count_since(self, author_id: int, first_post_id: int) -> int:
+        """How many posts the author made with an id at or above `first_post_id` (i.e. since a moment)."""
+        rows = await self._db.execute(
+            f"SELECT COUNT(*) AS n FROM {self._ks}.posts_by_author WHERE author_id = ? AND post_id >= ?",
+            (author_id, first_post_id),
+        )
+        return rows[0].n
+
+    async def reply_ids(self, parent_id: int, after: int, limit: int) -> list[int]:
+        rows = await self._db.execute(
+            f"SELECT reply_id FROM {self._ks}.replies WHERE parent_id = ? AND reply_id > ? LIMIT ?", (parent_id, after, limit)
+        )
+        return [row.reply_id for row in rows]
+
+    async def reaction_time(self, table: str, post_id: int, user_id: int) -> datetime | None:
+        column = _AT_COLUMN[table]
+        rows = await self._db.execute(
+            f"SELECT {column} FROM {self._ks}.{table} WHERE post_id = ? AND user_id = ?", (post_id, user_id)
+        )
+        return as_utc(getattr(rows[0], column)) if rows else None
+
+    async def add_reaction(self, table: str, post_id: int, user_id: int, at: datetime) -> None:
+        await self._db.execute(
+            f"INSERT INTO {self._ks}.{table} (post_id, user_id, {_AT_COLUMN[table]}) VALUES (?, ?, ?)", (post_id, user_id, at)
+        )
+
+    async def remove_reaction(self, table: str, post_id: int, user_id: int) -> None:
+        await self._db.execute(f"DELETE FROM {self._ks}.{table} WHERE post_id = ? AND user_id = ?", (post_id, user_id))

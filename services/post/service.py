@@ -1,64 +1,143 @@
-"""Use cases of the post service."""
+"""Use cases of the post service. Each checks everything before it writes or publishes anything."""
+
+import asyncio
+from dataclasses import dataclass
 
 import structlog
 
 from chirp.post.v1 import post_pb2
-from services.runtime.graph_client import GraphClient
+from services.post import events
 from services.post.repository import PostRepository
-from services.post.text import extract_mentions, normalize_and_validate
-from services.runtime.errors import NotFound, Unavailable
-from services.runtime.events import event_id_for, timestamp_from_ms
-from services.runtime.ids import SnowflakeIds, timestamp_ms_of
+from services.runtime.errors import NotFound, PermissionDenied, ResourceExhausted, Unavailable
+from services.runtime.events import now_ms, timestamp_from_ms, utc_now
+from services.runtime.graph_client import GraphClient
+from services.runtime.ids import SnowflakeIds, first_id_at, timestamp_ms_of
 from services.runtime.kafka import EventPublisher
+from services.text import Profile, validate_post
 
 log = structlog.get_logger(__name__)
+
+MAX_THREAD_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class PostingRules:
+    profile: Profile
+    rate_limit: int
+    rate_window_seconds: int
 
 
 class PostService:
     def __init__(
-        self, repo: PostRepository, graph: GraphClient, publisher: EventPublisher, ids: SnowflakeIds, topic: str
+        self, repo: PostRepository, graph: GraphClient, publisher: EventPublisher, ids: SnowflakeIds, topic: str, rules: PostingRules
     ) -> None:
         self._repo = repo
         self._graph = graph
         self._publisher = publisher
         self._ids = ids
         self._topic = topic
+        self._rules = rules
 
-    async def create_post(self, author_id: int, text: str) -> post_pb2.Post:
+    async def create_post(self, author_id: int, text: str, in_reply_to: int = 0, quoted: int = 0) -> post_pb2.Post:
         """Validate, store, publish PostCreated keyed by author, and answer only once Kafka has it."""
-        text = normalize_and_validate(text)
-        if not await self._graph.user_exists(author_id):
-            raise NotFound("AUTHOR_NOT_FOUND", f"there is no user with id {author_id} to post as", user_id=str(author_id))
-        spans = extract_mentions(text)
-        resolved = await self._graph.resolve_handles([span.handle for span in spans]) if spans else {}
+        analysis = validate_post(text, self._rules.profile)
+        await self._require_user(author_id, "AUTHOR_NOT_FOUND", "to post as")
+        parent = await self._live_post(in_reply_to, "the post you reply to") if in_reply_to else None
+        if quoted:
+            await self._live_post(quoted, "the post you quote")
+        await self._check_rate(author_id)
+        handles = list(dict.fromkeys(m.value.lower() for m in analysis.mentions))
+        resolved = await self._graph.resolve_handles(handles) if handles else {}
         post_id = self._ids.next_id()
-        created = timestamp_from_ms(timestamp_ms_of(post_id))
         post = post_pb2.Post(
             post_id=post_id,
             author_id=author_id,
-            text=text,
-            create_time=created,
+            text=analysis.text,
+            create_time=timestamp_from_ms(timestamp_ms_of(post_id)),
             mentions=[
-                post_pb2.Mention(user_id=resolved[s.handle.lower()], handle=s.handle, start=s.start, end=s.end)
-                for s in spans
-                if s.handle.lower() in resolved
+                post_pb2.Mention(user_id=resolved.get(m.value.lower(), 0), handle=m.value, start=m.start, end=m.end)
+                for m in analysis.mentions
             ],
+            hashtags=[post_pb2.TextEntity(value=e.value, start=e.start, end=e.end) for e in analysis.hashtags],
+            urls=[post_pb2.TextEntity(value=e.value, start=e.start, end=e.end) for e in analysis.urls],
+            cashtags=[post_pb2.TextEntity(value=e.value, start=e.start, end=e.end) for e in analysis.cashtags],
+            in_reply_to_post_id=parent.post_id if parent else 0,
+            in_reply_to_user_id=parent.author_id if parent else 0,
+            conversation_id=parent.conversation_id if parent else post_id,
+            quoted_post_id=quoted,
         )
         await self._repo.save(post)
-        event = post_pb2.PostEvent(
-            event_id=event_id_for("post-created", post_id), occurred_at=created, post_created=post_pb2.PostCreated(post=post)
-        )
         try:
-            await self._publisher.publish(self._topic, author_id, event)
+            await self._publisher.publish(self._topic, author_id, events.post_created(post))
         except Exception as error:
-            # Not in the log means not published: take the row back so GetPost agrees, and let the caller retry.
+            # Not in the log means not published: take the rows back so reads agree, and let the caller retry.
             log.warning("post.publish_failed", post_id=post_id, error=repr(error))
-            await self._repo.delete(post_id)
+            await self._repo.forget(post)
             raise Unavailable("EVENT_LOG_UNAVAILABLE", "the post could not be recorded; nothing was published, try again") from error
+        post.stats.CopyFrom(post_pb2.PostStats())
         return post
 
     async def get_post(self, post_id: int) -> post_pb2.Post:
+        post = await self._live_post(post_id, "the post")
+        post.stats.CopyFrom(await self._repo.stats(post_id))
+        return post
+
+    async def delete_post(self, post_id: int, user_id: int) -> None:
+        """Publish PostDeleted, then hide the post: a crash in between leaves it live for the retry to delete."""
+        post = await self._live_post(post_id, "the post to delete")
+        if post.author_id != user_id:
+            raise PermissionDenied("NOT_AUTHOR", "only the author of a post can delete it", post_id=str(post_id))
+        now = utc_now()
+        await self._publisher.publish(self._topic, post.author_id, events.post_deleted(post, now))
+        await self._repo.mark_deleted(post_id, now)
+
+    async def get_thread(self, post_id: int, after: int, limit: int) -> tuple[list, post_pb2.Post, list, int | None]:
+        """(ancestors root first, the post, a page of direct replies oldest first, where the next page starts)."""
+        post = await self.get_post(post_id)
+        ancestors = []
+        parent_id = post.in_reply_to_post_id
+        while parent_id and len(ancestors) < MAX_THREAD_DEPTH:
+            ancestor = await self._repo.get(parent_id)
+            if ancestor is None:
+                break  # a deleted ancestor ends the visible chain
+            ancestors.append(ancestor)
+            parent_id = ancestor.in_reply_to_post_id
+        ids = await self._repo.reply_ids(post_id, after, limit + 1)
+        more = len(ids) > limit
+        replies = [r for r in await asyncio.gather(*(self._repo.get(i) for i in ids[:limit])) if r is not None]
+        return ancestors[::-1], post, replies, (ids[limit - 1] if more else None)
+
+    async def react(self, table: str, post_id: int, user_id: int, add: bool) -> None:
+        """Like/unlike or repost/undo: idempotent. A repeated like publishes the same event again (same id) so a
+        retry after a crash between write and publication still reaches consumers; an undo publishes first."""
+        post = await self._live_post(post_id, "the post")
+        await self._require_user(user_id, "USER_NOT_FOUND", "")
+        reacted_at = await self._repo.reaction_time(table, post_id, user_id)
+        if add:
+            if reacted_at is None:
+                reacted_at = utc_now()
+                await self._repo.add_reaction(table, post_id, user_id, reacted_at)
+            await self._publisher.publish(self._topic, post.author_id, events.reaction(table, True, post, user_id, reacted_at, reacted_at))
+        elif reacted_at is not None:
+            await self._publisher.publish(self._topic, post.author_id, events.reaction(table, False, post, user_id, reacted_at, utc_now()))
+            await self._repo.remove_reaction(table, post_id, user_id)
+
+    async def _live_post(self, post_id: int, what: str) -> post_pb2.Post:
         post = await self._repo.get(post_id)
         if post is None:
-            raise NotFound("POST_NOT_FOUND", f"there is no post with id {post_id}", post_id=str(post_id))
+            raise NotFound("POST_NOT_FOUND", f"{what} ({post_id}) does not exist or was deleted", post_id=str(post_id))
         return post
+
+    async def _require_user(self, user_id: int, reason: str, doing: str) -> None:
+        if not await self._graph.user_exists(user_id):
+            raise NotFound(reason, f"there is no user with id {user_id}{' ' + doing if doing else ''}", user_id=str(user_id))
+
+    async def _check_rate(self, author_id: int) -> None:
+        window_start = first_id_at(now_ms() - self._rules.rate_window_seconds * 1000)
+        if await self._repo.count_since(author_id, window_start) >= self._rules.rate_limit:
+            hours = self._rules.rate_window_seconds / 3600
+            raise ResourceExhausted(
+                "POST_RATE_LIMITED",
+                f"an account can post at most {self._rules.rate_limit} times in {hours:g} hours; try again later",
+                limit=str(self._rules.rate_limit),
+            )

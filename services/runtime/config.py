@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     # Port of the Prometheus /metrics endpoint; 0 turns it off.
     metrics_port: int = 0
 
+    # Text rules: "classic" (twitter-text v1: 140) or "weighted" (twitter-text v3: 280, CJK and emoji count double).
+    text_profile: str = "classic"
+    # Posting rate limit per author: at most this many posts in this many seconds (Twitter's 300 per 3 hours).
+    post_rate_limit: int = 300
+    post_rate_window_seconds: int = 10800
+    # At most this many mentioned users are notified of one post.
+    max_notified_mentions: int = 10
+
     # Where faust keeps its local state; empty means a folder under the system's temporary directory.
     state_dir: str = ""
 

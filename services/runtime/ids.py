@@ -19,6 +19,11 @@ def default_worker_id() -> int:
     return zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode()) & MAX_WORKER_ID
 
 
+def first_id_at(unix_ms: int) -> int:
+    """The smallest id any generator can make at or after a moment: `id >= first_id_at(t)` means made since t."""
+    return max(0, unix_ms - EPOCH_MS) << (WORKER_BITS + SEQUENCE_BITS)
+
+
 def timestamp_ms_of(snowflake: int) -> int:
     """The creation time, in Unix milliseconds, encoded in an id."""
     return (snowflake >> (WORKER_BITS + SEQUENCE_BITS)) + EPOCH_MS

@@ -35,7 +35,17 @@ class TimelineProjection:
         await self._fan_out(posts)
 
     async def _fan_out(self, events: list[post_pb2.PostEvent]) -> None:
-        await asyncio.gather(*(self._on_post_created(e) for e in events if e.WhichOneof("payload") == "post_created"))
+        """Post events commute: each write carries its event's time, so a deletion wins over its post's creation
+        whichever is applied first."""
+        await asyncio.gather(*(self._on_post_event(e) for e in events))
+
+    async def _on_post_event(self, event: post_pb2.PostEvent) -> None:
+        kind = event.WhichOneof("payload")
+        if kind == "post_created":
+            await self._on_post_created(event)
+        elif kind == "post_deleted":
+            # Timelines are hydrated from `posts`: without the row the post shows nowhere.
+            await self._repo.forget_post(event.post_deleted.post_id, micros_of(event.occurred_at))
 
     async def _on_post_created(self, event: post_pb2.PostEvent) -> None:
         post = event.post_created.post

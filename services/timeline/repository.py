@@ -56,6 +56,9 @@ class TimelineRepository:
             ),
         )
 
+    async def forget_post(self, post_id: int, at: int) -> None:
+        await self._run(f"DELETE FROM {self._ks}.posts USING TIMESTAMP ? WHERE post_id = ?", (at, post_id))
+
     async def add_follower(self, user_id: int, follower_id: int, at: int) -> None:
         await self._run(
             f"INSERT INTO {self._ks}.followers (user_id, follower_id) VALUES (?, ?) USING TIMESTAMP ?",

@@ -49,7 +49,7 @@ def _post_event(author: int, mentioned: list[int]) -> post_pb2.PostEvent:
 
 
 def test_mentioned_users_are_notified_once_each_and_never_the_author():
-    notes = for_post(_post_event(author=1, mentioned=[2, 1, 3, 2]))
+    notes = for_post(_post_event(author=1, mentioned=[2, 1, 3, 2]), max_mentions=10)
     assert [(n.recipient_id, n.kind, n.actor_id) for n in notes] == [
         (2, NotificationKind.NOTIFICATION_KIND_MENTION, 1),
         (3, NotificationKind.NOTIFICATION_KIND_MENTION, 1),
@@ -60,3 +60,8 @@ def test_a_redelivered_event_gives_the_same_notification_id():
     event = graph_pb2.GraphEvent(event_id="e1", user_followed=graph_pb2.UserFollowed(follower_id=1, followee_id=2))
     assert for_follow(event) == for_follow(event)
     assert for_follow(event)[0].recipient_id == 2
+
+
+def test_only_the_first_mentioned_users_up_to_the_limit_are_notified():
+    notes = for_post(_post_event(author=1, mentioned=list(range(2, 20))), max_mentions=10)
+    assert [n.recipient_id for n in notes] == list(range(2, 12))

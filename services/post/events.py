@@ -1,0 +1,42 @@
+"""The post service's events as they go on `chirp.post.events.v1`. Ids are derived from the fact, so a retried
+publication is the same event."""
+
+from datetime import datetime
+
+from chirp.post.v1 import post_pb2
+from services.runtime.events import event_id_for, ms_of, timestamp_from_datetime
+
+
+def post_created(post: post_pb2.Post) -> post_pb2.PostEvent:
+    return post_pb2.PostEvent(
+        event_id=event_id_for("post-created", post.post_id),
+        occurred_at=post.create_time,
+        post_created=post_pb2.PostCreated(post=post),
+    )
+
+
+def post_deleted(post: post_pb2.Post, at: datetime) -> post_pb2.PostEvent:
+    return post_pb2.PostEvent(
+        event_id=event_id_for("post-deleted", post.post_id),
+        occurred_at=timestamp_from_datetime(at),
+        post_deleted=post_pb2.PostDeleted(post_id=post.post_id, author_id=post.author_id),
+    )
+
+
+# Reaction events by table and direction: (payload field, message type).
+_REACTIONS = {
+    ("reposts", True): ("post_reposted", post_pb2.PostReposted),
+    ("reposts", False): ("repost_undone", post_pb2.RepostUndone),
+    ("likes", True): ("post_liked", post_pb2.PostLiked),
+    ("likes", False): ("post_unliked", post_pb2.PostUnliked),
+}
+
+
+def reaction(table: str, added: bool, post: post_pb2.Post, user_id: int, reacted_at: datetime, at: datetime) -> post_pb2.PostEvent:
+    """A like/repost or its undoing. Identified by the reaction it concerns (who, what, when it was made)."""
+    field, message = _REACTIONS[(table, added)]
+    return post_pb2.PostEvent(
+        event_id=event_id_for(field, post.post_id, user_id, ms_of(reacted_at)),
+        occurred_at=timestamp_from_datetime(at),
+        **{field: message(post_id=post.post_id, author_id=post.author_id, user_id=user_id)},
+    )
