@@ -180,9 +180,10 @@ def demo_show() -> None:
     show(clients())
 
 
-from services.cli import post_commands  # noqa: E402  (they use the helpers above)
+from services.cli import graph_commands, post_commands  # noqa: E402  (they use the helpers above)
 
 post_commands.register(app)
+graph_commands.register(app)
 
 if __name__ == "__main__":
     app()

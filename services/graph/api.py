@@ -1,9 +1,11 @@
-"""gRPC API of the graph service: translates between protobuf and the use cases."""
+"""gRPC API of the graph service: translates between protobuf and the use cases. Mutations go through the
+request-id store, so retries are answered, not redone."""
 
 from chirp.graph.v1 import graph_service_pb2 as pb
 from chirp.graph.v1 import graph_service_pb2_grpc
-from services.graph.events import user_message
+from services.graph.events import relationship_message, stats_message, user_message
 from services.graph.service import GraphService
+from services.runtime.idempotency import IdempotentRequests
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
 
 DEFAULT_PAGE_SIZE = 50
@@ -11,26 +13,48 @@ MAX_PAGE_SIZE = 1000
 
 
 class GraphApi(graph_service_pb2_grpc.GraphServiceServicer):
-    def __init__(self, service: GraphService) -> None:
+    def __init__(self, service: GraphService, requests: IdempotentRequests) -> None:
         self._service = service
+        self._requests = requests
 
     async def CreateUser(self, request: pb.CreateUserRequest, context) -> pb.CreateUserResponse:
-        user = await self._service.create_user(request.handle, request.display_name, request.request_id)
-        return pb.CreateUserResponse(user=user_message(user))
+        async def create():
+            user = await self._service.create_user(request.handle, request.display_name, request.request_id)
+            return pb.CreateUserResponse(user=user_message(user))
+
+        return await self._requests.run(request.request_id, request, create, pb.CreateUserResponse)
 
     async def GetUser(self, request: pb.GetUserRequest, context) -> pb.GetUserResponse:
-        return pb.GetUserResponse(user=user_message(await self._service.get_user(request.user_id)))
+        user, stats = await self._service.get_user_and_stats(request.user_id)
+        return pb.GetUserResponse(user=user_message(user), stats=stats_message(stats))
 
     async def ResolveHandle(self, request: pb.ResolveHandleRequest, context) -> pb.ResolveHandleResponse:
         return pb.ResolveHandleResponse(user=user_message(await self._service.resolve_handle(request.handle)))
 
+    async def UpdateProfile(self, request: pb.UpdateProfileRequest, context) -> pb.UpdateProfileResponse:
+        async def update():
+            user = await self._service.update_profile(
+                request.user_id,
+                request.display_name if request.HasField("display_name") else None,
+                request.bio if request.HasField("bio") else None,
+            )
+            return pb.UpdateProfileResponse(user=user_message(user))
+
+        return await self._requests.run(request.request_id, request, update, pb.UpdateProfileResponse)
+
     async def FollowUser(self, request: pb.FollowUserRequest, context) -> pb.FollowUserResponse:
-        await self._service.follow(request.follower_id, request.followee_id)
-        return pb.FollowUserResponse()
+        async def follow():
+            await self._service.follow(request.follower_id, request.followee_id)
+            return pb.FollowUserResponse()
+
+        return await self._requests.run(request.request_id, request, follow, pb.FollowUserResponse)
 
     async def UnfollowUser(self, request: pb.UnfollowUserRequest, context) -> pb.UnfollowUserResponse:
-        await self._service.unfollow(request.follower_id, request.followee_id)
-        return pb.UnfollowUserResponse()
+        async def unfollow():
+            await self._service.unfollow(request.follower_id, request.followee_id)
+            return pb.UnfollowUserResponse()
+
+        return await self._requests.run(request.request_id, request, unfollow, pb.UnfollowUserResponse)
 
     async def ListFollowers(self, request: pb.ListFollowersRequest, context) -> pb.ListFollowersResponse:
         users, token = await self._page("followers", request)
@@ -39,6 +63,38 @@ class GraphApi(graph_service_pb2_grpc.GraphServiceServicer):
     async def ListFollowing(self, request: pb.ListFollowingRequest, context) -> pb.ListFollowingResponse:
         users, token = await self._page("following", request)
         return pb.ListFollowingResponse(users=users, next_page_token=token)
+
+    async def BlockUser(self, request: pb.BlockUserRequest, context) -> pb.BlockUserResponse:
+        async def block():
+            await self._service.block(request.blocker_id, request.blocked_id)
+            return pb.BlockUserResponse()
+
+        return await self._requests.run(request.request_id, request, block, pb.BlockUserResponse)
+
+    async def UnblockUser(self, request: pb.UnblockUserRequest, context) -> pb.UnblockUserResponse:
+        async def unblock():
+            await self._service.unblock(request.blocker_id, request.blocked_id)
+            return pb.UnblockUserResponse()
+
+        return await self._requests.run(request.request_id, request, unblock, pb.UnblockUserResponse)
+
+    async def MuteUser(self, request: pb.MuteUserRequest, context) -> pb.MuteUserResponse:
+        async def mute():
+            await self._service.mute(request.muter_id, request.muted_id)
+            return pb.MuteUserResponse()
+
+        return await self._requests.run(request.request_id, request, mute, pb.MuteUserResponse)
+
+    async def UnmuteUser(self, request: pb.UnmuteUserRequest, context) -> pb.UnmuteUserResponse:
+        async def unmute():
+            await self._service.unmute(request.muter_id, request.muted_id)
+            return pb.UnmuteUserResponse()
+
+        return await self._requests.run(request.request_id, request, unmute, pb.UnmuteUserResponse)
+
+    async def GetRelationship(self, request: pb.GetRelationshipRequest, context) -> pb.GetRelationshipResponse:
+        relationship = await self._service.relationship(request.user_id, request.other_id)
+        return pb.GetRelationshipResponse(relationship=relationship_message(relationship))
 
     async def _page(self, direction: str, request):
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)

@@ -1,10 +1,12 @@
-"""Rules of accounts and follows, free of I/O."""
+"""Rules of accounts, profiles, follows, blocks and mutes, free of I/O."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 
-from services.runtime.errors import InvalidArgument
+from services.runtime.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from services.text import Profile, validate_bio
 
 HANDLE_PATTERN = re.compile(r"[A-Za-z0-9_]{1,15}")
 MAX_DISPLAY_NAME = 50
@@ -16,6 +18,27 @@ class User:
     handle: str
     display_name: str
     create_time: datetime
+    bio: str = ""
+    # When the profile last changed; None until it does.
+    update_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Stats:
+    follower_count: int
+    following_count: int
+    post_count: int
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """How one user stands towards another, from the first one's point of view."""
+
+    following: bool
+    followed_by: bool
+    blocking: bool
+    blocked_by: bool
+    muting: bool
 
 
 @dataclass(frozen=True)
@@ -23,6 +46,21 @@ class Follow:
     follower_id: int
     followee_id: int
     followed_at: datetime
+
+
+class RestrictionKind(StrEnum):
+    BLOCK = "block"
+    MUTE = "mute"
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """`user_id` blocks or mutes `target_id`, since `since`: one way, and at most once per pair."""
+
+    kind: RestrictionKind
+    user_id: int
+    target_id: int
+    since: datetime
 
 
 def handle_key(handle: str) -> str:
@@ -52,6 +90,39 @@ def validate_display_name(display_name: str, handle: str) -> str:
     return display_name or handle
 
 
+def updated_profile(user: User, display_name: str | None, bio: str | None, text_profile: Profile) -> User:
+    """The user with the given profile fields replaced (None keeps one), each checked by its rule; the bio is
+    measured as posts are, by `text_profile`."""
+    if display_name is None and bio is None:
+        raise InvalidArgument("PROFILE_UPDATE_EMPTY", "nothing to change: set display_name, bio or both")
+    return replace(
+        user,
+        display_name=user.display_name if display_name is None else validate_display_name(display_name, user.handle),
+        bio=user.bio if bio is None else validate_bio(bio, text_profile),
+    )
+
+
+def check_not_self(action: str, user_id: int, other_id: int) -> None:
+    """Following, blocking or muting yourself means nothing, and neither does undoing it."""
+    if user_id == other_id:
+        raise InvalidArgument(f"SELF_{action.upper()}", f"you cannot {action} or un{action} yourself", user_id=str(user_id))
+
+
 def check_follow(follower_id: int, followee_id: int) -> None:
-    if follower_id == followee_id:
-        raise InvalidArgument("SELF_FOLLOW", "you cannot follow or unfollow yourself", user_id=str(follower_id))
+    check_not_self("follow", follower_id, followee_id)
+
+
+def check_may_follow(followee: User, blocked_by: bool, blocking: bool) -> None:
+    """A block keeps the two apart both ways: the blocked user may not follow, the blocker must unblock first."""
+    if blocked_by:
+        raise PermissionDenied(
+            "BLOCKED_BY_USER",
+            f"@{followee.handle} has blocked you, so you cannot follow them",
+            user_id=str(followee.user_id),
+        )
+    if blocking:
+        raise FailedPrecondition(
+            "USER_BLOCKED",
+            f"you have blocked @{followee.handle}; unblock them before following them",
+            user_id=str(followee.user_id),
+        )

@@ -1,22 +1,44 @@
 """Use cases of the graph service: each validates, writes its rows, then publishes the event that records it."""
 
 import asyncio
+from dataclasses import replace
+from datetime import datetime
 
 from services.graph import events
-from services.graph.domain import Follow, User, check_follow, handle_key, validate_display_name, validate_handle
+from services.graph.domain import (
+    Follow,
+    Relationship,
+    Restriction,
+    RestrictionKind,
+    Stats,
+    User,
+    check_follow,
+    check_may_follow,
+    check_not_self,
+    handle_key,
+    updated_profile,
+    validate_display_name,
+    validate_handle,
+)
 from services.graph.repository import GraphRepository
 from services.runtime.errors import AlreadyExists, NotFound
 from services.runtime.events import as_utc, utc_now
 from services.runtime.ids import SnowflakeIds
 from services.runtime.kafka import EventPublisher
+from services.text import Profile
+
+BLOCK, MUTE = RestrictionKind.BLOCK, RestrictionKind.MUTE
 
 
 class GraphService:
-    def __init__(self, repo: GraphRepository, publisher: EventPublisher, ids: SnowflakeIds, topic: str) -> None:
+    def __init__(
+        self, repo: GraphRepository, publisher: EventPublisher, ids: SnowflakeIds, topic: str, text_profile: Profile
+    ) -> None:
         self._repo = repo
         self._publisher = publisher
         self._ids = ids
         self._topic = topic
+        self._text_profile = text_profile
 
     async def create_user(self, handle: str, display_name: str, request_id: str = "") -> User:
         handle = validate_handle(handle)
@@ -26,7 +48,8 @@ class GraphService:
         if claimed:
             user = candidate
         elif request_id and holder["request_id"] == request_id:
-            # A retry of a call that reserved the handle: finish what it started, with what it chose.
+            # A retry of a call that reserved the handle but failed before answering (so its request id was not
+            # remembered): finish what it started, with what it chose.
             user = User(holder["user_id"], holder["handle"], holder["display_name"], as_utc(holder["create_time"]))
         else:
             raise AlreadyExists("HANDLE_TAKEN", f"the handle @{handle} is taken", handle=handle)
@@ -40,6 +63,9 @@ class GraphService:
             raise NotFound("USER_NOT_FOUND", f"there is no user with id {user_id}", user_id=str(user_id))
         return user
 
+    async def get_user_and_stats(self, user_id: int) -> tuple[User, Stats]:
+        return await asyncio.gather(self.get_user(user_id), self._repo.stats(user_id))
+
     async def resolve_handle(self, handle: str) -> User:
         user_id = await self._repo.user_id_by_handle(handle_key(handle.strip().removeprefix("@")))
         user = await self._repo.get_user(user_id) if user_id is not None else None
@@ -47,26 +73,42 @@ class GraphService:
             raise NotFound("HANDLE_NOT_FOUND", f"nobody has the handle @{handle}", handle=handle)
         return user
 
+    async def update_profile(self, user_id: int, display_name: str | None, bio: str | None) -> User:
+        """Writes, then publishes ProfileUpdated. Repeating the last update writes nothing and publishes its event
+        again (same id), so a retry after a crash between the write and the publication still reaches consumers."""
+        user = await self.get_user(user_id)
+        updated = updated_profile(user, display_name, bio, self._text_profile)
+        if updated != user or user.update_time is None:
+            updated = replace(updated, update_time=utc_now())
+            await self._repo.save_profile(updated)
+        await self._publisher.publish(self._topic, user_id, events.profile_updated(updated))
+        return updated
+
     async def follow(self, follower_id: int, followee_id: int) -> None:
         """Idempotent. A repeated follow re-publishes the same event (same id), so a retry after a crash between
         the write and the publication still reaches consumers, who drop the duplicate."""
         check_follow(follower_id, followee_id)
-        await self._both_exist(follower_id, followee_id)
+        _, followee = await self._both_exist(follower_id, followee_id)
+        check_may_follow(followee, *await self._blocks(follower_id, followee_id))
         follow = await self._repo.get_follow(follower_id, followee_id)
         if follow is None:
             follow = Follow(follower_id, followee_id, utc_now())
             await self._repo.save_follow(follow)
+            # A block written meanwhile may have looked for follows before this one existed: look again, so that
+            # of a racing block and follow, one always sees the other.
+            blocks = await self._blocks(follower_id, followee_id)
+            if any(blocks):
+                await self._repo.delete_follow(follower_id, followee_id)
+                check_may_follow(followee, *blocks)
         await self._publisher.publish(self._topic, follower_id, events.user_followed(follow))
 
     async def unfollow(self, follower_id: int, followee_id: int) -> None:
-        """Idempotent. Publishes before deleting, so a crash in between leaves the edge for the retry to find."""
+        """Idempotent: unfollowing someone you do not follow publishes nothing."""
         check_follow(follower_id, followee_id)
         await self._both_exist(follower_id, followee_id)
         follow = await self._repo.get_follow(follower_id, followee_id)
-        if follow is None:
-            return
-        await self._publisher.publish(self._topic, follower_id, events.user_unfollowed(follow, utc_now()))
-        await self._repo.delete_follow(follower_id, followee_id)
+        if follow is not None:
+            await self._end_follow(follow, utc_now())
 
     async def list_edges(self, direction: str, user_id: int, after: int, limit: int) -> tuple[list[User], int | None]:
         """One page of followers or followees, and the position to continue from (None at the end)."""
@@ -76,5 +118,69 @@ class GraphService:
         ids = ids[:limit]
         return await self._repo.get_users(ids), (ids[-1] if more else None)
 
-    async def _both_exist(self, *user_ids: int) -> None:
-        await asyncio.gather(*(self.get_user(user_id) for user_id in user_ids))
+    async def block(self, blocker_id: int, blocked_id: int) -> None:
+        """Idempotent. The block row comes first, so no new follow can slip in (see `follow`); then each follow
+        between the two ends as an unfollow does, UserUnfollowed first; UserBlocked comes last. A retry after a
+        crash anywhere finds the block and finishes the rest, publishing the same events again (same ids)."""
+        block = await self._restrict(BLOCK, blocker_id, blocked_id)
+        for follower_id, followee_id in ((blocker_id, blocked_id), (blocked_id, blocker_id)):
+            follow = await self._repo.get_follow(follower_id, followee_id)
+            if follow is not None:
+                await self._end_follow(follow, block.since)
+        await self._publisher.publish(self._topic, blocker_id, events.restricted(block))
+
+    async def unblock(self, blocker_id: int, blocked_id: int) -> None:
+        await self._lift(BLOCK, blocker_id, blocked_id)
+
+    async def mute(self, muter_id: int, muted_id: int) -> None:
+        mute = await self._restrict(MUTE, muter_id, muted_id)
+        await self._publisher.publish(self._topic, muter_id, events.restricted(mute))
+
+    async def unmute(self, muter_id: int, muted_id: int) -> None:
+        await self._lift(MUTE, muter_id, muted_id)
+
+    async def relationship(self, user_id: int, other_id: int) -> Relationship:
+        await self._both_exist(user_id, other_id)
+        found = await asyncio.gather(
+            self._repo.get_follow(user_id, other_id),
+            self._repo.get_follow(other_id, user_id),
+            self._repo.get_restriction(BLOCK, user_id, other_id),
+            self._repo.get_restriction(BLOCK, other_id, user_id),
+            self._repo.get_restriction(MUTE, user_id, other_id),
+        )
+        return Relationship(*(row is not None for row in found))
+
+    async def _end_follow(self, follow: Follow, at: datetime) -> None:
+        """Publishes before deleting, so a crash in between leaves the edge for the retry to find."""
+        await self._publisher.publish(self._topic, follow.follower_id, events.user_unfollowed(follow, at))
+        await self._repo.delete_follow(follow.follower_id, follow.followee_id)
+
+    async def _restrict(self, kind: RestrictionKind, user_id: int, target_id: int) -> Restriction:
+        """The block or mute, written now unless it already holds (then the one that holds, for its event id)."""
+        check_not_self(kind, user_id, target_id)
+        await self._both_exist(user_id, target_id)
+        restriction = await self._repo.get_restriction(kind, user_id, target_id)
+        if restriction is None:
+            restriction = Restriction(kind, user_id, target_id, utc_now())
+            await self._repo.save_restriction(restriction)
+        return restriction
+
+    async def _lift(self, kind: RestrictionKind, user_id: int, target_id: int) -> None:
+        """Idempotent; publishes before deleting, as `_end_follow` does."""
+        check_not_self(kind, user_id, target_id)
+        await self._both_exist(user_id, target_id)
+        restriction = await self._repo.get_restriction(kind, user_id, target_id)
+        if restriction is not None:
+            await self._publisher.publish(self._topic, user_id, events.restriction_lifted(restriction, utc_now()))
+            await self._repo.delete_restriction(kind, user_id, target_id)
+
+    async def _blocks(self, follower_id: int, followee_id: int) -> tuple[bool, bool]:
+        """(the followee blocks the follower, the follower blocks the followee)."""
+        found = await asyncio.gather(
+            self._repo.get_restriction(BLOCK, followee_id, follower_id),
+            self._repo.get_restriction(BLOCK, follower_id, followee_id),
+        )
+        return found[0] is not None, found[1] is not None
+
+    async def _both_exist(self, *user_ids: int) -> list[User]:
+        return await asyncio.gather(*(self.get_user(user_id) for user_id in user_ids))

@@ -23,8 +23,8 @@ class NotificationProjection:
                 continue
             at = micros_of(envelope.occurred_at)
             kind = envelope.WhichOneof("payload")
-            if kind == "user_created":
-                user = envelope.user_created.user
+            if kind in ("user_created", "profile_updated"):
+                user = getattr(envelope, kind).user
                 await self._repo.save_user(user.user_id, user.handle, user.display_name, at)
             elif kind == "user_followed":
                 await self._repo.save(for_follow(envelope), at)

@@ -33,7 +33,7 @@ POST_EVENTS = TopicSpec(
 GRAPH_EVENTS = TopicSpec(
     name="chirp.graph.events.v1",
     partitions=6,
-    key="acting user id (decimal string): the new user, or the follower",
+    key="acting user id (decimal string): the new or updated user, the follower, the blocker, the muter",
     value_type="chirp.graph.v1.GraphEvent",
     description="Accounts and follow relationships.",
 )

@@ -59,8 +59,8 @@ class TimelineProjection:
     async def _on_graph_event(self, event: graph_pb2.GraphEvent) -> None:
         at = micros_of(event.occurred_at)
         kind = event.WhichOneof("payload")
-        if kind == "user_created":
-            user = event.user_created.user
+        if kind in ("user_created", "profile_updated"):
+            user = getattr(event, kind).user
             await self._repo.save_user(StoredUser(user.user_id, user.handle, user.display_name), at)
         elif kind == "user_followed":
             follow = event.user_followed

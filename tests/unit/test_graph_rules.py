@@ -1,0 +1,143 @@
+"""Pure rules of profiles, blocks and mutes, the events that record them, and the post-count projection."""
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chirp.post.v1 import post_pb2
+from services.graph import events
+from services.graph.domain import (
+    Follow,
+    Restriction,
+    RestrictionKind,
+    User,
+    check_may_follow,
+    check_not_self,
+    updated_profile,
+)
+from services.graph.post_counts import PostCountProjection
+from services.runtime.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from services.runtime.events import event_id_for, micros_of, timestamp_from_ms
+from services.runtime.projection import Record
+from services.text import Profile
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+ADA = User(1, "ada", "Ada Lovelace", T0, bio="Analyst")
+CLASSIC = Profile.CLASSIC
+
+
+@pytest.mark.parametrize(("action", "reason"), [("block", "SELF_BLOCK"), ("mute", "SELF_MUTE"), ("follow", "SELF_FOLLOW")])
+def test_nobody_blocks_mutes_or_follows_themselves(action, reason):
+    with pytest.raises(InvalidArgument) as refused:
+        check_not_self(action, 7, 7)
+    assert refused.value.reason == reason
+    assert f"cannot {action} or un{action} yourself" in refused.value.message
+
+
+def test_a_blocked_user_is_denied_following_the_blocker():
+    with pytest.raises(PermissionDenied) as refused:
+        check_may_follow(ADA, blocked_by=True, blocking=False)
+    assert refused.value.reason == "BLOCKED_BY_USER"
+    assert "@ada has blocked you" in refused.value.message
+
+
+def test_a_blocker_must_unblock_before_following():
+    with pytest.raises(FailedPrecondition) as refused:
+        check_may_follow(ADA, blocked_by=False, blocking=True)
+    assert refused.value.reason == "USER_BLOCKED"
+    assert "unblock them" in refused.value.message
+
+
+def test_without_a_block_either_way_anyone_may_follow():
+    check_may_follow(ADA, blocked_by=False, blocking=False)
+
+
+def test_a_profile_update_changes_only_the_fields_it_is_given():
+    assert updated_profile(ADA, "Countess", None, CLASSIC) == replace(ADA, display_name="Countess")
+    assert updated_profile(ADA, None, "", CLASSIC) == replace(ADA, bio="")
+
+
+def test_a_profile_update_that_changes_nothing_is_refused():
+    with pytest.raises(InvalidArgument) as refused:
+        updated_profile(ADA, None, None, CLASSIC)
+    assert refused.value.reason == "PROFILE_UPDATE_EMPTY"
+
+
+def test_an_empty_display_name_falls_back_to_the_handle():
+    assert updated_profile(ADA, "   ", None, CLASSIC).display_name == "ada"
+
+
+def test_a_bio_longer_than_160_characters_is_refused():
+    assert updated_profile(ADA, None, "x" * 160, CLASSIC).bio == "x" * 160
+    with pytest.raises(InvalidArgument) as refused:
+        updated_profile(ADA, None, "x" * 161, CLASSIC)
+    assert refused.value.reason == "BIO_TOO_LONG"
+
+
+def test_the_unfollow_a_block_causes_is_the_same_event_as_unfollowing_by_hand():
+    follow = Follow(2, 1, T0)
+    by_hand = events.user_unfollowed(follow, T0 + timedelta(minutes=5))
+    by_block = events.user_unfollowed(follow, T0 + timedelta(minutes=9))
+    assert by_hand.event_id == by_block.event_id
+
+
+def test_repeating_a_block_or_mute_gives_the_same_event_and_each_fact_its_own_id():
+    block = Restriction(RestrictionKind.BLOCK, 1, 2, T0)
+    mute = replace(block, kind=RestrictionKind.MUTE)
+    ids = {
+        events.restricted(block).event_id,
+        events.restricted(mute).event_id,
+        events.restriction_lifted(block, T0).event_id,
+        events.restriction_lifted(mute, T0).event_id,
+        events.restricted(replace(block, since=T0 + timedelta(seconds=1))).event_id,
+    }
+    assert len(ids) == 5
+    assert events.restricted(block) == events.restricted(block)
+    assert events.restricted(block).user_blocked.blocker_id == 1
+    assert events.restriction_lifted(mute, T0).user_unmuted.muted_id == 2
+
+
+def test_each_profile_update_is_its_own_event_and_repeating_one_is_the_same_event():
+    first = replace(ADA, update_time=T0)
+    later = replace(ADA, update_time=T0 + timedelta(seconds=1))
+    assert events.profile_updated(first) == events.profile_updated(first)
+    assert events.profile_updated(first).event_id != events.profile_updated(later).event_id
+    assert events.profile_updated(first).profile_updated.user.bio == "Analyst"
+
+
+class FakeRepository:
+    def __init__(self) -> None:
+        self.writes = []
+
+    async def add_post(self, author_id, post_id, at):
+        self.writes.append(("add", author_id, post_id, at))
+
+    async def remove_post(self, author_id, post_id, at):
+        self.writes.append(("remove", author_id, post_id, at))
+
+
+def _record(offset: int, event: post_pb2.PostEvent | bytes) -> Record:
+    value = event if isinstance(event, bytes) else event.SerializeToString()
+    return Record("posts", 0, offset, b"1", value)
+
+
+async def test_the_post_count_projection_records_creations_and_deletions_at_the_events_times_and_skips_the_rest():
+    created = post_pb2.PostEvent(
+        event_id=event_id_for("post-created", 10),
+        occurred_at=timestamp_from_ms(1000),
+        post_created=post_pb2.PostCreated(post=post_pb2.Post(post_id=10, author_id=1)),
+    )
+    deleted = post_pb2.PostEvent(
+        event_id=event_id_for("post-deleted", 10),
+        occurred_at=timestamp_from_ms(2000),
+        post_deleted=post_pb2.PostDeleted(post_id=10, author_id=1),
+    )
+    liked = post_pb2.PostEvent(event_id="x", occurred_at=timestamp_from_ms(1500), post_liked=post_pb2.PostLiked(post_id=10))
+    repo = FakeRepository()
+    projection = PostCountProjection(repo, "posts")
+    records = [_record(0, created), _record(1, liked), _record(2, b"\xff not protobuf"), _record(3, deleted)]
+    await projection.apply(records)
+    await projection.apply(records)  # a replay writes the same cells again, at the same times
+    once = [("add", 1, 10, micros_of(created.occurred_at)), ("remove", 1, 10, micros_of(deleted.occurred_at))]
+    assert repo.writes == once * 2
