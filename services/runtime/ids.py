@@ -32,18 +32,18 @@ def timestamp_ms_of(snowflake: int) -> int:
 class SnowflakeIds:
     """41 bits of milliseconds since EPOCH_MS, 10 bits of worker id, 12 bits of sequence: 4096 ids/ms per worker."""
 
-    def __init__(self, worker_id: int, clock=time.time) -> None:
+    def __init__(self, worker_id: int, clock_ms=lambda: time.time_ns() // 1_000_000) -> None:
         if not 0 <= worker_id <= MAX_WORKER_ID:
             raise ValueError(f"worker id must be between 0 and {MAX_WORKER_ID}, got {worker_id}")
         self._worker_id = worker_id
-        self._clock = clock
+        self._clock_ms = clock_ms
         self._last_ms = -1
         self._sequence = 0
         self._lock = threading.Lock()
 
     def next_id(self) -> int:
         with self._lock:
-            now = int(self._clock() * 1000)
+            now = self._clock_ms()
             # A clock that steps back must not produce ids older than ones already given out.
             now = max(now, self._last_ms)
             if now == self._last_ms:

@@ -1,0 +1,105 @@
+"""URLs, with or without a scheme, found exactly where twitter-text (JS 3.1.0) finds them.
+
+The patterns (valid TLDs, domain, path and query characters) are twitter-text-parser's, which are twitter-text's
+own. Its extraction loop is not used as is, because it disagrees with twitter-text in three ways, corrected here:
+
+- Domain check: the port runs Python's IDNA 2003 codec (nameprep, bidi rules, a failure on any odd label), which
+  drops URLs twitter-text keeps, e.g. `http://שלוםa.com` or labels with symbols. twitter-text only requires each
+  label, Punycode-encoded, to be 1 to 63 characters long (and a domain starting with "xn--" to hold an ASCII domain);
+  under Node, twitter-text's `require("punycode")` is Node's built-in punycode 2.1, whose behaviour is the one kept.
+- Length limit: twitter-text measures the 4096-character URL limit in UTF-16 code units, the port in code points.
+- Case folding: the patterns are case-insensitive. JavaScript (without the `u` flag) never folds a non-ASCII letter
+  onto an ASCII one, Python does for ı (U+0131), İ (U+0130) and ſ (U+017F): `example.ſite` would be a URL on the
+  `site` TLD. Those three are matched as another Latin letter of the same class (ƀ), so they behave as in JS.
+
+Indices are code points of the text given, end exclusive; `value` is always `text[start:end]`.
+"""
+
+import re
+from typing import NamedTuple
+
+from services.text._port import EXTRACT_URL, SPACES_GROUP, VALID_ASCII_DOMAIN, VALID_TCO_URL
+
+MAX_URL_LENGTH = 4096  # UTF-16 code units, scheme included
+MAX_TCO_SLUG_LENGTH = 40
+MAX_DOMAIN_LABEL_LENGTH = 63
+DEFAULT_SCHEME = "https://"
+
+# Letters Python's case-insensitive matching folds onto ASCII letters and JavaScript's does not.
+_JS_FOLDING = str.maketrans({"\u0131": "\u0180", "\u0130": "\u0180", "\u017f": "\u0180"})
+
+
+_IDEOGRAPHIC_STOPS = re.compile("[\u3002\uff0e\uff61]")
+# No URL holds one of twitter-text's spaces, and every URL holds a ".": the pattern, costly to try at each position,
+# only runs over the runs of non-spaces with a dot (and the one character before each, which it may take).
+# (A run is only tried from its first character, so a long run without a dot costs linear time, not quadratic.)
+_DOTTED_RUNS = re.compile(f"(?<![^{SPACES_GROUP}])[^{SPACES_GROUP}]*\\.[^{SPACES_GROUP}]*")
+
+
+class Span(NamedTuple):
+    value: str
+    start: int
+    end: int
+
+
+def extract_urls(text: str) -> list[Span]:
+    """twitter-text's extractUrlsWithIndices (URLs without a scheme included), in code points."""
+    if not text or "." not in text:
+        return []
+    matched = text.translate(_JS_FOLDING)
+    urls: list[Span] = []
+    for match in (
+        match
+        for run in _DOTTED_RUNS.finditer(matched)
+        for match in EXTRACT_URL.finditer(matched, max(run.start() - 1, 0), run.end())
+    ):
+        before, url, scheme, domain, path = match.group(2, 3, 4, 5, 7)
+        end = match.end()
+        start = end - len(url)
+        if not _valid_url(url, scheme or DEFAULT_SCHEME, domain):
+            continue
+        if not scheme:
+            # Without a scheme, only ASCII (and Latin-accented) domains count, and not right after - _ . or /.
+            if before and before[-1] in "-_./":
+                continue
+            last = None
+            for ascii_domain in VALID_ASCII_DOMAIN.finditer(domain):
+                last = [start + ascii_domain.start(), start + ascii_domain.end()]
+                urls.append(Span(text[last[0] : last[1]], *last))
+            if last is None:
+                continue
+            if path:  # the last domain found takes the path and query along
+                urls[-1] = Span(text[last[0] : end], last[0], end)
+        else:
+            tco = VALID_TCO_URL.match(url)
+            if tco:
+                # A t.co link ends after its slug (and query); one with a slug over 40 characters is no URL.
+                if tco.group(1) and len(tco.group(1)) > MAX_TCO_SLUG_LENGTH:
+                    continue
+                end = start + len(tco.group(0))
+            urls.append(Span(text[start:end], start, end))
+    return urls
+
+
+def _valid_url(url: str, scheme: str, domain: str) -> bool:
+    """twitter-text's isValidUrl: each label of the domain fits DNS once Punycode-encoded, and the URL is not huge."""
+    if domain[:4] == "xn--" and not VALID_ASCII_DOMAIN.search(domain):
+        return False
+    for label in domain.split("."):
+        if not 1 <= _punycode_length(label) <= MAX_DOMAIN_LABEL_LENGTH:
+            return False
+    # twitter-text adds the growth of the domain by Punycode here, but its toAscii returns the domain unchanged:
+    # only the URL as written counts.
+    return _utf16_length(scheme) + _utf16_length(url) <= MAX_URL_LENGTH
+
+
+def _punycode_length(label: str) -> int:
+    """Length of punycode.toASCII(label) as twitter-text gets it under Node (its built-in punycode 2.1): the label is
+    split again at ideographic full stops (。．｡, which twitter-text lets into a label), and each part that is not
+    ASCII becomes "xn--" + RFC 3492."""
+    parts = _IDEOGRAPHIC_STOPS.sub(".", label).split(".")
+    return len(parts) - 1 + sum(len(part) if part.isascii() else 4 + len(part.encode("punycode")) for part in parts)
+
+
+def _utf16_length(text: str) -> int:
+    return len(text) + sum(1 for char in text if char > "\uffff")
