@@ -116,17 +116,21 @@ async def _drop(settings: Settings) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
 
     from services.runtime.cassandra import CassandraSession
-    from services.runtime.topics import ALL_TOPICS
+    from services.runtime.topics import ALL_TOPICS, DEAD_LETTERS
 
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        await admin.delete_topics([settings.topic(spec.name) for spec in ALL_TOPICS])
+        existing = set(await admin.list_topics())
+        mine = [settings.topic(spec.name) for spec in (*ALL_TOPICS, DEAD_LETTERS)]
+        await admin.delete_topics([topic for topic in mine if topic in existing])
     finally:
         await admin.close()
     session = await CassandraSession.connect(settings)
     try:
-        for service in SERVICES:
-            await session.execute_raw(f"DROP KEYSPACE IF EXISTS {settings.keyspace(service)}")
+        keyspaces = [row.keyspace_name for row in await session.execute_raw("SELECT keyspace_name FROM system_schema.keyspaces")]
+        for keyspace in keyspaces:
+            if keyspace.startswith(f"{settings.keyspace_prefix}_"):  # the services' keyspaces and rebuilt versions
+                await session.execute_raw(f"DROP KEYSPACE IF EXISTS {keyspace}")
     finally:
         session.shutdown()

@@ -10,20 +10,16 @@ import grpc
 import typer
 
 from chirp.graph.v1 import graph_service_pb2 as graph
-from chirp.notification.v1 import notification_service_pb2 as notification
 from chirp.post.v1 import post_service_pb2 as post
-from chirp.timeline.v1 import timeline_service_pb2 as timeline
 from services.cli import render
 from services.cli.client import TIMEOUT, Clients
 from services.runtime.config import Settings
 
 app = typer.Typer(help="Chirp: post, follow, read timelines and notifications.", no_args_is_help=True)
 user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
-timeline_app = typer.Typer(help="Home and user timelines.", no_args_is_help=True)
 admin_app = typer.Typer(help="Operations: topics and schemas.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo network `make up` loads.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
-app.add_typer(timeline_app, name="timeline")
 app.add_typer(admin_app, name="admin")
 app.add_typer(demo_app, name="demo")
 
@@ -82,36 +78,6 @@ def post_(text: str, as_: As) -> None:
     c = clients()
     created = call(c.post.CreatePost, post.CreatePostRequest(author_id=resolve(c, as_), text=text)).post
     print(created.post_id)
-
-
-@timeline_app.command("home")
-def timeline_home(as_: As, limit: Limit = 20, json_: Json = False) -> None:
-    """The posts of everyone HANDLE follows, newest first."""
-    c = clients()
-    response = call(c.timeline.GetHomeTimeline, timeline.GetHomeTimelineRequest(user_id=resolve(c, as_), page_size=limit))
-    show_posts(f"home timeline of @{as_.removeprefix('@')}", response.posts, json_)
-
-
-@timeline_app.command("user")
-def timeline_user(handle: str, limit: Limit = 20, json_: Json = False) -> None:
-    """The posts of HANDLE, newest first."""
-    c = clients()
-    response = call(c.timeline.GetUserTimeline, timeline.GetUserTimelineRequest(user_id=resolve(c, handle), page_size=limit))
-    show_posts(f"posts of @{handle.removeprefix('@')}", response.posts, json_)
-
-
-def show_posts(title: str, posts, as_json: bool) -> None:
-    items = [render.post_dict(p) for p in posts]
-    render.print_json(items) if as_json else render.print_posts(title, items)
-
-
-@app.command()
-def notifications(as_: As, limit: Limit = 20, json_: Json = False) -> None:
-    """Notifications of HANDLE, newest first."""
-    c = clients()
-    request = notification.ListNotificationsRequest(user_id=resolve(c, as_), page_size=limit)
-    items = [render.notification_dict(n) for n in call(c.notification.ListNotifications, request).notifications]
-    render.print_json(items) if json_ else render.print_notifications(f"notifications of @{as_.removeprefix('@')}", items)
 
 
 @app.command()
@@ -180,10 +146,21 @@ def demo_show() -> None:
     show(clients())
 
 
-from services.cli import graph_commands, post_commands  # noqa: E402  (they use the helpers above)
+from services.cli import (  # noqa: E402  (they use the helpers above)
+    graph_commands,
+    notification_commands,
+    post_commands,
+    projection_commands,
+    text_command,
+    timeline_commands,
+)
 
 post_commands.register(app)
 graph_commands.register(app)
+timeline_commands.register(app)
+notification_commands.register(app)
+projection_commands.register(app)
+app.add_typer(text_command.app, name="text")
 
 if __name__ == "__main__":
     app()

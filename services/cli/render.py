@@ -70,17 +70,3 @@ def print_posts(title: str, posts: list[dict]) -> None:
     for post in posts:
         table.add_row(post["created_at"][:19].replace("T", " "), f"@{post['author']}", post["text"])
     console.print(table if posts else f"[dim]{title}: nothing yet[/dim]")
-
-
-def print_notifications(title: str, notes: list[dict]) -> None:
-    table = Table(title=title)
-    table.add_column("when", style="dim", no_wrap=True)
-    table.add_column("what")
-    for note in notes:
-        what = (
-            f"@{note['actor']} followed you"
-            if note["kind"] == "new_follower"
-            else f"@{note['actor']} mentioned you: {note['text']}"
-        )
-        table.add_row(note["created_at"][:19].replace("T", " "), what)
-    console.print(table if notes else f"[dim]{title}: nothing yet[/dim]")

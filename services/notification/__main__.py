@@ -24,7 +24,7 @@ def main() -> None:
         settings=settings,
         topics=[post_topic, graph_topic],
         keyspace=keyspace,
-        build_repository=lambda session: NotificationRepository(session, keyspace),
+        repository_of_keyspace=lambda session, projected: NotificationRepository(session, projected, keyspace),
         build_projection=lambda repo: NotificationProjection(repo, post_topic, graph_topic, settings.max_notified_mentions),
         add_api=lambda repo, server: notification_service_pb2_grpc.add_NotificationServiceServicer_to_server(
             NotificationApi(repo, graph), server

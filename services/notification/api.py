@@ -1,19 +1,45 @@
 """gRPC API of the notification service."""
 
-from datetime import datetime, timezone
-from uuid import UUID
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
 
 from chirp.notification.v1 import notification_pb2
 from chirp.notification.v1 import notification_service_pb2 as pb
 from chirp.notification.v1 import notification_service_pb2_grpc
-from services.notification.repository import NotificationRepository
-from services.runtime.errors import NotFound
-from services.runtime.events import ms_of, timestamp_from_datetime
+from services.notification.domain import KINDS, Preferences, group_of, notification_id, parse_notification_id, shown
+from services.notification.repository import FeedRow, NotificationRepository
+from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.events import datetime_from_ms, ms_of, timestamp_from_datetime
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
 from services.runtime.resources import SharedResource
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+MAX_UNREAD = 1000
+# The stream reads the recipient's partition this often: any replica serves any client, with no broker between.
+POLL_SECONDS = 0.2
+# Acts projected late (another partition was behind) still reach a stream if they are at most this much older
+# than the newest act it has seen.
+LATE_ACTS = timedelta(seconds=5)
+
+Position = tuple[datetime, str]
+
+
+def _position(row: FeedRow) -> Position:
+    return row.create_time, row.group_key
+
+
+def _parse_id(value: str) -> Position:
+    try:
+        ms, key = parse_notification_id(value)
+    except ValueError:
+        raise InvalidArgument("NOTIFICATION_ID_INVALID", f"{value!r} is not a notification id this API returned") from None
+    return datetime_from_ms(ms), key
+
+
+def _id_of(position: Position) -> str:
+    return notification_id(ms_of(position[0]), position[1])
 
 
 class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer):
@@ -24,19 +50,121 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
     async def ListNotifications(self, request: pb.ListNotificationsRequest, context) -> pb.ListNotificationsResponse:
         repo: NotificationRepository = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        position = decode_token(request.page_token, keys=("time", "id"))
-        before = (datetime.fromtimestamp(position["time"] / 1000, tz=timezone.utc), UUID(position["id"])) if position else None
-        rows = await repo.page(request.user_id, before, size + 1)
-        if not rows and not await repo.handles({request.user_id}):
+        position = decode_token(request.page_token, keys=("time", "group"))
+        before = (datetime_from_ms(position["time"]), position["group"]) if position else None
+        found = await self._shown_before(repo, request.user_id, before, size + 1, request.kind)
+        if not found and not await repo.handles({request.user_id}):
             # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
             if not await (await self._graph.get()).user_exists(request.user_id):
                 raise NotFound("USER_NOT_FOUND", f"there is no user with id {request.user_id}", user_id=str(request.user_id))
-        more = len(rows) > size
-        rows = rows[:size]
-        handles = await repo.handles({row.actor_id for row in rows})
-        items = [
+        page = found[:size]
+        token = ""
+        if len(found) > size:
+            last = page[-1][0]
+            token = encode_token({"time": ms_of(last.create_time), "group": last.group_key})
+        notifications = await self._render(repo, page, await repo.read_position(request.user_id))
+        return pb.ListNotificationsResponse(notifications=notifications, next_page_token=token)
+
+    async def ListNotificationActors(self, request: pb.ListNotificationActorsRequest, context) -> pb.ListNotificationActorsResponse:
+        repo: NotificationRepository = await self._repository.get()
+        size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+        actors = (await repo.actors(request.user_id, group_of(request.notification_id)))[:size]
+        handles = await repo.handles({actor_id for actor_id, _ in actors})
+        return pb.ListNotificationActorsResponse(
+            actors=[
+                notification_pb2.NotificationActor(user_id=actor_id, handle=handles.get(actor_id, ""), create_time=timestamp_from_datetime(at))
+                for actor_id, at in actors
+            ]
+        )
+
+    async def GetUnreadCount(self, request: pb.GetUnreadCountRequest, context) -> pb.GetUnreadCountResponse:
+        repo: NotificationRepository = await self._repository.get()
+        read = await repo.read_position(request.user_id)
+        rows = await (repo.feed_after(request.user_id, read, MAX_UNREAD) if read else repo.feed_before(request.user_id, None, MAX_UNREAD))
+        return pb.GetUnreadCountResponse(unread_count=len(await self._shown(repo, rows)))
+
+    async def MarkRead(self, request: pb.MarkReadRequest, context) -> pb.MarkReadResponse:
+        repo: NotificationRepository = await self._repository.get()
+
+        async def mark() -> pb.MarkReadResponse:
+            if request.notification_id:
+                await repo.save_read_position(request.user_id, _parse_id(request.notification_id))
+            else:
+                newest = await repo.feed_before(request.user_id, None, 1)
+                if newest:
+                    await repo.save_read_position(request.user_id, _position(newest[0]))
+            read = await repo.read_position(request.user_id)
+            return pb.MarkReadResponse(read_up_to=_id_of(read) if read else "")
+
+        return await repo.requests.run(request.request_id, request, mark, pb.MarkReadResponse)
+
+    async def GetPreferences(self, request: pb.GetPreferencesRequest, context) -> notification_pb2.NotificationPreferences:
+        repo: NotificationRepository = await self._repository.get()
+        return _preferences_message(await repo.preferences(request.user_id))
+
+    async def UpdatePreferences(self, request: pb.UpdatePreferencesRequest, context) -> notification_pb2.NotificationPreferences:
+        repo: NotificationRepository = await self._repository.get()
+        unknown = [kind for kind in request.preferences.disabled_kinds if kind not in KINDS]
+        if unknown:
+            raise InvalidArgument("NOTIFICATION_KIND_INVALID", f"disabled_kinds must name notification kinds, got {unknown}")
+        preferences = Preferences(frozenset(request.preferences.disabled_kinds), request.preferences.only_following)
+
+        async def update() -> notification_pb2.NotificationPreferences:
+            await repo.save_preferences(request.user_id, preferences)
+            return _preferences_message(preferences)
+
+        return await repo.requests.run(request.request_id, request, update, notification_pb2.NotificationPreferences)
+
+    async def StreamNotifications(self, request: pb.StreamNotificationsRequest, context) -> AsyncIterator[notification_pb2.Notification]:
+        """Polls the recipient's partition for acts after the cursor, and for acts up to LATE_ACTS older that were
+        projected late, sending each shown one once. What was there up to the client's cursor counts as seen."""
+        repo: NotificationRepository = await self._repository.get()
+        user_id = request.user_id
+        if request.after_notification_id:
+            cursor = _parse_id(request.after_notification_id)
+        else:
+            newest = await repo.feed_before(user_id, None, 1)
+            cursor = _position(newest[0]) if newest else (datetime_from_ms(0), "")
+
+        async def recent() -> list[FeedRow]:
+            """Acts in the late window up to the cursor, then the oldest acts after it."""
+            late = await repo.feed_after(user_id, (cursor[0] - LATE_ACTS, ""), MAX_UNREAD)
+            return [row for row in late if _position(row) <= cursor] + await repo.feed_after(user_id, cursor, MAX_PAGE_SIZE)
+
+        seen = {_position(row) for row in await recent() if _position(row) <= cursor}
+        while True:
+            repo = await self._repository.get()  # a rebuilt version may have started serving
+            fresh = [row for row in await recent() if _position(row) not in seen]
+            if fresh:
+                seen.update(_position(row) for row in fresh)
+                read = await repo.read_position(user_id)
+                for notification in await self._render(repo, await self._shown(repo, fresh), read):
+                    yield notification
+                cursor = max(cursor, _position(fresh[-1]))
+                seen = {position for position in seen if position[0] >= cursor[0] - LATE_ACTS}
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _shown_before(self, repo: NotificationRepository, user_id: int, before: Position | None, limit: int, kind: int) -> list[tuple[FeedRow, int]]:
+        """Up to `limit` shown notifications older than `before`, newest first, skipping superseded acts."""
+        found: list[tuple[FeedRow, int]] = []
+        while len(found) < limit:
+            rows = await repo.feed_before(user_id, before, limit)
+            found += await self._shown(repo, [row for row in rows if not kind or row.kind == kind])
+            if len(rows) < limit:
+                break
+            before = _position(rows[-1])
+        return found[:limit]
+
+    async def _shown(self, repo: NotificationRepository, rows: Sequence[FeedRow]) -> list[tuple[FeedRow, int]]:
+        """The rows that stand for their group now, each with the group's size."""
+        groups = await asyncio.gather(*(repo.group(row.recipient_id, row.group_key) for row in rows))
+        return [(row, group.size) for row, group in zip(rows, groups) if shown(row.create_time, group.size, group.newest_act_time)]
+
+    async def _render(self, repo: NotificationRepository, found: Sequence[tuple[FeedRow, int]], read: Position | None) -> list[notification_pb2.Notification]:
+        handles = await repo.handles({row.actor_id for row, _ in found})
+        return [
             notification_pb2.Notification(
-                notification_id=str(row.notification_id),
+                notification_id=_id_of(_position(row)),
                 recipient_id=row.recipient_id,
                 kind=row.kind,
                 actor_id=row.actor_id,
@@ -44,8 +172,13 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
                 post_id=row.post_id,
                 post_text=row.post_text,
                 create_time=timestamp_from_datetime(row.create_time),
+                group_key=row.group_key,
+                actor_count=size,
+                unread=read is None or _position(row) > read,
             )
-            for row in rows
+            for row, size in found
         ]
-        token = encode_token({"time": ms_of(rows[-1].create_time), "id": str(rows[-1].notification_id)}) if more else ""
-        return pb.ListNotificationsResponse(notifications=items, next_page_token=token)
+
+
+def _preferences_message(preferences: Preferences) -> notification_pb2.NotificationPreferences:
+    return notification_pb2.NotificationPreferences(disabled_kinds=sorted(preferences.disabled_kinds), only_following=preferences.only_following)

@@ -1,18 +1,35 @@
-"""Who is notified of what. Pure rules, no I/O."""
+"""Who is notified of what, how acts group, and where a notification stands. Pure rules, no I/O."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from uuid import UUID
 
 from chirp.graph.v1 import graph_pb2
 from chirp.notification.v1.notification_pb2 import NotificationKind
 from chirp.post.v1 import post_pb2
-from services.runtime.events import event_id_for
+
+NEW_FOLLOWER = NotificationKind.NOTIFICATION_KIND_NEW_FOLLOWER
+MENTION = NotificationKind.NOTIFICATION_KIND_MENTION
+REPLY = NotificationKind.NOTIFICATION_KIND_REPLY
+REPOST = NotificationKind.NOTIFICATION_KIND_REPOST
+QUOTE = NotificationKind.NOTIFICATION_KIND_QUOTE
+LIKE = NotificationKind.NOTIFICATION_KIND_LIKE
+KINDS = (NEW_FOLLOWER, MENTION, REPLY, REPOST, QUOTE, LIKE)
+
+_PREFIX = {NEW_FOLLOWER: "follow", MENTION: "mention", REPLY: "reply", REPOST: "repost", QUOTE: "quote", LIKE: "like"}
+# Kinds a post causes in other people's notifications: deleting the post retracts them.
+CAUSED_BY_POST = (MENTION, REPLY, QUOTE)
+
+
+def group_key(kind: int, post_id: int = 0) -> str:
+    """The group an act joins: one per kind and post, and a single one for all new followers. Likes and reposts
+    of a post collect many actors ("Ana and 3 others liked your post"); a mention, reply or quote is its own post."""
+    return _PREFIX[kind] if kind == NEW_FOLLOWER else f"{_PREFIX[kind]}:{post_id}"
 
 
 @dataclass(frozen=True)
-class NewNotification:
-    notification_id: UUID
+class Act:
+    """Something `actor_id` did that may notify `recipient_id`."""
+
     recipient_id: int
     kind: int
     actor_id: int
@@ -20,39 +37,110 @@ class NewNotification:
     post_id: int = 0
     post_text: str = ""
 
+    @property
+    def group_key(self) -> str:
+        return group_key(self.kind, self.post_id)
 
-def _id(event_id: str, recipient_id: int) -> UUID:
-    return UUID(event_id_for("notification", event_id, recipient_id))
+
+@dataclass(frozen=True)
+class Retraction:
+    """An act taken back: its actor leaves the group it joined."""
+
+    recipient_id: int
+    group_key: str
+    actor_id: int
 
 
-def for_follow(event: graph_pb2.GraphEvent) -> list[NewNotification]:
+@dataclass(frozen=True)
+class Preferences:
+    disabled_kinds: frozenset[int] = field(default_factory=frozenset)
+    only_following: bool = False
+
+
+@dataclass(frozen=True)
+class Standing:
+    """How the recipient and the actor stood towards each other when the act happened."""
+
+    blocked: bool = False  # either blocked the other
+    muted: bool = False  # the recipient muted the actor
+    followed: bool = False  # the recipient follows the actor
+
+
+def wanted(act: Act, preferences: Preferences, standing: Standing) -> bool:
+    """Whether the recipient is told: never of their own act, nor of someone blocked either way or muted, nor
+    of a kind they turned off, nor (if they asked so) of someone they do not follow."""
+    if act.actor_id == act.recipient_id or standing.blocked or standing.muted:
+        return False
+    if act.kind in preferences.disabled_kinds:
+        return False
+    return standing.followed or not preferences.only_following
+
+
+def for_follow(event: graph_pb2.GraphEvent) -> list[Act]:
     follow = event.user_followed
-    return [
-        NewNotification(
-            _id(event.event_id, follow.followee_id),
-            follow.followee_id,
-            NotificationKind.NOTIFICATION_KIND_NEW_FOLLOWER,
-            follow.follower_id,
-            event.occurred_at.ToDatetime(),
-        )
-    ]
+    return [Act(follow.followee_id, NEW_FOLLOWER, follow.follower_id, event.occurred_at.ToDatetime())]
 
 
-def for_post(event: post_pb2.PostEvent, max_mentions: int) -> list[NewNotification]:
-    """A MENTION for each of the first `max_mentions` existing users the post mentions, except its author:
-    nobody is notified of their own act, and a post cannot page a crowd."""
+def retraction_of_unfollow(event: graph_pb2.GraphEvent) -> Retraction:
+    unfollow = event.user_unfollowed
+    return Retraction(unfollow.followee_id, group_key(NEW_FOLLOWER), unfollow.follower_id)
+
+
+def for_post(event: post_pb2.PostEvent, max_mentions: int) -> list[Act]:
+    """A REPLY for the parent's author, and a MENTION for each of the first `max_mentions` others the post names
+    (a post cannot page a crowd); the parent's author hears of it once, as a reply; nobody of their own post. Quotes need the quoted
+    post's author, which the event does not carry: see `for_quote`."""
     post = event.post_created.post
-    recipients = list(dict.fromkeys(m.user_id for m in post.mentions if m.user_id and m.user_id != post.author_id))
-    recipients = recipients[:max_mentions]
-    return [
-        NewNotification(
-            _id(event.event_id, recipient),
-            recipient,
-            NotificationKind.NOTIFICATION_KIND_MENTION,
-            post.author_id,
-            event.occurred_at.ToDatetime(),
-            post.post_id,
-            post.text,
-        )
-        for recipient in recipients
+    at = event.occurred_at.ToDatetime()
+    replied_to = [post.in_reply_to_user_id] if post.in_reply_to_user_id not in (0, post.author_id) else []
+    mentioned = [u for u in dict.fromkeys(m.user_id for m in post.mentions) if u not in (0, post.author_id, *replied_to)]
+    return [Act(user_id, REPLY, post.author_id, at, post.post_id, post.text) for user_id in replied_to] + [
+        Act(user_id, MENTION, post.author_id, at, post.post_id, post.text) for user_id in mentioned[:max_mentions]
     ]
+
+
+def for_quote(quoted_author_id: int, quoter_id: int, quote_post_id: int, text: str, at: datetime) -> Act:
+    return Act(quoted_author_id, QUOTE, quoter_id, at, quote_post_id, text)
+
+
+def for_reaction(event: post_pb2.PostEvent, post_text: str) -> Act:
+    """A like or a repost, for the post's author."""
+    kind = event.WhichOneof("payload")
+    reaction = getattr(event, kind)
+    return Act(reaction.author_id, LIKE if kind == "post_liked" else REPOST, reaction.user_id, event.occurred_at.ToDatetime(), reaction.post_id, post_text)
+
+
+def retraction_of_reaction(event: post_pb2.PostEvent) -> Retraction:
+    """An unlike or an undone repost."""
+    kind = event.WhichOneof("payload")
+    reaction = getattr(event, kind)
+    return Retraction(reaction.author_id, group_key(LIKE if kind == "post_unliked" else REPOST, reaction.post_id), reaction.user_id)
+
+
+def groups_about_own_post(post_id: int) -> list[str]:
+    """The author's groups about one of their posts, which go when the post is deleted."""
+    return [group_key(LIKE, post_id), group_key(REPOST, post_id)]
+
+
+def shown(act_time: datetime, group_size: int, newest_act_time: datetime | None) -> bool:
+    """A feed row stands for its group while the group has members and it is the group's newest act; older
+    rows of the group are hidden, and come back if the newer acts are taken back."""
+    return group_size > 0 and newest_act_time == act_time
+
+
+def notification_id(ms: int, key: str) -> str:
+    """The id is the position in the recipient's list: the newest act's time and its group."""
+    return f"{ms}-{key}"
+
+
+def parse_notification_id(value: str) -> tuple[int, str]:
+    """(milliseconds, group key); ValueError when it is not an id this service gave."""
+    ms, separator, key = value.partition("-")
+    if not separator or not key or not ms.isdigit():
+        raise ValueError(value)
+    return int(ms), key
+
+
+def group_of(value: str) -> str:
+    """The group of a notification id, or the value itself when it already is a group key."""
+    return value.partition("-")[2] or value

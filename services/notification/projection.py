@@ -1,13 +1,44 @@
-"""Where an event becomes a notification: the notification projection of the post and graph topics."""
+"""Where an event becomes a notification: the notification projection of the post and graph topics.
+
+Every write is keyed by the event and made at the event's time, so a re-delivered or replayed event changes
+nothing. Graph events are kept as a history per pair, so blocks, mutes and follows are judged as they stood
+when an act happened, whichever topic the projection reads first.
+"""
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from chirp.graph.v1 import graph_pb2
 from chirp.post.v1 import post_pb2
-from services.notification.domain import for_follow, for_post
-from services.notification.repository import NotificationRepository
+from services.notification.domain import (
+    CAUSED_BY_POST,
+    Act,
+    Retraction,
+    for_follow,
+    for_post,
+    for_quote,
+    for_reaction,
+    groups_about_own_post,
+    retraction_of_reaction,
+    retraction_of_unfollow,
+    wanted,
+)
+from services.notification.repository import NotificationRepository, WaitingQuote
 from services.runtime.events import micros_of
-from services.runtime.projection import Record, decode
+from services.runtime.projection import Record, envelope_of
+
+# Acts after a block or mute that are looked at again when it is projected late.
+MAX_REJUDGED = 1000
+
+# Graph event -> (relation, whether it starts or ends, the field of who does it, the field of whom it concerns).
+_RELATION_CHANGES = {
+    "user_followed": ("follows", True, "follower_id", "followee_id"),
+    "user_unfollowed": ("follows", False, "follower_id", "followee_id"),
+    "user_blocked": ("blocks", True, "blocker_id", "blocked_id"),
+    "user_unblocked": ("blocks", False, "blocker_id", "blocked_id"),
+    "user_muted": ("mutes", True, "muter_id", "muted_id"),
+    "user_unmuted": ("mutes", False, "muter_id", "muted_id"),
+}
 
 
 class NotificationProjection:
@@ -18,15 +49,74 @@ class NotificationProjection:
 
     async def apply(self, records: Sequence[Record]) -> None:
         for record in records:
-            envelope = decode(record, self._envelopes)
-            if envelope is None:
-                continue
-            at = micros_of(envelope.occurred_at)
-            kind = envelope.WhichOneof("payload")
-            if kind in ("user_created", "profile_updated"):
-                user = getattr(envelope, kind).user
-                await self._repo.save_user(user.user_id, user.handle, user.display_name, at)
-            elif kind == "user_followed":
-                await self._repo.save(for_follow(envelope), at)
-            elif kind == "post_created":
-                await self._repo.save(for_post(envelope, self._max_mentions), at)
+            # A record that does not parse raises, and the runner dead-letters it alone.
+            await self._apply(envelope_of(record, self._envelopes))
+
+    async def _apply(self, envelope) -> None:
+        at = micros_of(envelope.occurred_at)
+        kind = envelope.WhichOneof("payload")
+        if kind in ("user_created", "profile_updated"):
+            user = getattr(envelope, kind).user
+            await self._repo.save_user(user.user_id, user.handle, user.display_name, at)
+        elif kind in _RELATION_CHANGES:
+            relation, active, subject, other = _RELATION_CHANGES[kind]
+            change = getattr(envelope, kind)
+            since = envelope.occurred_at.ToDatetime()
+            await self._repo.set_relation(getattr(change, subject), getattr(change, other), relation, active, since, at)
+            if kind == "user_followed":
+                await self._notify(for_follow(envelope), at)
+            elif kind == "user_unfollowed":
+                await self._repo.retract(retraction_of_unfollow(envelope), at)
+            elif kind == "user_blocked":
+                await self._rejudge(change.blocker_id, change.blocked_id, since)
+                await self._rejudge(change.blocked_id, change.blocker_id, since)
+            elif kind == "user_muted":
+                await self._rejudge(change.muter_id, change.muted_id, since)
+        elif kind == "post_created":
+            await self._post_created(envelope, at)
+        elif kind == "post_deleted":
+            await self._post_deleted(envelope.post_deleted, at)
+        elif kind in ("post_liked", "post_reposted"):
+            reacted = await self._repo.post(getattr(envelope, kind).post_id)
+            await self._notify([for_reaction(envelope, reacted[1] if reacted else "")], at)
+        elif kind in ("post_unliked", "repost_undone"):
+            await self._repo.retract(retraction_of_reaction(envelope), at)
+
+    async def _post_created(self, envelope: post_pb2.PostEvent, at: int) -> None:
+        """The post is recorded before waiting quotes of it are read, and a quote waits before its quoted post is
+        looked up: whichever of the two comes second sees the other, so the quote notifies exactly once."""
+        post = envelope.post_created.post
+        created = envelope.occurred_at.ToDatetime()
+        await self._repo.save_post(post.post_id, post.author_id, post.text, at)
+        acts = for_post(envelope, self._max_mentions)
+        if post.quoted_post_id:
+            await self._repo.wait_for_quoted(post.quoted_post_id, WaitingQuote(post.post_id, post.author_id, post.text, created), at)
+            quoted = await self._repo.post(post.quoted_post_id)
+            if quoted is not None:
+                acts.append(for_quote(quoted[0], post.author_id, post.post_id, post.text, created))
+        for quote in await self._repo.quotes_of(post.post_id):
+            acts.append(for_quote(post.author_id, quote.quoter_id, quote.quote_post_id, quote.text, quote.create_time))
+        await self._notify(acts, at)
+
+    async def _post_deleted(self, deleted: post_pb2.PostDeleted, at: int) -> None:
+        """Likes and reposts of the post go from its author's notifications; mentions, the reply and the quote
+        it caused go from everyone else's."""
+        groups = [(deleted.author_id, key) for key in groups_about_own_post(deleted.post_id)]
+        for recipient_id, key in groups + await self._repo.caused_by(deleted.post_id):
+            await self._repo.retract_group(recipient_id, key, at)
+
+    async def _rejudge(self, recipient_id: int, actor_id: int, since: datetime) -> None:
+        """A block or mute projected after acts that followed it (its partition lagged): take those acts back.
+        Each is deleted at its own time, so a later act of the same actor in the same group stays."""
+        for row in await self._repo.feed_after(recipient_id, (since, ""), MAX_REJUDGED):
+            if row.actor_id == actor_id:
+                standing = await self._repo.standing_at(recipient_id, actor_id, row.create_time)
+                if standing.blocked or standing.muted:
+                    act_time = int(row.create_time.timestamp() * 1_000_000) + 999  # the act's write time, to the millisecond
+                    await self._repo.retract(Retraction(recipient_id, row.group_key, actor_id), act_time)
+
+    async def _notify(self, acts: list[Act], at: int) -> None:
+        for act in acts:
+            standing = await self._repo.standing_at(act.recipient_id, act.actor_id, act.create_time)
+            if wanted(act, await self._repo.preferences(act.recipient_id), standing):
+                await self._repo.add(act, act.kind in CAUSED_BY_POST, at)

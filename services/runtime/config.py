@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # At most this many mentioned users are notified of one post.
     max_notified_mentions: int = 10
 
+    # Attempts at an event that fails by itself (not an outage) before it goes to the dead-letter topic.
+    projection_max_attempts: int = 5
+
     # Where faust keeps its local state; empty means a folder under the system's temporary directory.
     state_dir: str = ""
 

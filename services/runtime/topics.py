@@ -40,6 +40,18 @@ GRAPH_EVENTS = TopicSpec(
 
 ALL_TOPICS = (POST_EVENTS, GRAPH_EVENTS)
 
+DEAD_LETTERS = TopicSpec(
+    name="chirp.deadletter.v1",
+    partitions=1,
+    key="source topic and partition, `<topic>:<partition>`: one partition's dead letters stay in order",
+    value_type="the failed record's original bytes, unchanged",
+    description=(
+        "Records a projection could not apply after its attempts, set aside so their partition moves on. Headers: "
+        "chirp-dead-letter-error, chirp-dead-letter-projection, chirp-source-topic, chirp-source-partition, "
+        "chirp-source-offset, chirp-source-key. Created by the projection workers at start, not an event topic."
+    ),
+)
+
 
 async def ensure_topics(settings: Settings, specs=ALL_TOPICS) -> list[str]:
     """Create the topics that do not exist yet; leave existing ones alone. Returns the names created."""

@@ -13,6 +13,8 @@ import re
 
 import emoji as _emoji_data
 
+from services.text._trie import trie, trie_pattern
+
 # The Emoji version twemoji-parser 11.0.2 was generated from.
 EMOJI_VERSION = 11.0
 
@@ -69,26 +71,6 @@ def twemoji_sequences() -> frozenset[str]:
     return frozenset((known - _TWEMOJI_LACKS) | _TWEMOJI_ADDS)
 
 
-def _trie(words: frozenset[str]) -> dict:
-    trie: dict = {}
-    for word in words:
-        node = trie
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}
-    return trie
-
-
-def _pattern(node: dict) -> str:
-    """A regular expression matching the longest path from `node` to a word's end: greedy, one branch per next
-    character, so matching is linear in the length of the emoji."""
-    branches = [re.escape(char) + _pattern(child) for char, child in sorted(node.items()) if char]
-    if not branches:
-        return ""
-    body = "(?:" + "|".join(branches) + ")"
-    return body + "?" if "" in node else body
-
-
 def _char_class(chars) -> str:
     """A character class of ranges (re checks astral members of a class one by one, BMP ones in a bitmap)."""
     ranges: list[list[int]] = []
@@ -103,13 +85,13 @@ def _char_class(chars) -> str:
 # Emoji are looked for in two steps, as one regular expression of every sequence tries each of its 1,400 first
 # characters in turn at every position (200 µs for a 100-character post): a character class finds where an emoji
 # may start, then the expression for the rest of the sequences starting with that character takes the longest.
-_TRIE = _trie(twemoji_sequences())
+_TRIE = trie(twemoji_sequences())
 # Exact for the BMP (a bitmap for re); for astral characters one range holding them all, checked against the trie.
 _ASTRAL_STARTS = (min(char for char in _TRIE if char > "\uffff"), max(_TRIE))
 _START = re.compile(
     _char_class(char for char in _TRIE if char <= "\uffff")[:-1] + "{}-{}]".format(*map(re.escape, _ASTRAL_STARTS))
 )
-_REST = {char: re.compile(_pattern(child)) for char, child in _TRIE.items() if set(child) - {""}}
+_REST = {char: re.compile(trie_pattern(child)) for char, child in _TRIE.items() if set(child) - {""}}
 _ALONE = frozenset(char for char, child in _TRIE.items() if "" in child)
 
 

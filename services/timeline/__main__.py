@@ -28,7 +28,7 @@ def main() -> None:
         settings=settings,
         topics=[post_topic, graph_topic],
         keyspace=keyspace,
-        build_repository=lambda session: TimelineRepository(session, keyspace),
+        repository_of_keyspace=TimelineRepository,
         build_projection=lambda repo: TimelineProjection(repo, post_topic, graph_topic),
         add_api=lambda repo, server: timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server(
             TimelineApi(repo, graph), server

@@ -1,5 +1,6 @@
 """gRPC API of the timeline service: pages of post ids, hydrated from the service's own projections."""
 
+from chirp.post.v1 import post_pb2
 from chirp.timeline.v1 import timeline_pb2
 from chirp.timeline.v1 import timeline_service_pb2 as pb
 from chirp.timeline.v1 import timeline_service_pb2_grpc
@@ -7,7 +8,8 @@ from services.runtime.errors import NotFound
 from services.runtime.events import timestamp_from_datetime
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
 from services.runtime.resources import SharedResource
-from services.timeline.repository import TimelineRepository
+from services.timeline.domain import explain_home_entry, reply_reaches, shown_at_home
+from services.timeline.repository import HomeEntry, StoredPost, StoredUser, TimelineRepository
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -28,6 +30,27 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         posts, token = await self._page("user_timeline", request)
         return pb.GetUserTimelineResponse(posts=posts, next_page_token=token)
 
+    async def ExplainHomeTimelineEntry(
+        self, request: pb.ExplainHomeTimelineEntryRequest, context
+    ) -> pb.ExplainHomeTimelineEntryResponse:
+        repo: TimelineRepository = await self._repository.get()
+        post = (await repo.get_posts([request.post_id])).get(request.post_id)
+        source = await repo.home_row_source(request.user_id, request.post_id)
+        author_id = post.author_id if post else None
+        replied_to = post.in_reply_to_user_id if post else 0
+        shown, reason = explain_home_entry(
+            request.user_id,
+            author_id,
+            has_row=source is not None,
+            follows_author=author_id is not None and await repo.follows(request.user_id, author_id),
+            muted=author_id in await repo.muted_ids(request.user_id),
+            reply_reaches_reader=reply_reaches(
+                request.user_id, replied_to, bool(replied_to) and await repo.follows(request.user_id, replied_to)
+            ),
+        )
+        where = dict(source_topic=source.topic, source_partition=source.partition, source_offset=source.offset) if source else {}
+        return pb.ExplainHomeTimelineEntryResponse(shown=shown, reason=reason, **where)
+
     async def _page(self, table: str, request) -> tuple[list[timeline_pb2.TimelinePost], str]:
         repo: TimelineRepository = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
@@ -36,25 +59,45 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
             # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
             if not await (await self._graph.get()).user_exists(request.user_id):
                 raise NotFound("USER_NOT_FOUND", f"there is no user with id {request.user_id}", user_id=str(request.user_id))
-        ids = await repo.timeline_page(table, request.user_id, position["before"] if position else _NEWEST, size + 1)
-        more = len(ids) > size
-        ids = ids[:size]
-        posts = await repo.get_posts(ids)
-        authors = await repo.get_users({post.author_id for post in posts.values()})
-        items = []
-        for post_id in ids:
-            post = posts.get(post_id)
-            if post is None:
-                continue
-            author = authors.get(post.author_id)
-            items.append(
-                timeline_pb2.TimelinePost(
-                    post_id=post.post_id,
-                    author_id=post.author_id,
-                    author_handle=author.handle if author else "",
-                    author_display_name=author.display_name if author else "",
-                    text=post.text,
-                    create_time=timestamp_from_datetime(post.create_time),
-                )
-            )
-        return items, encode_token({"before": ids[-1]}) if more else ""
+        entries = await repo.timeline_page(table, request.user_id, position["before"] if position else _NEWEST, size + 1)
+        more = len(entries) > size
+        entries = entries[:size]
+        posts = await repo.get_posts([entry.post_id for entry in entries])
+        muted = await repo.muted_ids(request.user_id) if table == "home_timeline" else set()
+        counts = await repo.edge_counts(list(posts))
+        people = await repo.get_users({post.author_id for post in posts.values()} | {e.reposted_by for e in entries if e.reposted_by})
+        items = [
+            hydrated(entry, posts[entry.post_id], people, counts[entry.post_id])
+            for entry in entries
+            if entry.post_id in posts and shown_at_home(posts[entry.post_id].author_id, entry.reposted_by, muted)
+        ]
+        return items, encode_token({"before": entries[-1].post_id}) if more else ""
+
+
+def hydrated(entry: HomeEntry, post: StoredPost, people: dict[int, StoredUser], counts: dict[str, int]) -> timeline_pb2.TimelinePost:
+    """A whole timeline item, from the timeline service's own tables."""
+    author = people.get(post.author_id)
+    reposter = people.get(entry.reposted_by)
+    entities = post_pb2.Post.FromString(post.entities)
+    return timeline_pb2.TimelinePost(
+        post_id=post.post_id,
+        author_id=post.author_id,
+        author_handle=author.handle if author else "",
+        author_display_name=author.display_name if author else "",
+        text=post.text,
+        create_time=timestamp_from_datetime(post.create_time),
+        reposted_by_id=entry.reposted_by,
+        reposted_by_handle=reposter.handle if reposter else "",
+        mentions=entities.mentions,
+        hashtags=entities.hashtags,
+        urls=entities.urls,
+        cashtags=entities.cashtags,
+        stats=post_pb2.PostStats(
+            reply_count=counts.get("reply", 0),
+            repost_count=counts.get("repost", 0),
+            quote_count=counts.get("quote", 0),
+            like_count=counts.get("like", 0),
+        ),
+        in_reply_to_post_id=post.in_reply_to_post_id,
+        quoted_post_id=post.quoted_post_id,
+    )

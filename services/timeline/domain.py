@@ -1,9 +1,68 @@
 """Fan-out rules: who gets a post in their home timeline, and how much history a new follow brings. No I/O."""
 
+import zlib
+
 # Posts of a newly followed account copied into the follower's home timeline, and removed again on unfollow.
 BACKFILL_POSTS = 200
+# A home timeline keeps at least this many of its newest entries; older ones are trimmed away.
+HOME_TIMELINE_CAP = 800
+# One post in this many trims the home timelines it lands in, so a timeline holds at most about CAP + this many.
+TRIM_EVERY = 32
 
 
-def home_recipients(author_id: int, follower_ids: list[int]) -> list[int]:
-    """Everyone who follows the author, and the author (one sees one's own posts at home)."""
-    return [author_id, *(f for f in follower_ids if f != author_id)]
+def home_recipients(
+    author_id: int, follower_ids: list[int], replied_to_id: int = 0, followers_of_replied_to: frozenset[int] = frozenset()
+) -> list[int]:
+    """Everyone who follows the author, and the author (one sees one's own posts at home); for a reply, only the
+    followers it reaches."""
+    return [
+        author_id,
+        *(
+            f
+            for f in follower_ids
+            if f != author_id and reply_reaches(f, replied_to_id, f in followers_of_replied_to)
+        ),
+    ]
+
+
+def reply_reaches(reader_id: int, replied_to_id: int, reader_follows_replied_to: bool) -> bool:
+    """A reply is shown to a follower of its author only when the follower also follows the account it answers
+    (or is that account): half a conversation is noise. Not a reply (0): always."""
+    return replied_to_id == 0 or replied_to_id == reader_id or reader_follows_replied_to
+
+
+def shown_at_home(author_id: int, reposted_by: int, muted_ids: set[int]) -> bool:
+    """A muted account's posts and reposts are hidden, not removed: unmuting shows them again."""
+    return author_id not in muted_ids and reposted_by not in muted_ids
+
+
+def after_repost_undone(reader_id: int, author_id: int, other_reposters: list[int], follows_author: bool) -> str:
+    """What an undone repost leaves in a reader's home timeline: "reposted" (still brought by another followee's
+    repost), "own" (the reader is the author or follows them: the plain post stays) or "gone"."""
+    if other_reposters:
+        return "reposted"
+    return "own" if reader_id == author_id or follows_author else "gone"
+
+
+def explain_home_entry(
+    reader_id: int, author_id: int | None, has_row: bool, follows_author: bool, muted: bool, reply_reaches_reader: bool
+) -> tuple[bool, str]:
+    """Whether a post shows in a home timeline and the rule that decides it. `author_id` is None for a post the
+    timeline does not know (never created, or deleted)."""
+    if author_id is None:
+        return False, "no such post: it was deleted (a deleted post leaves every timeline) or never existed"
+    if not has_row:
+        if author_id != reader_id and not follows_author:
+            return False, "you do not follow its author (or unfollowed them, which removed it)"
+        if not reply_reaches_reader:
+            return False, "a reply to an account you do not follow: replies reach only followers of both"
+        return False, f"not fanned out to you yet, or older than the {BACKFILL_POSTS} recent posts a follow copies"
+    if muted:
+        return False, "you muted its author: it is in your timeline's rows but hidden until you unmute"
+    return True, "fanned out to you: you are its author or follow them"
+
+
+def trims_home_timelines(post_id: int) -> bool:
+    """Whether fanning out this post also trims its readers' timelines to HOME_TIMELINE_CAP. Decided by the post,
+    not by chance, so a replay trims where the live run did; a hash, because the id's low bits are a sequence."""
+    return zlib.crc32(post_id.to_bytes(8, "big", signed=True)) % TRIM_EVERY == 0

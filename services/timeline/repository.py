@@ -4,8 +4,11 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
+from cassandra.query import UNSET_VALUE
+
 from services.runtime.cassandra import CassandraSession
 from services.runtime.events import as_utc
+from services.runtime.projection import Record
 
 # Concurrent statements one fan-out keeps in flight: enough to hide latency, few enough not to flood one node.
 MAX_IN_FLIGHT = 128
@@ -18,6 +21,19 @@ class StoredPost:
     author_id: int
     text: str
     create_time: datetime
+    # The author of the post this one answers; 0 when it is not a reply.
+    in_reply_to_user_id: int = 0
+    in_reply_to_post_id: int = 0
+    quoted_post_id: int = 0
+    # A serialized chirp.post.v1.Post holding only the text's entities.
+    entities: bytes = b""
+
+
+@dataclass(frozen=True)
+class HomeEntry:
+    post_id: int
+    # Who reposted it into this timeline; 0 when it is there as the author's own post (and in user timelines).
+    reposted_by: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,13 +63,37 @@ class TimelineRepository:
     async def save_post(self, post: StoredPost, at: int) -> None:
         await asyncio.gather(
             self._run(
-                f"INSERT INTO {self._ks}.posts (post_id, author_id, text, create_time) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
-                (post.post_id, post.author_id, post.text, post.create_time, at),
+                f"INSERT INTO {self._ks}.posts (post_id, author_id, text, create_time, in_reply_to_user_id, "
+                "in_reply_to_post_id, quoted_post_id, entities) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+                (
+                    post.post_id,
+                    post.author_id,
+                    post.text,
+                    post.create_time,
+                    post.in_reply_to_user_id,
+                    post.in_reply_to_post_id,
+                    post.quoted_post_id,
+                    post.entities,
+                    at,
+                ),
             ),
             self._run(
                 f"INSERT INTO {self._ks}.user_timeline (author_id, post_id) VALUES (?, ?) USING TIMESTAMP ?",
                 (post.author_id, post.post_id, at),
             ),
+        )
+
+    async def add_edge(self, post_id: int, kind: str, other_id: int, at: int) -> None:
+        """One like, repost, reply or quote of a post (`kind`), by user or post `other_id`."""
+        await self._run(
+            f"INSERT INTO {self._ks}.post_edges (post_id, kind, other_id) VALUES (?, ?, ?) USING TIMESTAMP ?",
+            (post_id, kind, other_id, at),
+        )
+
+    async def remove_edge(self, post_id: int, kind: str, other_id: int, at: int) -> None:
+        await self._run(
+            f"DELETE FROM {self._ks}.post_edges USING TIMESTAMP ? WHERE post_id = ? AND kind = ? AND other_id = ?",
+            (at, post_id, kind, other_id),
         )
 
     async def forget_post(self, post_id: int, at: int) -> None:
@@ -71,19 +111,73 @@ class TimelineRepository:
             (at, user_id, follower_id),
         )
 
-    async def add_to_homes(self, readers: list[int], post_id: int, author_id: int, at: int) -> None:
+    async def add_mute(self, muter_id: int, muted_id: int, at: int) -> None:
+        await self._run(
+            f"INSERT INTO {self._ks}.mutes (muter_id, muted_id) VALUES (?, ?) USING TIMESTAMP ?", (muter_id, muted_id, at)
+        )
+
+    async def remove_mute(self, muter_id: int, muted_id: int, at: int) -> None:
+        await self._run(
+            f"DELETE FROM {self._ks}.mutes USING TIMESTAMP ? WHERE muter_id = ? AND muted_id = ?", (at, muter_id, muted_id)
+        )
+
+    async def add_to_homes(self, readers: list[int], post_id: int, author_id: int, at: int, source: Record) -> None:
+        """`source` is the event that puts the post there, recorded for `chirp timeline explain`. `reposted_by` is
+        left unset, not null: no tombstone, and a repost written at a later time keeps its attribution."""
+        await asyncio.gather(
+            *(self.set_home_entry(reader, post_id, author_id, UNSET_VALUE, at, source) for reader in readers)
+        )
+
+    async def trim_home(self, reader: int, keep: int, at: int) -> None:
+        """Everything older than the newest `keep` entries goes, in one range tombstone (not one per row)."""
+        rows = await self._run(
+            f"SELECT post_id FROM {self._ks}.home_timeline WHERE user_id = ? LIMIT ?", (reader, keep + 1)
+        )
+        if len(rows) > keep:
+            await self._run(
+                f"DELETE FROM {self._ks}.home_timeline USING TIMESTAMP ? WHERE user_id = ? AND post_id <= ?",
+                (at, reader, rows[-1].post_id),
+            )
+
+    async def add_repost_to_homes(
+        self, readers: list[int], post_id: int, author_id: int, reposter_id: int, at: int, source: Record
+    ) -> None:
         await asyncio.gather(
             *(
                 self._run(
-                    f"INSERT INTO {self._ks}.home_timeline (user_id, post_id, author_id) VALUES (?, ?, ?) USING TIMESTAMP ?",
-                    (reader, post_id, author_id, at),
+                    f"INSERT INTO {self._ks}.home_reposts (user_id, post_id, reposter_id) VALUES (?, ?, ?) USING TIMESTAMP ?",
+                    (reader, post_id, reposter_id, at),
                 )
                 for reader in readers
-            )
+            ),
+            *(self.set_home_entry(reader, post_id, author_id, reposter_id, at, source) for reader in readers),
         )
 
-    async def add_posts_to_home(self, reader: int, post_ids: list[int], author_id: int, at: int) -> None:
-        await asyncio.gather(*(self.add_to_homes([reader], post_id, author_id, at) for post_id in post_ids))
+    async def remove_repost(self, reader: int, post_id: int, reposter_id: int, at: int) -> None:
+        await self._run(
+            f"DELETE FROM {self._ks}.home_reposts USING TIMESTAMP ? WHERE user_id = ? AND post_id = ? AND reposter_id = ?",
+            (at, reader, post_id, reposter_id),
+        )
+
+    async def reposters_in_home(self, reader: int, post_id: int) -> list[int]:
+        rows = await self._run(
+            f"SELECT reposter_id FROM {self._ks}.home_reposts WHERE user_id = ? AND post_id = ?", (reader, post_id)
+        )
+        return [row.reposter_id for row in rows]
+
+    async def set_home_entry(
+        self, reader: int, post_id: int, author_id: int, reposted_by: object, at: int, source: Record
+    ) -> None:
+        """The whole row, so that it never exists half-written. `reposted_by`: an id, None (no longer a repost) or
+        UNSET_VALUE (leave as is)."""
+        await self._run(
+            f"INSERT INTO {self._ks}.home_timeline (user_id, post_id, author_id, reposted_by, source_topic, "
+            "source_partition, source_offset) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+            (reader, post_id, author_id, reposted_by, source.topic, source.partition, source.offset, at),
+        )
+
+    async def add_posts_to_home(self, reader: int, post_ids: list[int], author_id: int, at: int, source: Record) -> None:
+        await asyncio.gather(*(self.add_to_homes([reader], post_id, author_id, at, source) for post_id in post_ids))
 
     async def remove_posts_from_home(self, reader: int, post_ids: list[int], at: int) -> None:
         await asyncio.gather(
@@ -111,31 +205,75 @@ class TimelineRepository:
                 return found
             after = rows[-1].follower_id
 
+    async def home_row_source(self, reader: int, post_id: int) -> Record | None:
+        """Where the event that wrote the post into the reader's home timeline is in the log (value and key left
+        empty); None without a row."""
+        rows = await self._run(
+            f"SELECT source_topic, source_partition, source_offset FROM {self._ks}.home_timeline WHERE user_id = ? AND post_id = ?",
+            (reader, post_id),
+        )
+        return Record(rows[0].source_topic or "", rows[0].source_partition or 0, rows[0].source_offset or 0, None, b"") if rows else None
+
+    async def follows(self, follower_id: int, user_id: int) -> bool:
+        rows = await self._run(
+            f"SELECT follower_id FROM {self._ks}.followers WHERE user_id = ? AND follower_id = ?", (user_id, follower_id)
+        )
+        return bool(rows)
+
+    async def muted_ids(self, muter_id: int) -> set[int]:
+        rows = await self._run(f"SELECT muted_id FROM {self._ks}.mutes WHERE muter_id = ?", (muter_id,))
+        return {row.muted_id for row in rows}
+
     async def recent_post_ids(self, author_id: int, limit: int) -> list[int]:
         rows = await self._run(
             f"SELECT post_id FROM {self._ks}.user_timeline WHERE author_id = ? LIMIT ?", (author_id, limit)
         )
         return [row.post_id for row in rows]
 
-    async def timeline_page(self, table: str, owner: int, before: int, limit: int) -> list[int]:
-        """Post ids of a home (`home_timeline`) or user (`user_timeline`) timeline, newest first, below `before`."""
-        owner_column = "user_id" if table == "home_timeline" else "author_id"
-        rows = await self._run(
-            f"SELECT post_id FROM {self._ks}.{table} WHERE {owner_column} = ? AND post_id < ? LIMIT ?",
-            (owner, before, limit),
-        )
-        return [row.post_id for row in rows]
+    async def timeline_page(self, table: str, owner: int, before: int, limit: int) -> list[HomeEntry]:
+        """Entries of a home (`home_timeline`) or user (`user_timeline`) timeline, newest first, below `before`."""
+        if table == "home_timeline":
+            cql = f"SELECT post_id, reposted_by FROM {self._ks}.home_timeline WHERE user_id = ? AND post_id < ? LIMIT ?"
+        else:
+            cql = f"SELECT post_id FROM {self._ks}.user_timeline WHERE author_id = ? AND post_id < ? LIMIT ?"
+        rows = await self._run(cql, (owner, before, limit))
+        return [HomeEntry(row.post_id, getattr(row, "reposted_by", None) or 0) for row in rows]
 
     async def get_posts(self, post_ids: list[int]) -> dict[int, StoredPost]:
         rows = await asyncio.gather(
             *(
-                self._run(f"SELECT post_id, author_id, text, create_time FROM {self._ks}.posts WHERE post_id = ?", (pid,))
+                self._run(
+                    f"SELECT post_id, author_id, text, create_time, in_reply_to_user_id, in_reply_to_post_id, "
+                    f"quoted_post_id, entities FROM {self._ks}.posts WHERE post_id = ?",
+                    (pid,),
+                )
                 for pid in post_ids
             )
         )
         return {
-            r[0].post_id: StoredPost(r[0].post_id, r[0].author_id, r[0].text, as_utc(r[0].create_time)) for r in rows if r
+            r[0].post_id: StoredPost(
+                r[0].post_id,
+                r[0].author_id,
+                r[0].text,
+                as_utc(r[0].create_time),
+                r[0].in_reply_to_user_id or 0,
+                r[0].in_reply_to_post_id or 0,
+                r[0].quoted_post_id or 0,
+                r[0].entities or b"",
+            )
+            for r in rows
+            if r
         }
+
+    async def edge_counts(self, post_ids: list[int]) -> dict[int, dict[str, int]]:
+        """Post id -> kind -> how many: each post's edges are one partition, counted by kind."""
+        rows = await asyncio.gather(
+            *(
+                self._run(f"SELECT kind, count(*) AS n FROM {self._ks}.post_edges WHERE post_id = ? GROUP BY kind", (pid,))
+                for pid in post_ids
+            )
+        )
+        return {pid: {row.kind: row.n for row in found} for pid, found in zip(post_ids, rows)}
 
     async def get_users(self, user_ids: set[int]) -> dict[int, StoredUser]:
         rows = await asyncio.gather(

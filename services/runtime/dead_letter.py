@@ -1,0 +1,93 @@
+"""Dead letters: an event a projection cannot apply is set aside, with where it came from, so its partition moves on.
+
+Two kinds of failure look alike from inside a projection and must be told apart:
+- the infrastructure is down (Cassandra unavailable or timing out, a connection refused): every event would fail,
+  so the projection waits, retrying with bounded backoff for as long as it takes, and dead-letters nothing;
+- the event itself cannot be applied (it does not parse, or a rule rejects it): after a few attempts it goes to
+  the dead-letter topic, and the events after it are applied.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import cassandra
+import structlog
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
+from cassandra.cluster import NoHostAvailable
+from cassandra.connection import ConnectionException
+
+log = structlog.get_logger(__name__)
+
+# Errors that say nothing about the event: the same event will apply once the servers answer again.
+INFRASTRUCTURE_ERRORS = (
+    cassandra.Unavailable,
+    cassandra.Timeout,
+    cassandra.CoordinationFailure,
+    cassandra.OperationTimedOut,
+    NoHostAvailable,
+    ConnectionException,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    OSError,
+)
+
+ERROR_HEADER = "chirp-dead-letter-error"
+PROJECTION_HEADER = "chirp-dead-letter-projection"
+SOURCE_TOPIC_HEADER = "chirp-source-topic"
+SOURCE_PARTITION_HEADER = "chirp-source-partition"
+SOURCE_OFFSET_HEADER = "chirp-source-offset"
+SOURCE_KEY_HEADER = "chirp-source-key"
+
+
+class EventError(Exception):
+    """The event can never be applied (it does not parse, say): retrying it cannot help."""
+
+
+def is_infrastructure_error(error: BaseException) -> bool:
+    return isinstance(error, INFRASTRUCTURE_ERRORS)
+
+
+class DeadLetters(Protocol):
+    async def send(self, record, error: BaseException) -> None:
+        """Set the record aside for good. May raise an infrastructure error; then the caller retries."""
+
+
+class LoggedDeadLetters:
+    """For a consumer without a producer: the record is logged at error level with where it is, then passed over."""
+
+    def __init__(self, projection: str) -> None:
+        self._projection = projection
+
+    async def send(self, record, error: BaseException) -> None:
+        log.error("projection.dead_letter_logged", projection=self._projection, error=repr(error), **record.where())
+
+
+class KafkaDeadLetters:
+    """Appends the original bytes to the dead-letter topic, keyed by source topic and partition (so one partition's
+    dead letters stay in order), with the error and the source topic, partition, offset and key as headers."""
+
+    def __init__(self, projection: str, topic: str, send_and_wait: Callable[..., Awaitable]) -> None:
+        self._projection = projection
+        self._topic = topic
+        self._send_and_wait = send_and_wait
+
+    async def send(self, record, error: BaseException) -> None:
+        await self._send_and_wait(
+            self._topic,
+            key=f"{record.topic}:{record.partition}".encode(),
+            value=record.value,
+            headers=dead_letter_headers(self._projection, record, error),
+        )
+        log.error("projection.dead_lettered", projection=self._projection, error=repr(error), to=self._topic, **record.where())
+
+
+def dead_letter_headers(projection: str, record, error: BaseException) -> list[tuple[str, bytes]]:
+    return [
+        (ERROR_HEADER, repr(error)[:2000].encode()),
+        (PROJECTION_HEADER, projection.encode()),
+        (SOURCE_TOPIC_HEADER, record.topic.encode()),
+        (SOURCE_PARTITION_HEADER, str(record.partition).encode()),
+        (SOURCE_OFFSET_HEADER, str(record.offset).encode()),
+        (SOURCE_KEY_HEADER, record.key or b""),
+    ]

@@ -1,0 +1,93 @@
+"""Outages under load: Cassandra stopped for 30 s, the Kafka broker restarted. Opt-in (CHIRP_TEST_OUTAGES=1):
+stopping a server disturbs every test session on the machine, so run these alone, last."""
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import pytest
+
+from chirp.graph.v1 import graph_service_pb2 as graph
+from chirp.post.v1 import post_service_pb2 as post
+from services.runtime.topics import DEAD_LETTERS
+from tests.e2e.test_crash_safety import home_timeline
+from tests.helpers import eventually, read_topic, unique_handle
+from tests.system import infra
+
+pytestmark = pytest.mark.skipif(not os.environ.get("CHIRP_TEST_OUTAGES"), reason="stops shared servers; set CHIRP_TEST_OUTAGES=1")
+
+AUTHORS = 4
+READERS = 10
+OUTAGE_SECONDS = 30
+
+
+def network(clients) -> tuple[list[int], list[int]]:
+    create = lambda stem: clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(stem)), timeout=10).user.user_id
+    authors, readers = [create("oauth") for _ in range(AUTHORS)], [create("oread") for _ in range(READERS)]
+    for reader in readers:
+        for author in authors:
+            clients.graph.FollowUser(graph.FollowUserRequest(follower_id=reader, followee_id=author), timeout=10)
+    return authors, readers
+
+
+def load_during(clients, authors: list[int], outage, posts: int) -> list[int]:
+    """Post from 4 threads while `outage()` runs in another; the ids of the posts whose CreatePost was answered."""
+    answered: list[int] = []
+    lock = threading.Lock()
+
+    def publish(i: int) -> None:
+        request = post.CreatePostRequest(author_id=authors[i % AUTHORS], text=f"outage {i}")
+        try:
+            post_id = clients.post.CreatePost(request, timeout=30).post.post_id
+        except grpc.RpcError:
+            return  # not answered: the caller knows it may not have happened
+        with lock:
+            answered.append(post_id)
+
+    outage_thread = threading.Thread(target=outage)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(publish, range(posts // 2)))
+        outage_thread.start()
+        list(pool.map(publish, range(posts // 2, posts)))
+    outage_thread.join()
+    return answered
+
+
+def assert_every_answered_post_reaches_every_reader(clients, readers: list[int], answered: list[int]) -> None:
+    expected = sorted(answered, reverse=True)
+    for reader in readers:
+        eventually(lambda: len(home_timeline(clients, reader)) >= len(expected), timeout=300, interval=1)
+        assert home_timeline(clients, reader) == expected
+
+
+def timeline_dead_letters(settings) -> list:
+    return [r for r in read_topic(settings, settings.topic(DEAD_LETTERS.name)) if dict(r.headers).get("chirp-dead-letter-projection") == b"timeline"]
+
+
+def test_with_cassandra_stopped_for_30_seconds_the_workers_wait_and_catch_up_dead_lettering_nothing(system, clients):
+    authors, readers = network(clients)
+    letters_before = len(timeline_dead_letters(system.settings))
+
+    def outage() -> None:
+        infra("stop", "cassandra")
+        time.sleep(OUTAGE_SECONDS)
+        infra("start", "cassandra")
+        infra("wait", "cassandra")
+
+    answered = load_during(clients, authors, outage, posts=400)
+    assert_every_answered_post_reaches_every_reader(clients, readers, answered)
+    assert len(timeline_dead_letters(system.settings)) == letters_before
+
+
+def test_with_the_kafka_broker_restarted_no_answered_post_is_lost(system, clients):
+    authors, readers = network(clients)
+
+    def outage() -> None:
+        infra("stop", "kafka")
+        infra("start", "kafka")
+        infra("wait", "kafka")
+
+    answered = load_during(clients, authors, outage, posts=400)
+    assert_every_answered_post_reaches_every_reader(clients, readers, answered)

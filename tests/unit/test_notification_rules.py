@@ -1,0 +1,105 @@
+"""Pure rules of notifications: who is told, how acts group, what a retraction takes back, what an id means."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from chirp.graph.v1 import graph_pb2
+from chirp.post.v1 import post_pb2
+from services.notification.domain import (
+    LIKE,
+    MENTION,
+    NEW_FOLLOWER,
+    REPLY,
+    REPOST,
+    Act,
+    Preferences,
+    Retraction,
+    Standing,
+    for_post,
+    for_reaction,
+    group_key,
+    group_of,
+    notification_id,
+    parse_notification_id,
+    retraction_of_reaction,
+    retraction_of_unfollow,
+    shown,
+    wanted,
+)
+
+AT = datetime(2026, 11, 21, 12, 0, 0)
+
+
+def _reply(author: int, parent_author: int, mentioned: list[int]) -> post_pb2.PostEvent:
+    post = post_pb2.Post(
+        post_id=20, author_id=author, text="re", in_reply_to_post_id=10, in_reply_to_user_id=parent_author,
+        mentions=[post_pb2.Mention(user_id=u) for u in mentioned],
+    )
+    return post_pb2.PostEvent(event_id="e", post_created=post_pb2.PostCreated(post=post))
+
+
+def test_the_parent_author_of_a_reply_is_told_once_as_a_reply_even_when_mentioned():
+    acts = for_post(_reply(author=1, parent_author=2, mentioned=[2, 3]), max_mentions=10)
+    assert [(a.recipient_id, a.kind) for a in acts] == [(2, REPLY), (3, MENTION)]
+
+
+def test_replying_to_yourself_tells_nobody():
+    assert for_post(_reply(author=1, parent_author=1, mentioned=[1]), max_mentions=10) == []
+
+
+def test_the_mention_cap_counts_only_people_who_are_told():
+    acts = for_post(_reply(author=1, parent_author=2, mentioned=[2, 1, *range(3, 20)]), max_mentions=10)
+    assert [a.recipient_id for a in acts if a.kind == MENTION] == list(range(3, 13))
+
+
+def test_likes_and_reposts_of_one_post_group_per_kind_and_post_and_followers_into_one():
+    like = post_pb2.PostEvent(post_liked=post_pb2.PostLiked(post_id=5, author_id=1, user_id=2))
+    repost = post_pb2.PostEvent(post_reposted=post_pb2.PostReposted(post_id=5, author_id=1, user_id=2))
+    assert (for_reaction(like, "t").kind, for_reaction(like, "t").group_key) == (LIKE, "like:5")
+    assert (for_reaction(repost, "t").kind, for_reaction(repost, "t").group_key) == (REPOST, "repost:5")
+    assert group_key(NEW_FOLLOWER) == group_key(NEW_FOLLOWER, 99) == "follow"
+
+
+def test_a_retraction_takes_the_actor_out_of_the_group_their_act_joined():
+    unlike = post_pb2.PostEvent(post_unliked=post_pb2.PostUnliked(post_id=5, author_id=1, user_id=2))
+    undo = post_pb2.PostEvent(repost_undone=post_pb2.RepostUndone(post_id=5, author_id=1, user_id=2))
+    unfollow = graph_pb2.GraphEvent(user_unfollowed=graph_pb2.UserUnfollowed(follower_id=2, followee_id=1))
+    assert retraction_of_reaction(unlike) == Retraction(1, "like:5", 2)
+    assert retraction_of_reaction(undo) == Retraction(1, "repost:5", 2)
+    assert retraction_of_unfollow(unfollow) == Retraction(1, "follow", 2)
+
+
+@pytest.mark.parametrize(
+    "act_actor, preferences, standing, told",
+    [
+        (2, Preferences(), Standing(), True),
+        (1, Preferences(), Standing(), False),  # your own act
+        (2, Preferences(), Standing(blocked=True), False),
+        (2, Preferences(), Standing(muted=True), False),
+        (2, Preferences(disabled_kinds=frozenset({LIKE})), Standing(), False),
+        (2, Preferences(disabled_kinds=frozenset({MENTION})), Standing(), True),
+        (2, Preferences(only_following=True), Standing(), False),
+        (2, Preferences(only_following=True), Standing(followed=True), True),
+        (2, Preferences(only_following=True), Standing(followed=True, muted=True), False),
+    ],
+)
+def test_who_is_told(act_actor, preferences, standing, told):
+    assert wanted(Act(1, LIKE, act_actor, AT, 5), preferences, standing) is told
+
+
+def test_a_group_shows_where_its_newest_act_is_and_nowhere_once_empty():
+    later = AT + timedelta(seconds=1)
+    assert shown(later, 2, later)
+    assert not shown(AT, 2, later)
+    assert not shown(AT, 0, None)
+
+
+def test_a_notification_id_is_a_position_and_names_its_group():
+    value = notification_id(1_763_726_400_000, "like:5")
+    assert parse_notification_id(value) == (1_763_726_400_000, "like:5")
+    assert group_of(value) == group_of("like:5") == "like:5"
+    assert group_of(notification_id(1, "follow")) == "follow"
+    for bad in ("", "like:5", "x-like:5", "12-"):
+        with pytest.raises(ValueError):
+            parse_notification_id(bad)
