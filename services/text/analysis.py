@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from services.text import length
 from services.text.entities import extract_entities, url_entities
-from services.text.urls import Span
+from services.text.urls import extract_urls
 
 
 class Profile(enum.Enum):
@@ -66,8 +66,9 @@ class Analysis:
 def analyze(text: str, profile: Profile = Profile.CLASSIC) -> Analysis:
     """Length, validity and entities of `text` by twitter-text's rules for `profile`; no limit of Chirp's own."""
     normalized = unicodedata.normalize("NFC", text)
-    urls = url_entities(normalized)
-    weighted = length.weighted_length(normalized, [Span(url.value, url.start, url.end) for url in urls], profile.config)
+    spans = extract_urls(normalized)
+    weighted = length.weighted_length(normalized, spans, profile.config)
+    urls = url_entities(normalized, spans)
     kinds: dict[str, list[Entity]] = {"mention": [], "hashtag": [], "url": [], "cashtag": [], "list": []}
     for found in extract_entities(normalized, urls):
         kinds[found.kind].append(Entity(found.value, found.start, found.end))

@@ -6,7 +6,7 @@ and nothing newer: an emoji sequence it does not know is counted code point by c
 Emoji 11.0 sequences of the Unicode emoji data shipped by the maintained `emoji` package (fully-qualified ones, the
 unqualified forms of the ones without a ZWJ, and the skin-tone modifiers alone), longest match first, with the few
 differences of twemoji-parser 11.0.2 listed below, each observed against the pinned JS oracle
-(tests/unit/test_text_oracle.py compares every sequence of the Unicode data both ways).
+(tests/unit/test_text_oracle.py weighs every sequence of the Unicode emoji data against it, alone and among others).
 """
 
 import re

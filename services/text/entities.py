@@ -22,7 +22,7 @@ import unicodedata
 from typing import NamedTuple
 
 from services.text._port import LATIN_ACCENT_CHARS, PUNCT, SPACES_GROUP
-from services.text.urls import extract_urls
+from services.text.urls import Span, extract_urls
 
 MAX_HANDLE_LENGTH = 20
 MAX_LIST_SLUG_LENGTH = 25
@@ -108,8 +108,9 @@ def extract_cashtags(text: str) -> list[Extracted]:
     ]
 
 
-def url_entities(text: str) -> list[Extracted]:
-    return [Extracted("url", span.value, span.start, span.end) for span in extract_urls(text)]
+def url_entities(text: str, spans: list[Span] | None = None) -> list[Extracted]:
+    """extract_urls as entities (`spans`: extract_urls(text), when already at hand)."""
+    return [Extracted("url", span.value, span.start, span.end) for span in (extract_urls(text) if spans is None else spans)]
 
 
 def extract_entities(text: str, urls: list[Extracted] | None = None) -> list[Extracted]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from services.text._port import CONFIGS, INVALID_CHARS_GROUP
 from services.text.emoji import emoji_spans
-from services.text.urls import Span
+from services.text.urls import Span, utf16_length
 
 INVALID_CHARACTERS = re.compile(f"[{INVALID_CHARS_GROUP}]")
 
@@ -63,7 +63,7 @@ def weighted_length(text: str, urls: list[Span], config: Config) -> int:
     total = 0
     position = 0
     # (start, URL before emoji at the same start as parseTweet tests URLs first, end, weight)
-    spans = [(url.start, 0, url.end, config.url_weight) for url in urls]
+    spans = [(url.start, 0, *_url_extent(text, url, config)) for url in urls]
     if config.emoji_parsing:
         spans += [(start, 1, end, config.default_weight) for start, end in emoji_spans(text)]
     for start, _, end, weight in sorted(spans):
@@ -73,6 +73,22 @@ def weighted_length(text: str, urls: list[Span], config: Config) -> int:
         position = end
     total += _plain_weight(text, position, len(text), config)
     return total // config.scale
+
+
+def _url_extent(text: str, url: Span, config: Config) -> tuple[int, int]:
+    """Where parseTweet resumes after a URL, and the URL's weight: it skips `url.counted` UTF-16 code units, which
+    is the whole URL but in one odd case (see services.text.urls), where the rest is then weighed as text."""
+    if url.counted == utf16_length(url.value):
+        return url.end, config.url_weight
+    units = 0
+    position = url.start
+    while units < url.counted:
+        units += 2 if text[position] > "\uffff" else 1
+        position += 1
+    # Stopping inside a surrogate pair, parseTweet weighs the low surrogate alone: the default weight, which is also
+    # what the whole character weighs (every astral code point has it). Count it with the URL.
+    extra = config.default_weight if units > url.counted else 0
+    return position, config.url_weight + extra
 
 
 def has_invalid_characters(text: str) -> bool:

@@ -50,9 +50,15 @@ _DOTTED_RUNS = re.compile(f"(?<![^{SPACES_GROUP}])[^{SPACES_GROUP}]*\\.[^{SPACES
 
 
 class Span(NamedTuple):
-    value: str
+    value: str  # text[start:end]
     start: int
     end: int
+    counted: int  # UTF-16 code units parseTweet counts as this URL (see extract_urls); the rest it weighs as text
+
+
+def _span(text: str, start: int, end: int) -> Span:
+    value = text[start:end]
+    return Span(value, start, end, utf16_length(value))
 
 
 def extract_urls(text: str) -> list[Span]:
@@ -72,13 +78,18 @@ def extract_urls(text: str) -> list[Span]:
             if before and before[-1] in "-_./":
                 continue
             last = None
-            for ascii_domain in VALID_ASCII_DOMAIN.finditer(domain):
-                last = [start + ascii_domain.start(), start + ascii_domain.end()]
-                urls.append(Span(text[last[0] : last[1]], *last))
+            for last in VALID_ASCII_DOMAIN.finditer(domain):
+                urls.append(_span(text, start + last.start(), start + last.end()))
             if last is None:
                 continue
-            if path:  # the last domain found takes the path and query along
-                urls[-1] = Span(text[last[0] : end], last[0], end)
+            if path:
+                # The last domain found takes the port, path and query along: the entity runs to the URL's end.
+                # twitter-text then gives as URL the domain it found followed by them, leaving out whatever came
+                # between (for "ab.de😷x.рф/p": indices of the whole, URL "ab.de/p"), and parseTweet counts that
+                # many characters as the URL and the rest as text. Chirp's value is the text at the indices, and
+                # `counted` keeps parseTweet's count.
+                counted = utf16_length(last.group(0)) + utf16_length(url) - utf16_length(domain)
+                urls[-1] = Span(text[urls[-1].start : end], urls[-1].start, end, counted)
         else:
             tco = VALID_TCO_URL.match(url)
             if tco:
@@ -86,7 +97,7 @@ def extract_urls(text: str) -> list[Span]:
                 if tco.group(1) and len(tco.group(1)) > MAX_TCO_SLUG_LENGTH:
                     continue
                 end = start + len(tco.group(0))
-            urls.append(Span(text[start:end], start, end))
+            urls.append(_span(text, start, end))
     return urls
 
 
@@ -150,7 +161,7 @@ def _valid_url(url: str, scheme: str, domain: str) -> bool:
             return False
     # twitter-text adds the growth of the domain by Punycode here, but its toAscii returns the domain unchanged:
     # only the URL as written counts.
-    return _utf16_length(scheme) + _utf16_length(url) <= MAX_URL_LENGTH
+    return utf16_length(scheme) + utf16_length(url) <= MAX_URL_LENGTH
 
 
 def _punycode_length(label: str) -> int:
@@ -161,5 +172,5 @@ def _punycode_length(label: str) -> int:
     return len(parts) - 1 + sum(len(part) if part.isascii() else 4 + len(part.encode("punycode")) for part in parts)
 
 
-def _utf16_length(text: str) -> int:
+def utf16_length(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-16-le", "surrogatepass")) // 2

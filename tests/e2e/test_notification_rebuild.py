@@ -1,17 +1,16 @@
-"""A notification projection rebuilt by replay (services/runtime/rebuild.py) equals the live one, keeps what users
+"""A notification projection rebuilt by replay (`chirp projections rebuild notifications`) equals the live one, keeps what users
 set (preferences, read position), and then serves new notifications."""
 
 import asyncio
+import re
 
 import grpc
+from typer.testing import CliRunner
 
 from chirp.notification.v1 import notification_pb2
 from chirp.notification.v1 import notification_service_pb2 as notification
-from services.notification.projection import NotificationProjection
-from services.notification.repository import NotificationRepository
+from services.cli.main import app as chirp
 from services.runtime.cassandra import CassandraSession
-from services.runtime.rebuild import rebuild
-from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
 from services.runtime.versions import keyspace_of
 from tests.e2e.test_notification_kinds import People
 from tests.helpers import eventually
@@ -31,21 +30,9 @@ def test_a_rebuilt_projection_equals_the_live_one_and_keeps_what_users_set(syste
     clients.notification.UpdatePreferences(notification.UpdatePreferencesRequest(user_id=ana, preferences=prefs), timeout=10)
     clients.notification.MarkRead(notification.MarkReadRequest(user_id=ana, notification_id=live[1].notification_id), timeout=10)
 
-    post_topic, graph_topic = settings.topic(POST_EVENTS.name), settings.topic(GRAPH_EVENTS.name)
-    version = asyncio.run(
-        rebuild(
-            settings,
-            "notification",
-            [post_topic, graph_topic],
-            lambda session, keyspace: NotificationProjection(
-                NotificationRepository(session, keyspace, settings.keyspace("notification")),
-                post_topic,
-                graph_topic,
-                settings.max_notified_mentions,
-            ),
-            lambda done, total: None,
-        )
-    )
+    result = CliRunner().invoke(chirp, ["projections", "rebuild", "notifications"], env=system.env)
+    assert result.exit_code == 0, result.output
+    version = int(re.search(r"rebuilt as version (\d+)", result.output).group(1))
     old, new = settings.keyspace("notification"), keyspace_of(settings, "notification", version)
     assert old != new
     assert feed_of(settings, new, ana) == feed_of(settings, old, ana)
