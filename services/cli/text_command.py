@@ -19,7 +19,10 @@ def text() -> None:
 @app.command()
 def analyze(
     profile: Annotated[
-        Profile, typer.Option("--profile", case_sensitive=False, help="classic: 140, all count 1; weighted: 280, CJK and emoji count 2.")
+        Profile,
+        typer.Option(
+            "--profile", case_sensitive=False, help="classic: 140, all count 1; weighted: 280, CJK and emoji count 2."
+        ),
     ] = Profile.CLASSIC,
 ) -> None:
     """Read lines of standard input, each a JSON string; write one JSON object per line: weighted_length, valid,

@@ -33,7 +33,8 @@ _HASH_SIGNS = "#\uff03"
 _MENTION = re.compile(
     # Not glued to a word, an e-mail-like text or another sigil; "RT" or "RT:" right before the @ is fine.
     r"(?P<before>^|[^A-Za-z0-9_!#$%&*@\uff20]|(?:^|[^A-Za-z0-9_+~.\-])(?:rt|RT|rT|Rt):?)"
-    r"[@\uff20](?P<handle>[A-Za-z0-9_]{1,20})(?P<list>/[A-Za-z][A-Za-z0-9_\-]{0,24})?"
+    f"[@\uff20](?P<handle>[A-Za-z0-9_]{{1,{MAX_HANDLE_LENGTH}}})"
+    f"(?P<list>/[A-Za-z][A-Za-z0-9_\\-]{{0,{MAX_LIST_SLUG_LENGTH - 1}}})?"
 )
 # What may not follow a mention: another @, a Latin-accented letter (the handle would go on), or a URL scheme's ://.
 _MENTION_END = re.compile(f"[@\\uff20]|[{LATIN_ACCENT_CHARS}]|://")
@@ -50,7 +51,9 @@ _CASHTAG = re.compile(
 
 # Characters a hashtag may hold besides letters, marks and digits (twitter-text's list): joiners and a few
 # script-specific marks and middle dots.
-HASHTAG_SPECIAL_CHARS = "_\u200c\u200d\ua67e\u05be\u05f3\u05f4\uff5e\u301c\u309b\u309c\u30a0\u30fb\u3003\u0f0b\u0f0c\u00b7"
+HASHTAG_SPECIAL_CHARS = (
+    "_\u200c\u200d\ua67e\u05be\u05f3\u05f4\uff5e\u301c\u309b\u309c\u30a0\u30fb\u3003\u0f0b\u0f0c\u00b7"
+)
 
 
 class Extracted(NamedTuple):
@@ -110,7 +113,8 @@ def extract_cashtags(text: str) -> list[Extracted]:
 
 def url_entities(text: str, spans: list[Span] | None = None) -> list[Extracted]:
     """extract_urls as entities (`spans`: extract_urls(text), when already at hand)."""
-    return [Extracted("url", span.value, span.start, span.end) for span in (extract_urls(text) if spans is None else spans)]
+    spans = extract_urls(text) if spans is None else spans
+    return [Extracted("url", span.value, span.start, span.end) for span in spans]
 
 
 def extract_entities(text: str, urls: list[Extracted] | None = None) -> list[Extracted]:
@@ -167,7 +171,7 @@ def _unicode_classes() -> tuple[str, str]:
 
     def body(ranges: list[tuple[int, int]]) -> str:
         return "".join(
-            re.escape(chr(low)) if low == high else f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in ranges
+            re.escape(chr(low)) + (f"-{re.escape(chr(high))}" if high > low else "") for low, high in ranges
         )
 
     return body(letters), body(alphanumerics)

@@ -1,25 +1,29 @@
 """URLs, with or without a scheme, found exactly where twitter-text (JS 3.1.0) finds them.
 
 The patterns (valid TLDs, domain, path and query characters) are twitter-text-parser's, which are twitter-text's
-own. Its extraction loop is not used as is, because it disagrees with twitter-text in three ways, corrected here:
+own. Its extraction loop is not used, because it disagrees with twitter-text; corrected here:
 
 - Domain check: the port runs Python's IDNA 2003 codec (nameprep, bidi rules, a failure on any odd label), which
-  drops URLs twitter-text keeps, e.g. `http://שלוםa.com` or labels with symbols. twitter-text only requires each
-  label, Punycode-encoded, to be 1 to 63 characters long (and a domain starting with "xn--" to hold an ASCII domain);
-  under Node, twitter-text's `require("punycode")` is Node's built-in punycode 2.1, whose behaviour is the one kept.
-- Length limit: twitter-text measures the 4096-character URL limit in UTF-16 code units, the port in code points.
+  drops URLs twitter-text keeps, e.g. `http://שלוםa.com`. twitter-text only requires each label, Punycode-encoded,
+  to be 1 to 63 characters long (and a domain starting with "xn--" to hold an ASCII domain); under Node, its
+  `require("punycode")` is Node's built-in punycode 2.1, whose behaviour is the one kept.
+- UTF-16: twitter-text's pattern reads UTF-16 code units, so it may cut an emoji in two (see _Utf16); it runs here
+  on the same units, and lengths (the 4096 limit of a URL) are counted in them.
 - Case folding: the patterns are case-insensitive. JavaScript (without the `u` flag) never folds a non-ASCII letter
   onto an ASCII one, Python does for ı (U+0131), İ (U+0130) and ſ (U+017F): `example.ſite` would be a URL on the
   `site` TLD. Those three are matched as another Latin letter of the same class (ƀ), so they behave as in JS.
+- Two oddities of twitter-text's own, kept for the indices and the length (see extract_urls): where it places a
+  domain found inside a longer one, and the URL it reports for a domain without scheme followed by a path.
 
 And one for speed: Python's regular expressions backtrack far slower than JavaScript's, and twitter-text's URL pattern
 fails slowly where a long chain of labels leads to no TLD ("a.a.a.a..." of 4 KiB took 47 s, against 66 ms in Node).
-The pattern is only tried at positions where a domain can start and reach a TLD (`_domain_starts`, linear); the
-matches are the pattern's own, so this changes nothing but the time (50 ms at worst for 4 KiB).
+The pattern is only tried at positions where a domain can start and reach a TLD (`_domain_starts`, linear), and its
+TLD lists are tries (services.text._trie); the matches are the pattern's own, so only the time changes.
 
 Indices are code points of the text given, end exclusive; `value` is always `text[start:end]`.
 """
 
+import bisect
 import re
 from typing import NamedTuple
 
@@ -56,18 +60,14 @@ class Span(NamedTuple):
     counted: int  # UTF-16 code units parseTweet counts as this URL (see extract_urls); the rest it weighs as text
 
 
-def _span(text: str, start: int, end: int) -> Span:
-    value = text[start:end]
-    return Span(value, start, end, utf16_length(value))
-
-
 def extract_urls(text: str) -> list[Span]:
     """twitter-text's extractUrlsWithIndices (URLs without a scheme included), in code points."""
     if not text or "." not in text:
         return []
-    matched = text.translate(_JS_FOLDING) if not text.isascii() and _FOLDED.search(text) else text
+    units = _Utf16(text)
+    view = units.view.translate(_JS_FOLDING) if not text.isascii() and _FOLDED.search(text) else units.view
     urls: list[Span] = []
-    for match in (match for run in _DOTTED_RUNS.finditer(matched) for match in _url_matches(matched, run.start(), run.end())):
+    for match in (match for run in _DOTTED_RUNS.finditer(view) for match in _url_matches(view, run.start(), run.end())):
         before, url, scheme, domain, path = match.group(2, 3, 4, 5, 7)
         end = match.end()
         start = end - len(url)
@@ -77,19 +77,25 @@ def extract_urls(text: str) -> list[Span]:
             # Without a scheme, only ASCII (and Latin-accented) domains count, and not right after - _ . or /.
             if before and before[-1] in "-_./":
                 continue
-            last = None
-            for last in VALID_ASCII_DOMAIN.finditer(domain):
-                urls.append(_span(text, start + last.start(), start + last.end()))
-            if last is None:
+            found = None
+            searched_from = 0
+            for found in VALID_ASCII_DOMAIN.finditer(domain):
+                # twitter-text places each domain found at the first place its text occurs from the end of the
+                # previous one (indexOf), which is not always where the pattern found it: "example.comexample.com
+                # ＃example.com.рф" gives the domain at 0, not at 22. Followed here, since the text is the same.
+                at = domain.find(found.group(0), searched_from)
+                searched_from = at + len(found.group(0))
+                urls.append(units.span(start + at, start + searched_from, len(found.group(0))))
+            if found is None:
                 continue
             if path:
                 # The last domain found takes the port, path and query along: the entity runs to the URL's end.
                 # twitter-text then gives as URL the domain it found followed by them, leaving out whatever came
-                # between (for "ab.de😷x.рф/p": indices of the whole, URL "ab.de/p"), and parseTweet counts that
-                # many characters as the URL and the rest as text. Chirp's value is the text at the indices, and
-                # `counted` keeps parseTweet's count.
-                counted = utf16_length(last.group(0)) + utf16_length(url) - utf16_length(domain)
-                urls[-1] = Span(text[urls[-1].start : end], urls[-1].start, end, counted)
+                # between (for "ab.de😷пример.рф/p": indices of the whole, URL "ab.de/p"), and parseTweet
+                # counts that many characters as the URL and the rest as text. Chirp's value is the text at the
+                # indices, and `counted` keeps parseTweet's count.
+                counted = len(found.group(0)) + len(url) - len(domain)
+                urls[-1] = units.span(start + searched_from - len(found.group(0)), end, counted)
         else:
             tco = VALID_TCO_URL.match(url)
             if tco:
@@ -97,8 +103,39 @@ def extract_urls(text: str) -> list[Span]:
                 if tco.group(1) and len(tco.group(1)) > MAX_TCO_SLUG_LENGTH:
                     continue
                 end = start + len(tco.group(0))
-            urls.append(_span(text, start, end))
+            urls.append(units.span(start, end, end - start))
     return urls
+
+
+class _Utf16:
+    """The text as JavaScript holds it, each astral character as two surrogates (`view`), and the way back to code
+    points. twitter-text's URL pattern sees those halves: before a URL without a scheme it may take the first half
+    of an emoji as "the character before" and the second half into the domain, which changes what it finds
+    ("@😷-ab.com" holds the URL "-ab.com") and the length of the first label once Punycode-encoded."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.view = text
+        self._astral: list[int] = []  # view offsets of the second halves
+        if not text.isascii() and _ASTRAL.search(text):
+            self.view = _ASTRAL.sub(_surrogates, text)
+            self._astral = [index + 1 for index, unit in enumerate(self.view) if "\ud800" <= unit <= "\udbff"]
+
+    def offset(self, unit: int) -> int:
+        """Code point offset of a view offset (URLs start and end between whole characters)."""
+        return unit - bisect.bisect_left(self._astral, unit) if self._astral else unit
+
+    def span(self, start: int, end: int, counted: int) -> Span:
+        first, last = self.offset(start), self.offset(end)
+        return Span(self.text[first:last], first, last, counted)
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _surrogates(match: re.Match) -> str:
+    code = ord(match.group(0)) - 0x10000
+    return chr(0xD800 + (code >> 10)) + chr(0xDC00 + (code & 0x3FF))
 
 
 def _url_matches(text: str, run_start: int, run_end: int):
@@ -153,7 +190,8 @@ def _domain_starts(text: str, start: int, end: int) -> set[int]:
 
 
 def _valid_url(url: str, scheme: str, domain: str) -> bool:
-    """twitter-text's isValidUrl: each label of the domain fits DNS once Punycode-encoded, and the URL is not huge."""
+    """twitter-text's isValidUrl: each label of the domain fits DNS once Punycode-encoded, and the URL is not huge.
+    Arguments in UTF-16 (see _Utf16)."""
     if domain[:4] == "xn--" and not VALID_ASCII_DOMAIN.search(domain):
         return False
     for label in domain.split("."):
@@ -161,7 +199,7 @@ def _valid_url(url: str, scheme: str, domain: str) -> bool:
             return False
     # twitter-text adds the growth of the domain by Punycode here, but its toAscii returns the domain unchanged:
     # only the URL as written counts.
-    return utf16_length(scheme) + utf16_length(url) <= MAX_URL_LENGTH
+    return len(scheme) + len(url) <= MAX_URL_LENGTH
 
 
 def _punycode_length(label: str) -> int:
@@ -169,7 +207,14 @@ def _punycode_length(label: str) -> int:
     split again at ideographic full stops (。．｡, which twitter-text lets into a label), and each part that is not
     ASCII becomes "xn--" + RFC 3492."""
     parts = _IDEOGRAPHIC_STOPS.sub(".", label).split(".")
-    return len(parts) - 1 + sum(len(part) if part.isascii() else 4 + len(part.encode("punycode")) for part in parts)
+    return len(parts) - 1 + sum(
+        len(part) if part.isascii() else 4 + len(_code_points(part).encode("punycode")) for part in parts
+    )
+
+
+def _code_points(units: str) -> str:
+    """UTF-16 back to code points, as punycode.js reads it: pairs joined, a lone surrogate kept as it is."""
+    return units.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
 def utf16_length(text: str) -> int:
