@@ -6,7 +6,11 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from chirp.timeline.v1 import timeline_service_pb2 as timeline
+from services.runtime.cassandra import CassandraSession
 from services.runtime.config import Settings
+from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
+from services.timeline.repository import TimelineRepository
 
 
 def unique_handle(stem: str) -> str:
@@ -93,5 +97,37 @@ def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, i
             return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
         finally:
             await admin.close()
+
+    return asyncio.run(run())
+
+
+def caught_up(settings: Settings, group: str) -> bool:
+    """Whether `group` has committed everything published to the post and graph topics."""
+    topics = (settings.topic(POST_EVENTS.name), settings.topic(GRAPH_EVENTS.name))
+    return all(committed_offsets(settings, group, t) == {p: o for p, o in end_offsets(settings, t).items() if o} for t in topics)
+
+
+def home_timeline(clients, user_id: int) -> list[int]:
+    """Every post id of a home timeline, following page tokens to the end."""
+    ids, token = [], ""
+    while True:
+        page = clients.timeline.GetHomeTimeline(
+            timeline.GetHomeTimelineRequest(user_id=user_id, page_size=100, page_token=token), timeout=10
+        )
+        ids.extend(p.post_id for p in page.posts)
+        token = page.next_page_token
+        if not token:
+            return ids
+
+
+def on_timeline(settings: Settings, work):
+    """Run `work(repository)` on this session's timeline tables, straight on Cassandra."""
+
+    async def run():
+        session = await CassandraSession.connect(settings)
+        try:
+            return await work(TimelineRepository(session, settings.keyspace("timeline")))
+        finally:
+            session.shutdown()
 
     return asyncio.run(run())

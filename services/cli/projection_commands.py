@@ -21,7 +21,12 @@ def _builders(settings: Settings) -> dict:
     return {
         "timeline": (
             "timeline",
-            lambda session, keyspace: TimelineProjection(TimelineRepository(session, keyspace), post_topic, graph_topic),
+            lambda session, keyspace: TimelineProjection(
+                TimelineRepository(session, keyspace, settings.keyspace("timeline")),
+                post_topic,
+                graph_topic,
+                settings.fanout_threshold,
+            ),
         ),
         "notifications": (
             "notification",

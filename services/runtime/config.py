@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     # At most this many mentioned users are notified of one post.
     max_notified_mentions: int = 10
 
+    # Hybrid fan-out: posts of an author with more followers than this are not copied into followers' home
+    # timelines but merged in when those are read. The starting value: `chirp timeline fanout-threshold` changes it
+    # at run time for every timeline process.
+    fanout_threshold: int = 10000
+    # A user who has not read their home timeline for this long is skipped by fan-out once
+    # `chirp timeline sweep-inactive` has run; their home timeline is rebuilt on their next read.
+    inactive_after_seconds: int = 30 * 86400
+
     # Attempts at an event that fails by itself (not an outage) before it goes to the dead-letter topic.
     projection_max_attempts: int = 5
 

@@ -28,10 +28,10 @@ def main() -> None:
         settings=settings,
         topics=[post_topic, graph_topic],
         keyspace=keyspace,
-        repository_of_keyspace=TimelineRepository,
-        build_projection=lambda repo: TimelineProjection(repo, post_topic, graph_topic),
+        repository_of_keyspace=lambda session, versioned: TimelineRepository(session, versioned, keyspace),
+        build_projection=lambda repo: TimelineProjection(repo, post_topic, graph_topic, settings.fanout_threshold),
         add_api=lambda repo, server: timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server(
-            TimelineApi(repo, graph), server
+            TimelineApi(repo, graph, settings.inactive_after_seconds), server
         ),
         service_name=timeline_service_pb2.DESCRIPTOR.services_by_name["TimelineService"].full_name,
     )

@@ -1,15 +1,29 @@
-"""gRPC API of the timeline service: pages of post ids, hydrated from the service's own projections."""
+"""gRPC API of the timeline service: pages of post ids, hydrated from the service's own projections.
+
+A home page merges the reader's rows with the held-back posts of the high-follower authors they follow (hybrid
+fan-out), and a reader back from inactivity gets their home timeline rebuilt before the first page answers.
+"""
+
+import asyncio
 
 from chirp.post.v1 import post_pb2
 from chirp.timeline.v1 import timeline_pb2
 from chirp.timeline.v1 import timeline_service_pb2 as pb
 from chirp.timeline.v1 import timeline_service_pb2_grpc
 from services.runtime.errors import NotFound
-from services.runtime.events import timestamp_from_datetime
+from services.runtime.events import now_ms, timestamp_from_datetime
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
 from services.runtime.resources import SharedResource
-from services.timeline.domain import explain_home_entry, reply_reaches, shown_at_home
-from services.timeline.repository import HomeEntry, StoredPost, StoredUser, TimelineRepository
+from services.timeline.domain import (
+    ACTIVITY_RESOLUTION_MS,
+    HomeEntry,
+    explain_home_entry,
+    merge_home,
+    reply_reaches,
+    shown_at_home,
+)
+from services.timeline.inactivity import rebuild_on_return, without_replies_not_reaching
+from services.timeline.repository import StoredPost, StoredUser, TimelineRepository
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -17,10 +31,11 @@ _NEWEST = 2**63 - 1
 
 
 class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
-    def __init__(self, repository: SharedResource, graph: SharedResource) -> None:
+    def __init__(self, repository: SharedResource, graph: SharedResource, inactive_after_seconds: int) -> None:
         # Built on first use, once the event loop runs: the process may be a faust worker that starts it later.
         self._repository = repository
         self._graph = graph
+        self._inactive_after_ms = inactive_after_seconds * 1000
 
     async def GetHomeTimeline(self, request: pb.GetHomeTimelineRequest, context) -> pb.GetHomeTimelineResponse:
         posts, token = await self._page("home_timeline", request)
@@ -38,11 +53,13 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         source = await repo.home_row_source(request.user_id, request.post_id)
         author_id = post.author_id if post else None
         replied_to = post.in_reply_to_user_id if post else 0
+        follows_author = author_id is not None and await repo.follows(request.user_id, author_id)
         shown, reason = explain_home_entry(
             request.user_id,
             author_id,
             has_row=source is not None,
-            follows_author=author_id is not None and await repo.follows(request.user_id, author_id),
+            held_back=follows_author and await repo.is_held_back(author_id, request.post_id),
+            follows_author=follows_author,
             muted=author_id in await repo.muted_ids(request.user_id),
             reply_reaches_reader=reply_reaches(
                 request.user_id, replied_to, bool(replied_to) and await repo.follows(request.user_id, replied_to)
@@ -59,10 +76,19 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
             # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
             if not await (await self._graph.get()).user_exists(request.user_id):
                 raise NotFound("USER_NOT_FOUND", f"there is no user with id {request.user_id}", user_id=str(request.user_id))
-        entries = await repo.timeline_page(table, request.user_id, position["before"] if position else _NEWEST, size + 1)
+        before = position["before"] if position else _NEWEST
+        if table == "home_timeline":
+            await self._note_read(repo, request.user_id)
+            entries = await home_page(repo, request.user_id, before, size + 1)
+        else:
+            entries = await repo.timeline_page(table, request.user_id, before, size + 1)
         more = len(entries) > size
         entries = entries[:size]
         posts = await repo.get_posts([entry.post_id for entry in entries])
+        held_back = {entry.post_id for entry in entries if entry.held_back}
+        if held_back:
+            reaching = await without_replies_not_reaching(repo, request.user_id, {p: posts[p] for p in held_back if p in posts})
+            posts = {pid: p for pid, p in posts.items() if pid not in held_back or pid in reaching}
         muted = await repo.muted_ids(request.user_id) if table == "home_timeline" else set()
         counts = await repo.edge_counts(list(posts))
         people = await repo.get_users({post.author_id for post in posts.values()} | {e.reposted_by for e in entries if e.reposted_by})
@@ -72,6 +98,23 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
             if entry.post_id in posts and shown_at_home(posts[entry.post_id].author_id, entry.reposted_by, muted)
         ]
         return items, encode_token({"before": entries[-1].post_id}) if more else ""
+
+    async def _note_read(self, repo: TimelineRepository, reader: int) -> None:
+        """Record the read (at most once a minute); a reader fan-out skipped as inactive is rebuilt first."""
+        activity, now = await repo.activity(reader), now_ms()
+        if activity.inactive:
+            await rebuild_on_return(repo, reader, now)
+        elif activity.last_read_ms is None or now - activity.last_read_ms > ACTIVITY_RESOLUTION_MS:
+            await repo.record_read(reader, now)
+
+
+async def home_page(repo: TimelineRepository, reader: int, before: int, limit: int) -> list[HomeEntry]:
+    """The reader's rows merged with the held-back posts of the authors they follow."""
+    rows, authors = await asyncio.gather(
+        repo.timeline_page("home_timeline", reader, before, limit), repo.held_back_authors_followed_by(reader)
+    )
+    held_back = await asyncio.gather(*(repo.held_back_page(author, before, limit) for author in authors))
+    return merge_home(rows, list(held_back), limit)
 
 
 def hydrated(entry: HomeEntry, post: StoredPost, people: dict[int, StoredUser], counts: dict[str, int]) -> timeline_pb2.TimelinePost:

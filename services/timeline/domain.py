@@ -1,6 +1,8 @@
 """Fan-out rules: who gets a post in their home timeline, and how much history a new follow brings. No I/O."""
 
+import heapq
 import zlib
+from dataclasses import dataclass
 
 # Posts of a newly followed account copied into the follower's home timeline, and removed again on unfollow.
 BACKFILL_POSTS = 200
@@ -8,6 +10,46 @@ BACKFILL_POSTS = 200
 HOME_TIMELINE_CAP = 800
 # One post in this many trims the home timelines it lands in, so a timeline holds at most about CAP + this many.
 TRIM_EVERY = 32
+# How often a reader's activity is written down at most: reads in between are not recorded.
+ACTIVITY_RESOLUTION_MS = 60_000
+
+
+@dataclass(frozen=True)
+class HomeEntry:
+    post_id: int
+    # Who reposted it into this timeline; 0 when it is there as the author's own post (and in user timelines).
+    reposted_by: int = 0
+    # Merged in at read time (hybrid fan-out), not a row of the home timeline.
+    held_back: bool = False
+
+
+def fans_out(follower_count: int, threshold: int) -> bool:
+    """Whether a post is copied into each follower's home timeline (write time) or merged in when they read.
+    Copying costs one write per follower per post; merging costs one read per reader per such author followed."""
+    return follower_count <= threshold
+
+
+def merge_home(fanned_out: list[HomeEntry], held_back: list[list[HomeEntry]], limit: int) -> list[HomeEntry]:
+    """One page of a home timeline: its rows and the held-back posts of followed authors, newest first, each post
+    once. A row wins over a held-back copy of the same post: it may carry a repost attribution."""
+    seen: set[int] = set()
+    page: list[HomeEntry] = []
+    for entry in heapq.merge(fanned_out, *held_back, key=lambda e: e.post_id, reverse=True):
+        if entry.post_id not in seen:
+            seen.add(entry.post_id)
+            page.append(entry)
+            if len(page) == limit:
+                break
+    return page
+
+
+def is_inactive(last_active_ms: int, now_ms: int, inactive_after_ms: int) -> bool:
+    return now_ms - last_active_ms > inactive_after_ms
+
+
+def newest_posts(post_ids: list[int], cap: int = HOME_TIMELINE_CAP) -> list[int]:
+    """What a returning user's home timeline is rebuilt from: the newest `cap` distinct posts of those followed."""
+    return heapq.nlargest(cap, set(post_ids))
 
 
 def home_recipients(
@@ -45,13 +87,19 @@ def after_repost_undone(reader_id: int, author_id: int, other_reposters: list[in
 
 
 def explain_home_entry(
-    reader_id: int, author_id: int | None, has_row: bool, follows_author: bool, muted: bool, reply_reaches_reader: bool
+    reader_id: int,
+    author_id: int | None,
+    has_row: bool,
+    held_back: bool,
+    follows_author: bool,
+    muted: bool,
+    reply_reaches_reader: bool,
 ) -> tuple[bool, str]:
     """Whether a post shows in a home timeline and the rule that decides it. `author_id` is None for a post the
-    timeline does not know (never created, or deleted)."""
+    timeline does not know (never created, or deleted); `held_back`: merged at read time and the reader follows."""
     if author_id is None:
         return False, "no such post: it was deleted (a deleted post leaves every timeline) or never existed"
-    if not has_row:
+    if not has_row and not held_back:
         if author_id != reader_id and not follows_author:
             return False, "you do not follow its author (or unfollowed them, which removed it)"
         if not reply_reaches_reader:
@@ -59,6 +107,10 @@ def explain_home_entry(
         return False, f"not fanned out to you yet, or older than the {BACKFILL_POSTS} recent posts a follow copies"
     if muted:
         return False, "you muted its author: it is in your timeline's rows but hidden until you unmute"
+    if not has_row:
+        if not reply_reaches_reader:
+            return False, "a reply to an account you do not follow: replies reach only followers of both"
+        return True, "merged in when you read: its author had more followers than the fan-out threshold when it was posted"
     return True, "fanned out to you: you are its author or follow them"
 
 

@@ -5,6 +5,7 @@ time as its Cassandra write time, so applying an event twice, or replaying the t
 """
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 from chirp.graph.v1 import graph_pb2
@@ -15,6 +16,7 @@ from services.timeline.domain import (
     BACKFILL_POSTS,
     HOME_TIMELINE_CAP,
     after_repost_undone,
+    fans_out,
     home_recipients,
     reply_reaches,
     trims_home_timelines,
@@ -31,10 +33,23 @@ _USER_EDGES = {
 }
 
 
+# How stale a worker's idea of the fan-out threshold may be after `chirp timeline fanout-threshold` changed it.
+THRESHOLD_REFRESH_SECONDS = 1.0
+
+
 class TimelineProjection:
-    def __init__(self, repo: TimelineRepository, post_topic: str, graph_topic: str) -> None:
+    def __init__(self, repo: TimelineRepository, post_topic: str, graph_topic: str, fanout_threshold: int) -> None:
         self._repo = repo
         self._envelopes = {post_topic: post_pb2.PostEvent, graph_topic: graph_pb2.GraphEvent}
+        self._default_threshold = fanout_threshold
+        self._threshold = fanout_threshold
+        self._threshold_read_at = float("-inf")
+
+    async def _fanout_threshold(self) -> int:
+        if time.monotonic() - self._threshold_read_at > THRESHOLD_REFRESH_SECONDS:
+            self._threshold = await self._repo.fanout_threshold() or self._default_threshold
+            self._threshold_read_at = time.monotonic()
+        return self._threshold
 
     async def apply(self, records: Sequence[Record]) -> None:
         """Apply in order, except that consecutive posts (independent of each other) fan out concurrently."""
@@ -125,8 +140,18 @@ class TimelineProjection:
         for kind, parent in (("reply", post.in_reply_to_post_id), ("quote", post.quoted_post_id)):
             if parent:
                 await self._repo.add_edge(parent, kind, post.post_id, at)
-        followers = await self._repo.follower_ids(post.author_id)
-        followers_of_replied_to = frozenset(await self._repo.follower_ids(replied_to)) if replied_to else frozenset()
+        threshold = await self._fanout_threshold()
+        followers = await self._repo.follower_ids(post.author_id, limit=threshold + 1)
+        if fans_out(len(followers), threshold):
+            # Read after the author's timeline was written, like the followers: a reader who comes back meanwhile
+            # is either fanned out to here or finds the post in that timeline when theirs is rebuilt.
+            inactive = await self._repo.inactive_follower_ids(post.author_id)
+            followers = [f for f in followers if f not in inactive]
+        else:
+            # Decided once per post and recorded, so a later threshold neither loses nor doubles it.
+            await self._repo.hold_back(post.author_id, post.post_id, at)
+            followers = []
+        followers_of_replied_to = frozenset(await self._repo.follower_ids(replied_to)) if replied_to and followers else frozenset()
         recipients = home_recipients(post.author_id, followers, replied_to, followers_of_replied_to)
         await self._repo.add_to_homes(recipients, post.post_id, post.author_id, at, record)
         if trims_home_timelines(post.post_id):

@@ -7,8 +7,9 @@ from datetime import datetime
 from cassandra.query import UNSET_VALUE
 
 from services.runtime.cassandra import CassandraSession
-from services.runtime.events import as_utc
+from services.runtime.events import as_utc, datetime_from_ms
 from services.runtime.projection import Record
+from services.timeline.domain import HomeEntry
 
 # Concurrent statements one fan-out keeps in flight: enough to hide latency, few enough not to flood one node.
 MAX_IN_FLIGHT = 128
@@ -30,23 +31,27 @@ class StoredPost:
 
 
 @dataclass(frozen=True)
-class HomeEntry:
-    post_id: int
-    # Who reposted it into this timeline; 0 when it is there as the author's own post (and in user timelines).
-    reposted_by: int = 0
-
-
-@dataclass(frozen=True)
 class StoredUser:
     user_id: int
     handle: str
     display_name: str
 
 
+@dataclass(frozen=True)
+class Activity:
+    # Milliseconds since the epoch of the last recorded home-timeline read; None if never recorded.
+    last_read_ms: int | None
+    inactive: bool
+
+
 class TimelineRepository:
-    def __init__(self, session: CassandraSession, keyspace: str) -> None:
+    """`keyspace` holds the projections (one version of them); `base_keyspace` the operational state every version
+    shares (fan-out threshold, activity), by default the same keyspace."""
+
+    def __init__(self, session: CassandraSession, keyspace: str, base_keyspace: str | None = None) -> None:
         self._db = session
         self._ks = keyspace
+        self._base = base_keyspace or keyspace
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def _run(self, cql: str, params: tuple) -> list:
@@ -100,15 +105,41 @@ class TimelineRepository:
         await self._run(f"DELETE FROM {self._ks}.posts USING TIMESTAMP ? WHERE post_id = ?", (at, post_id))
 
     async def add_follower(self, user_id: int, follower_id: int, at: int) -> None:
-        await self._run(
-            f"INSERT INTO {self._ks}.followers (user_id, follower_id) VALUES (?, ?) USING TIMESTAMP ?",
-            (user_id, follower_id, at),
+        """The edge both ways: `followers` for fan-out, `following` for reads."""
+        await asyncio.gather(
+            self._run(
+                f"INSERT INTO {self._ks}.followers (user_id, follower_id) VALUES (?, ?) USING TIMESTAMP ?",
+                (user_id, follower_id, at),
+            ),
+            self._run(
+                f"INSERT INTO {self._ks}.following (follower_id, followee_id) VALUES (?, ?) USING TIMESTAMP ?",
+                (follower_id, user_id, at),
+            ),
         )
 
     async def remove_follower(self, user_id: int, follower_id: int, at: int) -> None:
-        await self._run(
-            f"DELETE FROM {self._ks}.followers USING TIMESTAMP ? WHERE user_id = ? AND follower_id = ?",
-            (at, user_id, follower_id),
+        await asyncio.gather(
+            self._run(
+                f"DELETE FROM {self._ks}.followers USING TIMESTAMP ? WHERE user_id = ? AND follower_id = ?",
+                (at, user_id, follower_id),
+            ),
+            self._run(
+                f"DELETE FROM {self._ks}.following USING TIMESTAMP ? WHERE follower_id = ? AND followee_id = ?",
+                (at, follower_id, user_id),
+            ),
+        )
+
+    async def hold_back(self, author_id: int, post_id: int, at: int) -> None:
+        """Record a post that is merged into its author's followers' home timelines when they read them."""
+        await asyncio.gather(
+            self._run(
+                f"INSERT INTO {self._ks}.held_back_posts (author_id, post_id) VALUES (?, ?) USING TIMESTAMP ?",
+                (author_id, post_id, at),
+            ),
+            self._run(
+                f"INSERT INTO {self._ks}.held_back_authors (bucket, author_id) VALUES (0, ?) USING TIMESTAMP ?",
+                (author_id, at),
+            ),
         )
 
     async def add_mute(self, muter_id: int, muted_id: int, at: int) -> None:
@@ -190,20 +221,103 @@ class TimelineRepository:
             )
         )
 
+    # -- operational state (base keyspace) ----------------------------------------------------------------
+    async def fanout_threshold(self) -> int | None:
+        rows = await self._run(f"SELECT value FROM {self._base}.fanout_settings WHERE name = 'threshold'", ())
+        return rows[0].value if rows else None
+
+    async def set_fanout_threshold(self, value: int) -> None:
+        await self._run(f"INSERT INTO {self._base}.fanout_settings (name, value) VALUES ('threshold', ?)", (value,))
+
+    async def activity(self, user_id: int) -> Activity:
+        rows = await self._run(f"SELECT last_read, inactive FROM {self._base}.activity WHERE user_id = ?", (user_id,))
+        if not rows:
+            return Activity(None, False)
+        last_read = rows[0].last_read
+        return Activity(int(as_utc(last_read).timestamp() * 1000) if last_read else None, bool(rows[0].inactive))
+
+    async def record_read(self, user_id: int, now_ms: int) -> None:
+        await self._run(
+            f"INSERT INTO {self._base}.activity (user_id, last_read, inactive) VALUES (?, ?, false) USING TIMESTAMP ?",
+            (user_id, datetime_from_ms(now_ms), now_ms * 1000),
+        )
+
+    async def mark_inactive(self, user_id: int, followee_ids: list[int], last_read_ms: int) -> None:
+        """Written at the last read's time (plus 1 µs), so a read recorded since, in whatever order the writes
+        land, wins over it: a sweep racing a returning reader cannot leave them skipped."""
+        at = last_read_ms * 1000 + 1
+        await asyncio.gather(
+            self._run(f"UPDATE {self._base}.activity USING TIMESTAMP ? SET inactive = true WHERE user_id = ?", (at, user_id)),
+            *(
+                self._run(
+                    f"INSERT INTO {self._base}.inactive_followers (user_id, follower_id) VALUES (?, ?) USING TIMESTAMP ?",
+                    (followee, user_id, at),
+                )
+                for followee in followee_ids
+            ),
+        )
+
+    async def mark_active(self, user_id: int, followee_ids: list[int], now_ms: int) -> None:
+        await asyncio.gather(
+            *(
+                self._run(
+                    f"DELETE FROM {self._base}.inactive_followers USING TIMESTAMP ? WHERE user_id = ? AND follower_id = ?",
+                    (now_ms * 1000, followee, user_id),
+                )
+                for followee in followee_ids
+            )
+        )
+        await self.record_read(user_id, now_ms)
+
+    async def inactive_follower_ids(self, user_id: int) -> set[int]:
+        rows = await self._run(f"SELECT follower_id FROM {self._base}.inactive_followers WHERE user_id = ?", (user_id,))
+        return {row.follower_id for row in rows}
+
+    async def user_ids(self) -> list[int]:
+        """Every user the projection knows (the driver pages through the table)."""
+        return [row.user_id for row in await self._db.execute_raw(f"SELECT user_id FROM {self._ks}.users")]
+
     # -- reads ---------------------------------------------------------------------------------------------
-    async def follower_ids(self, user_id: int) -> list[int]:
-        """Every follower, read in pages by clustering key."""
+    async def follower_ids(self, user_id: int, limit: int | None = None) -> list[int]:
+        """Every follower (or the first `limit`), read in pages by clustering key."""
         found: list[int] = []
         after = -(2**63)
         while True:
+            page = FOLLOWER_PAGE if limit is None else min(FOLLOWER_PAGE, limit - len(found))
             rows = await self._run(
                 f"SELECT follower_id FROM {self._ks}.followers WHERE user_id = ? AND follower_id > ? LIMIT ?",
-                (user_id, after, FOLLOWER_PAGE),
+                (user_id, after, page),
             )
             found.extend(row.follower_id for row in rows)
-            if len(rows) < FOLLOWER_PAGE:
+            if len(rows) < page or len(found) == limit:
                 return found
             after = rows[-1].follower_id
+
+    async def followee_ids(self, user_id: int) -> list[int]:
+        rows = await self._run(f"SELECT followee_id FROM {self._ks}.following WHERE follower_id = ?", (user_id,))
+        return [row.followee_id for row in rows]
+
+    async def held_back_authors_followed_by(self, reader: int) -> list[int]:
+        authors = [row.author_id for row in await self._run(f"SELECT author_id FROM {self._ks}.held_back_authors WHERE bucket = 0", ())]
+        if not authors:
+            return []
+        rows = await self._run(
+            f"SELECT followee_id FROM {self._ks}.following WHERE follower_id = ? AND followee_id IN ?", (reader, authors)
+        )
+        return [row.followee_id for row in rows]
+
+    async def is_held_back(self, author_id: int, post_id: int) -> bool:
+        rows = await self._run(
+            f"SELECT post_id FROM {self._ks}.held_back_posts WHERE author_id = ? AND post_id = ?", (author_id, post_id)
+        )
+        return bool(rows)
+
+    async def held_back_page(self, author_id: int, before: int, limit: int) -> list[HomeEntry]:
+        rows = await self._run(
+            f"SELECT post_id FROM {self._ks}.held_back_posts WHERE author_id = ? AND post_id < ? LIMIT ?",
+            (author_id, before, limit),
+        )
+        return [HomeEntry(row.post_id, held_back=True) for row in rows]
 
     async def home_row_source(self, reader: int, post_id: int) -> Record | None:
         """Where the event that wrote the post into the reader's home timeline is in the log (value and key left

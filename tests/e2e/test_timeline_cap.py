@@ -7,8 +7,7 @@ from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_service_pb2 as post
 from services.runtime.cassandra import CassandraSession
 from services.timeline.domain import HOME_TIMELINE_CAP, TRIM_EVERY
-from tests.e2e.test_crash_safety import home_timeline
-from tests.helpers import eventually, unique_handle
+from tests.helpers import eventually, home_timeline, unique_handle
 
 # Enough beyond the cap that a trim is all but certain (one post in TRIM_EVERY trims; none in 400 is ~1e-5).
 POSTS = HOME_TIMELINE_CAP + 400

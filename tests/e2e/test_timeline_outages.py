@@ -12,8 +12,7 @@ import pytest
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_service_pb2 as post
 from services.runtime.topics import DEAD_LETTERS
-from tests.e2e.test_crash_safety import home_timeline
-from tests.helpers import eventually, read_topic, unique_handle
+from tests.helpers import eventually, home_timeline, read_topic, unique_handle
 from tests.system import infra
 
 pytestmark = pytest.mark.skipif(not os.environ.get("CHIRP_TEST_OUTAGES"), reason="stops shared servers; set CHIRP_TEST_OUTAGES=1")

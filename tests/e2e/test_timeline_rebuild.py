@@ -10,10 +10,9 @@ from chirp.post.v1 import post_service_pb2 as post
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
 from services.cli.main import app as chirp
 from services.runtime.cassandra import CassandraSession
-from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
 from services.runtime.versions import activate, consumer_group_of, keyspace_of
 from services.timeline.domain import HOME_TIMELINE_CAP
-from tests.helpers import committed_offsets, end_offsets, eventually, unique_handle
+from tests.helpers import caught_up, end_offsets, eventually, unique_handle
 
 # Every projected table, with write times where they come from one event. A home row is written by the post's
 # fan-out and by a follow's backfill; which of them finds the other first depends on the order partitions are
@@ -66,11 +65,6 @@ def on_cassandra(settings, statement):
             session.shutdown()
 
     asyncio.run(run())
-
-
-def caught_up(settings, group: str) -> bool:
-    topics = (settings.topic(POST_EVENTS.name), settings.topic(GRAPH_EVENTS.name))
-    return all(committed_offsets(settings, group, t) == {p: o for p, o in end_offsets(settings, t).items() if o} for t in topics)
 
 
 def home(clients, user_id: int) -> list[int] | None:

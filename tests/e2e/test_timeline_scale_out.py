@@ -8,8 +8,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_service_pb2 as post
-from tests.e2e.test_crash_safety import home_timeline
-from tests.helpers import eventually, unique_handle
+from tests.helpers import eventually, home_timeline, unique_handle
 from tests.system import free_port
 
 AUTHORS = 4

@@ -1,6 +1,20 @@
 """Fan-out and explanation rules of home timelines, without servers."""
 
-from services.timeline.domain import after_repost_undone, explain_home_entry, home_recipients, reply_reaches, shown_at_home
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.timeline.domain import (
+    HomeEntry,
+    after_repost_undone,
+    explain_home_entry,
+    fans_out,
+    home_recipients,
+    is_inactive,
+    merge_home,
+    newest_posts,
+    reply_reaches,
+    shown_at_home,
+)
 
 
 def test_a_post_goes_to_its_author_and_every_follower_once():
@@ -16,13 +30,46 @@ def test_a_muted_author_is_hidden():
     assert not shown_at_home(7, 0, {7, 8}) and shown_at_home(9, 0, {7}) and not shown_at_home(9, 8, {8})
 
 
+def explain(reader=1, author=2, has_row=True, held_back=False, follows=True, muted=False, reaches=True):
+    return explain_home_entry(reader, author, has_row, held_back, follows, muted, reaches)
+
+
 def test_explain_names_the_first_rule_that_keeps_a_post_out():
-    assert "deleted" in explain_home_entry(1, None, True, True, False, True)[1]
-    assert "do not follow" in explain_home_entry(1, 2, False, False, False, True)[1]
-    assert "reply" in explain_home_entry(1, 2, False, True, False, False)[1]
-    assert explain_home_entry(1, 2, True, True, True, True)[0] is False
-    assert explain_home_entry(1, 2, True, True, False, True)[0] is True
-    assert explain_home_entry(1, 1, True, False, False, True)[0] is True
+    assert "deleted" in explain(author=None)[1]
+    assert "do not follow" in explain(has_row=False, follows=False)[1]
+    assert "reply" in explain(has_row=False, reaches=False)[1]
+    assert explain(muted=True)[0] is False
+    assert explain() == (True, "fanned out to you: you are its author or follow them")
+    assert explain(author=1, follows=False)[0] is True
+
+
+def test_explain_tells_a_post_merged_at_read_time():
+    shown, reason = explain(has_row=False, held_back=True)
+    assert shown and "fan-out threshold" in reason
+    assert explain(has_row=False, held_back=True, muted=True)[0] is False
+    assert explain(has_row=False, held_back=True, reaches=False)[0] is False
+
+
+def test_authors_above_the_threshold_are_not_fanned_out():
+    assert fans_out(10, 10) and not fans_out(11, 10) and fans_out(0, 0)
+
+
+entries = st.lists(st.integers(1, 10_000), unique=True).map(lambda ids: [HomeEntry(i) for i in sorted(ids, reverse=True)])
+
+
+@given(rows=entries, held=st.lists(entries, max_size=4), limit=st.integers(1, 50))
+def test_a_merged_page_is_newest_first_each_post_once_and_rows_win(rows, held, limit):
+    held = [[HomeEntry(e.post_id, held_back=True) for e in author] for author in held]
+    page = merge_home(rows, held, limit)
+    everything = {e.post_id for e in rows} | {e.post_id for author in held for e in author}
+    assert [e.post_id for e in page] == sorted(everything, reverse=True)[:limit]
+    row_ids = {e.post_id for e in rows}
+    assert all(not e.held_back for e in page if e.post_id in row_ids)
+
+
+def test_inactivity_and_the_rebuild_window():
+    assert is_inactive(0, 1001, 1000) and not is_inactive(0, 1000, 1000)
+    assert newest_posts([3, 1, 3, 2, 5], cap=3) == [5, 3, 2]
 
 
 def test_an_undone_repost_leaves_the_post_only_where_something_else_brings_it():
