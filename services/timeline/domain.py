@@ -43,6 +43,13 @@ def merge_home(fanned_out: list[HomeEntry], held_back: list[list[HomeEntry]], li
     return page
 
 
+def unfollow_removal_time(unfollowed_at: int, post_id: int, post_write_time: int) -> int:
+    """When an unfollow removes a post from the former follower's home timeline (microseconds). A post created after
+    the unfollow but applied before it (another partition) was fanned out at its own, later, time: deleting at that
+    time removes it too, because Cassandra lets a tombstone win a tie. A later follow's backfill writes later still."""
+    return max(unfollowed_at, post_write_time)
+
+
 def is_inactive(last_active_ms: int, now_ms: int, inactive_after_ms: int) -> bool:
     return now_ms - last_active_ms > inactive_after_ms
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from chirp.graph.v1 import graph_pb2
 from chirp.post.v1 import post_pb2
 from services.runtime.events import micros_of
+from services.runtime.ids import timestamp_ms_of
 from services.runtime.projection import Record, envelope_of
 from services.timeline.domain import (
     BACKFILL_POSTS,
@@ -20,6 +21,7 @@ from services.timeline.domain import (
     home_recipients,
     reply_reaches,
     trims_home_timelines,
+    unfollow_removal_time,
 )
 from services.timeline.repository import StoredPost, StoredUser, TimelineRepository
 
@@ -189,4 +191,11 @@ class TimelineProjection:
             unfollow = event.user_unfollowed
             await self._repo.remove_follower(unfollow.followee_id, unfollow.follower_id, at)
             recent = await self._repo.recent_post_ids(unfollow.followee_id, BACKFILL_POSTS)
-            await self._repo.remove_posts_from_home(unfollow.follower_id, recent, at)
+            await asyncio.gather(
+                *(
+                    self._repo.remove_posts_from_home(
+                        unfollow.follower_id, [pid], unfollow_removal_time(at, pid, timestamp_ms_of(pid) * 1000)
+                    )
+                    for pid in recent
+                )
+            )
