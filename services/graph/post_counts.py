@@ -3,7 +3,8 @@
 No service reads another's tables, so the graph service keeps its own (author, post) rows, the way the timeline
 and notification projections do (docs/architecture.md): each row is keyed by the event and written at the event's
 time, so applying an event twice or replaying the topic changes nothing; offsets are committed only after the
-writes they cover, so a crash at any instant loses nothing; a batch that fails is retried until it succeeds.
+writes they cover, so a crash at any instant loses nothing; a batch that fails is retried until it succeeds, and
+a record that cannot be applied is logged with where it is and passed over (the graph has no dead-letter producer).
 It runs as a task of the graph process, beside the gRPC API, in consumer group `<topic prefix>chirp-graph`.
 """
 
@@ -18,7 +19,7 @@ from chirp.post.v1 import post_pb2
 from services.graph.repository import GraphRepository
 from services.runtime.config import Settings
 from services.runtime.events import micros_of
-from services.runtime.projection import BATCH_SIZE, MAX_BACKOFF_SECONDS, Record, apply_until_done, decode
+from services.runtime.projection import BATCH_SIZE, MAX_BACKOFF_SECONDS, Record, apply_until_done, envelope_of
 
 log = structlog.get_logger(__name__)
 
@@ -33,9 +34,8 @@ class PostCountProjection:
     async def apply(self, records: Sequence[Record]) -> None:
         """Concurrently: the write times, not the order, decide between a post's creation and its deletion."""
         writes = []
-        for record in records:
-            event = decode(record, self._envelopes)
-            kind = event.WhichOneof("payload") if event is not None else None
+        for event in [envelope_of(record, self._envelopes) for record in records]:
+            kind = event.WhichOneof("payload")
             if kind == "post_created":
                 post = event.post_created.post
                 writes.append(self._repo.add_post(post.author_id, post.post_id, micros_of(event.occurred_at)))

@@ -10,27 +10,9 @@ Two kinds of failure look alike from inside a projection and must be told apart:
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-import cassandra
 import structlog
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
-from cassandra.cluster import NoHostAvailable
-from cassandra.connection import ConnectionException
 
 log = structlog.get_logger(__name__)
-
-# Errors that say nothing about the event: the same event will apply once the servers answer again.
-INFRASTRUCTURE_ERRORS = (
-    cassandra.Unavailable,
-    cassandra.Timeout,
-    cassandra.CoordinationFailure,
-    cassandra.OperationTimedOut,
-    NoHostAvailable,
-    ConnectionException,
-    KafkaConnectionError,
-    KafkaTimeoutError,
-    NodeNotReadyError,
-    OSError,
-)
 
 ERROR_HEADER = "chirp-dead-letter-error"
 PROJECTION_HEADER = "chirp-dead-letter-projection"
@@ -42,10 +24,6 @@ SOURCE_KEY_HEADER = "chirp-source-key"
 
 class EventError(Exception):
     """The event can never be applied (it does not parse, say): retrying it cannot help."""
-
-
-def is_infrastructure_error(error: BaseException) -> bool:
-    return isinstance(error, INFRASTRUCTURE_ERRORS)
 
 
 class DeadLetters(Protocol):

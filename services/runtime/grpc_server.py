@@ -4,23 +4,19 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable, Iterable
 
-import cassandra
 import grpc
 import structlog
-from cassandra.cluster import NoHostAvailable
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import Counter, Histogram, start_http_server
 
 from services.runtime.errors import ChirpError
+from services.runtime.outages import INFRASTRUCTURE_ERRORS
 
 log = structlog.get_logger(__name__)
 
 RPC_LATENCY = Histogram("chirp_grpc_server_handling_seconds", "Time to answer an RPC.", ["method"])
 RPC_ERRORS = Counter("chirp_grpc_server_errors_total", "RPCs answered with an error.", ["method", "code"])
-
-# Storage failures that mean "try again later", not "bug".
-_DEPENDENCY_DOWN = (cassandra.Unavailable, cassandra.OperationTimedOut, cassandra.WriteTimeout, cassandra.ReadTimeout, NoHostAvailable)
 
 # Seconds in-flight calls get to finish after SIGTERM; Kubernetes' default grace period is 30 s.
 SHUTDOWN_GRACE_SECONDS = 20
@@ -45,7 +41,7 @@ class _ErrorsAndMetrics(grpc.aio.ServerInterceptor):
                     await context.abort_with_status(error.to_status())
                 except asyncio.CancelledError:
                     raise
-                except _DEPENDENCY_DOWN as error:
+                except INFRASTRUCTURE_ERRORS as error:
                     # Retryable: the caller should back off and try again, as for any UNAVAILABLE.
                     RPC_ERRORS.labels(method, "UNAVAILABLE").inc()
                     log.warning("rpc.dependency_unavailable", method=method, error=repr(error))

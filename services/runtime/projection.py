@@ -31,14 +31,9 @@ from prometheus_client import Counter, Histogram, start_http_server
 
 from services.runtime.cassandra import CassandraSession
 from services.runtime.config import Settings
-from services.runtime.dead_letter import (
-    DeadLetters,
-    EventError,
-    KafkaDeadLetters,
-    LoggedDeadLetters,
-    is_infrastructure_error,
-)
+from services.runtime.dead_letter import DeadLetters, EventError, KafkaDeadLetters, LoggedDeadLetters
 from services.runtime.grpc_server import GrpcServer, serve
+from services.runtime.outages import is_infrastructure_error
 from services.runtime.resources import SharedResource
 from services.runtime.topics import DEAD_LETTERS, ensure_topics
 from services.runtime.versions import (
@@ -88,16 +83,6 @@ def envelope_of(record: Record, envelope_types: dict[str, type[Message]]) -> Mes
     except DecodeError as error:
         raise UndecodableRecord(f"not a {envelope.DESCRIPTOR.full_name}: {error}") from error
     return envelope
-
-
-def decode(record: Record, envelope_types: dict[str, type[Message]]) -> Message | None:
-    """Like envelope_of, but None (logged with where it is) when the record does not parse, for consumers without
-    a dead-letter topic."""
-    try:
-        return envelope_of(record, envelope_types)
-    except UndecodableRecord as error:
-        log.error("projection.undecodable_record", error=str(error), **record.where())
-        return None
 
 
 class Projection(Protocol):
