@@ -31,7 +31,7 @@ def main() -> None:
         repository_of_keyspace=lambda session, versioned: TimelineRepository(session, versioned, keyspace),
         build_projection=lambda repo: TimelineProjection(repo, post_topic, graph_topic, settings.fanout_threshold),
         add_api=lambda repo, server: timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server(
-            TimelineApi(repo, graph, settings.inactive_after_seconds), server
+            TimelineApi(repo, graph), server
         ),
         service_name=timeline_service_pb2.DESCRIPTOR.services_by_name["TimelineService"].full_name,
     )

@@ -31,11 +31,10 @@ _NEWEST = 2**63 - 1
 
 
 class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
-    def __init__(self, repository: SharedResource, graph: SharedResource, inactive_after_seconds: int) -> None:
+    def __init__(self, repository: SharedResource, graph: SharedResource) -> None:
         # Built on first use, once the event loop runs: the process may be a faust worker that starts it later.
         self._repository = repository
         self._graph = graph
-        self._inactive_after_ms = inactive_after_seconds * 1000
 
     async def GetHomeTimeline(self, request: pb.GetHomeTimelineRequest, context) -> pb.GetHomeTimelineResponse:
         posts, token = await self._page("home_timeline", request)
