@@ -67,11 +67,7 @@ test: install require ## the whole suite: unit, integration and end to end on re
 	$(INFRA) fetch
 	$(BIN)/python -m pytest -q
 
-test-outages: install require ## stop Cassandra and restart Kafka under load (run alone: it disturbs the servers)
-	$(INFRA) fetch
-	CHIRP_TEST_OUTAGES=1 $(BIN)/python -m pytest -q tests/e2e/test_timeline_outages.py
-
 test-unit: install ## unit tests only (no servers)
 	$(BIN)/python -m pytest -q tests/unit
 
-.PHONY: help protos install docs require infra setup up down clean test test-outages test-unit
+.PHONY: help protos install docs require infra setup up down clean test test-unit

@@ -23,6 +23,7 @@ commands:
 
 environment (defaults):
   CHIRP_DATA_DIR=<repo>/.data          data, logs, pid files and jars
+  CHIRP_JARS_DIR=$CHIRP_DATA_DIR/jars  where the jars go (several instances on one machine can share them)
   CHIRP_KAFKA_PORT=9092                Kafka PLAINTEXT listener (127.0.0.1)
   CHIRP_KAFKA_CONTROLLER_PORT=9093     Kafka KRaft controller listener (127.0.0.1)
   CHIRP_CASSANDRA_PORT=9042            Cassandra CQL native transport (127.0.0.1)
@@ -53,7 +54,7 @@ DATA_DIR=$(cd "$DATA_DIR" && pwd -P)
 
 LOG_DIR=$DATA_DIR/logs
 PID_DIR=$DATA_DIR/pids
-JARS_DIR=$DATA_DIR/jars
+JARS_DIR=${CHIRP_JARS_DIR:-$DATA_DIR/jars}
 
 KAFKA_PORT=${CHIRP_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${CHIRP_KAFKA_CONTROLLER_PORT:-9093}

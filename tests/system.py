@@ -35,18 +35,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def infra(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([str(INFRA), *args], cwd=REPO, text=True, capture_output=True, check=check)
+def infra(*args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """infra/infra.sh; `env` points it at another instance (CHIRP_DATA_DIR and CHIRP_*_PORT)."""
+    return subprocess.run([str(INFRA), *args], cwd=REPO, text=True, capture_output=True, check=check, env=env)
 
 
 class System:
     """Service processes of one test session, with the settings that reach them."""
 
-    def __init__(self) -> None:
+    def __init__(self, base_env: dict | None = None) -> None:
+        """`base_env` replaces os.environ as what the processes inherit (another Kafka and Cassandra, say)."""
         prefix = f"t{uuid.uuid4().hex[:8]}"
         self.ports = {name: free_port() for name in SERVICES}
         self.env = {
-            **os.environ,
+            **(base_env or os.environ),
             "CHIRP_KEYSPACE_PREFIX": f"chirp_{prefix}",
             "CHIRP_TOPIC_PREFIX": f"{prefix}.",
             "CHIRP_LOG_FORMAT": "json",

@@ -11,12 +11,16 @@ from typing import Any
 import structlog
 from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 from cassandra.query import PreparedStatement
 
 from services.runtime.config import Settings
 
 log = structlog.get_logger(__name__)
+
+# How soon a lost node is tried again. The driver's default backs off to 10 minutes, so a 30-second outage could
+# keep every service answering UNAVAILABLE for minutes after Cassandra is back; 5 seconds at most bounds that.
+RECONNECT = ExponentialReconnectionPolicy(base_delay=0.5, max_delay=5.0)
 
 
 class CassandraSession:
@@ -43,6 +47,7 @@ class CassandraSession:
                 port=settings.cassandra_port,
                 execution_profiles={EXEC_PROFILE_DEFAULT: profile},
                 protocol_version=5,
+                reconnection_policy=RECONNECT,
             )
             try:
                 session = await asyncio.to_thread(cluster.connect, keyspace)
