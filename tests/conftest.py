@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.system import SERVICES, System, infra
+from tests.system import infra, running_system
 
 
 @pytest.fixture(scope="session")
@@ -22,17 +22,11 @@ def infrastructure():
 @pytest.fixture(scope="session")
 def system(infrastructure):
     """All four services, on this session's own topics, keyspaces and ports."""
-    chirp = System()
-    chirp.setup()
-    try:
-        for name in SERVICES:
-            chirp.start(name)
+    with running_system() as chirp:
         yield chirp
-    finally:
-        chirp.stop_all()
-        chirp.drop_data()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def clients(system):
+    """The gRPC clients of whichever `system` the test runs against (a module may bring its own)."""
     return system.clients

@@ -7,6 +7,7 @@ at the end only if this session started them.
 """
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -112,6 +113,21 @@ class System:
     def drop_data(self) -> None:
         """Delete this session's topics and keyspaces, so test runs do not pile up (empty consumer groups expire)."""
         asyncio.run(_drop(self.settings))
+
+
+@contextlib.contextmanager
+def running_system(base_env: dict | None = None, services: tuple[str, ...] = SERVICES, drop: bool = True):
+    """A System with its topics, schemas and `services` running; stopped (and its data dropped) on exit."""
+    chirp = System(base_env)
+    chirp.setup()
+    try:
+        for name in services:
+            chirp.start(name)
+        yield chirp
+    finally:
+        chirp.stop_all()
+        if drop:
+            chirp.drop_data()
 
 
 async def _drop(settings: Settings) -> None:

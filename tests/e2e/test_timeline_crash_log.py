@@ -8,6 +8,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from typer.testing import CliRunner
 
 from chirp.graph.v1 import graph_pb2
@@ -30,6 +31,7 @@ from tests.helpers import (
     read_topic,
     unique_handle,
 )
+from tests.system import running_system
 
 AUTHORS = 40  # each posts 250 times: within the rate limit of 300 in 3 hours
 READERS = 40
@@ -37,6 +39,14 @@ POSTS = 10_000
 KILL_AFTER = 3_000
 # The most followed authors (about 90% and 45% of readers) are above it; the others are fanned out.
 THRESHOLD = READERS // 3
+
+
+@pytest.fixture(scope="module")
+def system(infrastructure):
+    """Topics of its own, so the 10,000 posts do not weigh on later tests that replay the session's log; and no
+    notification service, which has nothing to do with this test."""
+    with running_system(services=("graph", "post", "timeline")) as chirp:
+        yield chirp
 
 
 def timelines_from_the_log(settings, readers: set[int], authors: set[int]) -> dict[int, list[int]]:

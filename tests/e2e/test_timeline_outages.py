@@ -16,7 +16,7 @@ from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_service_pb2 as post
 from services.runtime.topics import DEAD_LETTERS
 from tests.helpers import eventually, home_timeline, read_topic, unique_handle
-from tests.system import DATA_DIR, SERVICES, System, free_port, infra
+from tests.system import DATA_DIR, free_port, infra, running_system
 
 
 AUTHORS = 4
@@ -50,19 +50,8 @@ def servers_env():
 
 @pytest.fixture(scope="module")
 def system(servers_env):
-    chirp = System(base_env=servers_env)
-    chirp.setup()
-    try:
-        for name in SERVICES:
-            chirp.start(name)
+    with running_system(servers_env, drop=False) as chirp:  # the servers' data goes with them
         yield chirp
-    finally:
-        chirp.stop_all()
-
-
-@pytest.fixture(scope="module")
-def clients(system):
-    return system.clients
 
 
 def network(clients) -> tuple[list[int], list[int]]:
