@@ -23,7 +23,7 @@ from services.timeline.domain import (
     shown_at_home,
 )
 from services.timeline.inactivity import rebuild_on_return, without_replies_not_reaching
-from services.timeline.repository import StoredPost, StoredUser, TimelineRepository
+from services.timeline.repository import Activity, StoredPost, StoredUser, TimelineRepository
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -68,43 +68,61 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         return pb.ExplainHomeTimelineEntryResponse(shown=shown, reason=reason, **where)
 
     async def _page(self, table: str, request) -> tuple[list[timeline_pb2.TimelinePost], str]:
+        """Three rounds of independent queries at most: who and what (the rows, the reader, their mutes and activity),
+        held-back posts (home timelines only), then the items' posts, counts and people."""
         repo: TimelineRepository = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         position = decode_token(request.page_token, keys=("before",))
-        if not await repo.get_users({request.user_id}):
-            # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
-            if not await (await self._graph.get()).user_exists(request.user_id):
-                raise NotFound("USER_NOT_FOUND", f"there is no user with id {request.user_id}", user_id=str(request.user_id))
         before = position["before"] if position else _NEWEST
-        if table == "home_timeline":
-            await self._note_read(repo, request.user_id)
-            entries = await home_page(repo, request.user_id, before, size + 1)
-        else:
-            entries = await repo.timeline_page(table, request.user_id, before, size + 1)
+        reader, home = request.user_id, table == "home_timeline"
+        known, entries, muted, activity = await asyncio.gather(
+            repo.get_users({reader}),
+            home_page(repo, reader, before, size + 1) if home else repo.timeline_page(table, reader, before, size + 1),
+            repo.muted_ids(reader) if home else _nothing(),
+            repo.activity(reader) if home else _nothing(),
+        )
+        if not known:
+            # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
+            if not await (await self._graph.get()).user_exists(reader):
+                raise NotFound("USER_NOT_FOUND", f"there is no user with id {reader}", user_id=str(reader))
+        if home and await self._note_read(repo, reader, activity):
+            entries = await home_page(repo, reader, before, size + 1)
         more = len(entries) > size
         entries = entries[:size]
-        posts = await repo.get_posts([entry.post_id for entry in entries])
+        ids = [entry.post_id for entry in entries]
+        posts, counts, people = await asyncio.gather(
+            repo.get_posts(ids),
+            repo.edge_counts(ids),
+            repo.get_users({e.author_id for e in entries} | {e.reposted_by for e in entries if e.reposted_by}),
+        )
+        missing = {post.author_id for post in posts.values()} - people.keys()
+        if missing:  # a row written before rows named their author
+            people |= await repo.get_users(missing)
         held_back = {entry.post_id for entry in entries if entry.held_back}
         if held_back:
-            reaching = await without_replies_not_reaching(repo, request.user_id, {p: posts[p] for p in held_back if p in posts})
+            reaching = await without_replies_not_reaching(repo, reader, {p: posts[p] for p in held_back if p in posts})
             posts = {pid: p for pid, p in posts.items() if pid not in held_back or pid in reaching}
-        muted = await repo.muted_ids(request.user_id) if table == "home_timeline" else set()
-        counts = await repo.edge_counts(list(posts))
-        people = await repo.get_users({post.author_id for post in posts.values()} | {e.reposted_by for e in entries if e.reposted_by})
         items = [
             hydrated(entry, posts[entry.post_id], people, counts[entry.post_id])
             for entry in entries
-            if entry.post_id in posts and shown_at_home(posts[entry.post_id].author_id, entry.reposted_by, muted)
+            if entry.post_id in posts and shown_at_home(posts[entry.post_id].author_id, entry.reposted_by, muted or set())
         ]
         return items, encode_token({"before": entries[-1].post_id}) if more else ""
 
-    async def _note_read(self, repo: TimelineRepository, reader: int) -> None:
-        """Record the read (at most once a minute); a reader fan-out skipped as inactive is rebuilt first."""
-        activity, now = await repo.activity(reader), now_ms()
+    async def _note_read(self, repo: TimelineRepository, reader: int, activity: Activity) -> bool:
+        """Record the read (at most once a minute). A reader fan-out skipped as inactive is rebuilt first: True
+        when that happened and the page must be read again."""
+        now = now_ms()
         if activity.inactive:
             await rebuild_on_return(repo, reader, now)
-        elif activity.last_read_ms is None or now - activity.last_read_ms > ACTIVITY_RESOLUTION_MS:
+            return True
+        if activity.last_read_ms is None or now - activity.last_read_ms > ACTIVITY_RESOLUTION_MS:
             await repo.record_read(reader, now)
+        return False
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def home_page(repo: TimelineRepository, reader: int, before: int, limit: int) -> list[HomeEntry]:

@@ -21,6 +21,8 @@ class HomeEntry:
     reposted_by: int = 0
     # Merged in at read time (hybrid fan-out), not a row of the home timeline.
     held_back: bool = False
+    # The post's author, so a page can fetch its people while it fetches its posts; 0 when not known.
+    author_id: int = 0
 
 
 def fans_out(follower_count: int, threshold: int) -> bool:

@@ -14,6 +14,8 @@ from services.timeline.domain import HomeEntry
 # Concurrent statements one fan-out keeps in flight: enough to hide latency, few enough not to flood one node.
 MAX_IN_FLIGHT = 128
 FOLLOWER_PAGE = 5000
+# Partitions one IN query names at most (a page holds at most 100 posts).
+IN_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -317,7 +319,7 @@ class TimelineRepository:
             f"SELECT post_id FROM {self._ks}.held_back_posts WHERE author_id = ? AND post_id < ? LIMIT ?",
             (author_id, before, limit),
         )
-        return [HomeEntry(row.post_id, held_back=True) for row in rows]
+        return [HomeEntry(row.post_id, held_back=True, author_id=author_id) for row in rows]
 
     async def home_row_source(self, reader: int, post_id: int) -> Record | None:
         """Where the event that wrote the post into the reader's home timeline is in the log (value and key left
@@ -347,53 +349,56 @@ class TimelineRepository:
     async def timeline_page(self, table: str, owner: int, before: int, limit: int) -> list[HomeEntry]:
         """Entries of a home (`home_timeline`) or user (`user_timeline`) timeline, newest first, below `before`."""
         if table == "home_timeline":
-            cql = f"SELECT post_id, reposted_by FROM {self._ks}.home_timeline WHERE user_id = ? AND post_id < ? LIMIT ?"
-        else:
-            cql = f"SELECT post_id FROM {self._ks}.user_timeline WHERE author_id = ? AND post_id < ? LIMIT ?"
-        rows = await self._run(cql, (owner, before, limit))
-        return [HomeEntry(row.post_id, getattr(row, "reposted_by", None) or 0) for row in rows]
+            cql = f"SELECT post_id, reposted_by, author_id FROM {self._ks}.home_timeline WHERE user_id = ? AND post_id < ? LIMIT ?"
+            rows = await self._run(cql, (owner, before, limit))
+            return [HomeEntry(row.post_id, row.reposted_by or 0, author_id=row.author_id or 0) for row in rows]
+        cql = f"SELECT post_id FROM {self._ks}.user_timeline WHERE author_id = ? AND post_id < ? LIMIT ?"
+        return [HomeEntry(row.post_id, author_id=owner) for row in await self._run(cql, (owner, before, limit))]
 
     async def get_posts(self, post_ids: list[int]) -> dict[int, StoredPost]:
-        rows = await asyncio.gather(
+        """One query for a page's posts (an IN over their partitions): a read costs a few round trips, not one per item."""
+        unique = list(set(post_ids))
+        chunks = await asyncio.gather(
             *(
                 self._run(
                     f"SELECT post_id, author_id, text, create_time, in_reply_to_user_id, in_reply_to_post_id, "
-                    f"quoted_post_id, entities FROM {self._ks}.posts WHERE post_id = ?",
-                    (pid,),
+                    f"quoted_post_id, entities FROM {self._ks}.posts WHERE post_id IN ?",
+                    (unique[i : i + IN_LIMIT],),
                 )
-                for pid in post_ids
+                for i in range(0, len(unique), IN_LIMIT)
             )
         )
         return {
-            r[0].post_id: StoredPost(
-                r[0].post_id,
-                r[0].author_id,
-                r[0].text,
-                as_utc(r[0].create_time),
-                r[0].in_reply_to_user_id or 0,
-                r[0].in_reply_to_post_id or 0,
-                r[0].quoted_post_id or 0,
-                r[0].entities or b"",
+            r.post_id: StoredPost(
+                r.post_id,
+                r.author_id,
+                r.text,
+                as_utc(r.create_time),
+                r.in_reply_to_user_id or 0,
+                r.in_reply_to_post_id or 0,
+                r.quoted_post_id or 0,
+                r.entities or b"",
             )
+            for rows in chunks
             for r in rows
-            if r
         }
 
     async def edge_counts(self, post_ids: list[int]) -> dict[int, dict[str, int]]:
-        """Post id -> kind -> how many: each post's edges are one partition, counted by kind."""
-        rows = await asyncio.gather(
-            *(
-                self._run(f"SELECT kind, count(*) AS n FROM {self._ks}.post_edges WHERE post_id = ? GROUP BY kind", (pid,))
-                for pid in post_ids
+        """Post id -> kind -> how many: each post's edges are one partition, counted by kind, all in one query."""
+        counts: dict[int, dict[str, int]] = {pid: {} for pid in post_ids}
+        if post_ids:
+            rows = await self._run(
+                f"SELECT post_id, kind, count(*) AS n FROM {self._ks}.post_edges WHERE post_id IN ? GROUP BY post_id, kind",
+                (list(counts),),
             )
-        )
-        return {pid: {row.kind: row.n for row in found} for pid, found in zip(post_ids, rows)}
+            for row in rows:
+                counts[row.post_id][row.kind] = row.n
+        return counts
 
     async def get_users(self, user_ids: set[int]) -> dict[int, StoredUser]:
-        rows = await asyncio.gather(
-            *(
-                self._run(f"SELECT user_id, handle, display_name FROM {self._ks}.users WHERE user_id = ?", (uid,))
-                for uid in user_ids
-            )
+        if not user_ids:
+            return {}
+        rows = await self._run(
+            f"SELECT user_id, handle, display_name FROM {self._ks}.users WHERE user_id IN ?", (list(user_ids),)
         )
-        return {r[0].user_id: StoredUser(r[0].user_id, r[0].handle, r[0].display_name) for r in rows if r}
+        return {r.user_id: StoredUser(r.user_id, r.handle, r.display_name) for r in rows}
