@@ -114,13 +114,14 @@ class PostRepository:
         replies, reposts, quotes, likes = (rows[0].n for rows in counts)
         return post_pb2.PostStats(reply_count=replies, repost_count=reposts, quote_count=quotes, like_count=likes)
 
-    async def count_since(self, author_id: int, first_post_id: int) -> int:
-        """How many posts the author made with an id at or above `first_post_id` (i.e. since a moment)."""
+    async def count_since(self, author_id: int, first_post_id: int, up_to: int) -> int:
+        """How many posts the author made with an id at or above `first_post_id` (i.e. since a moment), counting no
+        further than `up_to`: the rate limit only needs to know whether it is reached, not by how much."""
         rows = await self._db.execute(
-            f"SELECT COUNT(*) AS n FROM {self._ks}.posts_by_author WHERE author_id = ? AND post_id >= ?",
-            (author_id, first_post_id),
+            f"SELECT post_id FROM {self._ks}.posts_by_author WHERE author_id = ? AND post_id >= ? LIMIT ?",
+            (author_id, first_post_id, up_to),
         )
-        return rows[0].n
+        return len(rows)
 
     async def reply_ids(self, parent_id: int, after: int, limit: int) -> list[int]:
         rows = await self._db.execute(

@@ -133,8 +133,10 @@ class PostService:
             raise NotFound(reason, f"there is no user with id {user_id}{' ' + doing if doing else ''}", user_id=str(user_id))
 
     async def _check_rate(self, author_id: int) -> None:
+        if self._rules.rate_limit <= 0:
+            return  # turned off
         window_start = first_id_at(now_ms() - self._rules.rate_window_seconds * 1000)
-        if await self._repo.count_since(author_id, window_start) >= self._rules.rate_limit:
+        if await self._repo.count_since(author_id, window_start, self._rules.rate_limit) >= self._rules.rate_limit:
             hours = self._rules.rate_window_seconds / 3600
             raise ResourceExhausted(
                 "POST_RATE_LIMITED",

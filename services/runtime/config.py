@@ -40,7 +40,8 @@ class Settings(BaseSettings):
 
     # Text rules: "classic" (twitter-text v1: 140) or "weighted" (twitter-text v3: 280, CJK and emoji count double).
     text_profile: str = "classic"
-    # Posting rate limit per author: at most this many posts in this many seconds (Twitter's 300 per 3 hours).
+    # Posting rate limit per author: at most this many posts in this many seconds (Twitter's 300 per 3 hours);
+    # 0 turns it off.
     post_rate_limit: int = 300
     post_rate_window_seconds: int = 10800
     # At most this many mentioned users are notified of one post.

@@ -12,8 +12,9 @@ class GraphClient:
     def __init__(self, address: str) -> None:
         self._channel = grpc.aio.insecure_channel(address)
         self._stub = graph_service_pb2_grpc.GraphServiceStub(self._channel)
-        # Accounts are never deleted, so a user seen once exists for good: skip the call next time.
+        # Accounts are never deleted and handles never change, so what was found once stays true: skip the call.
         self._known_users: set[int] = set()
+        self._known_handles: dict[str, int] = {}
 
     async def user_exists(self, user_id: int) -> bool:
         if user_id in self._known_users:
@@ -33,6 +34,8 @@ class GraphClient:
         """Lower-cased handle -> user id, for the handles that name an existing user."""
 
         async def resolve(handle: str) -> tuple[str, int | None]:
+            if handle.lower() in self._known_handles:
+                return handle.lower(), self._known_handles[handle.lower()]
             try:
                 response = await self._stub.ResolveHandle(pb.ResolveHandleRequest(handle=handle), timeout=5)
                 return handle.lower(), response.user.user_id
@@ -41,8 +44,12 @@ class GraphClient:
                     return handle.lower(), None
                 raise
 
-        found = await asyncio.gather(*(resolve(handle) for handle in handles))
-        return {handle: user_id for handle, user_id in found if user_id is not None}
+        found = dict(await asyncio.gather(*(resolve(handle) for handle in handles)))
+        resolved = {handle: user_id for handle, user_id in found.items() if user_id is not None}
+        if len(self._known_handles) > 1_000_000:
+            self._known_handles.clear()
+        self._known_handles.update(resolved)
+        return resolved
 
     async def close(self) -> None:
         await self._channel.close()
