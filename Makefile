@@ -71,3 +71,13 @@ test-unit: install ## unit tests only (no servers)
 	$(BIN)/python -m pytest -q tests/unit
 
 .PHONY: help protos install docs require infra setup up down clean test test-unit
+
+bench: install ## benchmark with same-run baselines, < 15 min, after `make up`: bench/results/latest.{md,json,png}
+	@$(INFRA) status >/dev/null || { echo "Kafka and Cassandra are not running: run 'make up' first"; exit 1; }
+	$(BIN)/python -m bench run --mode full
+
+bench-quick: install ## the same benchmark, small and short (< 3 min): bench/results/quick.{md,json,png}
+	@$(INFRA) status >/dev/null || { echo "Kafka and Cassandra are not running: run 'make up' first"; exit 1; }
+	$(BIN)/python -m bench run --mode quick
+
+.PHONY: bench bench-quick

@@ -15,7 +15,7 @@ from services.timeline.projection import TimelineProjection
 from services.timeline.repository import TimelineRepository
 
 
-def _builders(settings: Settings) -> dict:
+def projection_builders(settings: Settings) -> dict:
     """Projection name -> (owning service, how to build it over a session and a versioned keyspace)."""
     post_topic, graph_topic = settings.topic(POST_EVENTS.name), settings.topic(GRAPH_EVENTS.name)
     return {
@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         """Replay the topics from the beginning into a new version of the tables; switch reads to it when it has
         caught up. The old version serves until then."""
         settings = Settings()
-        builders = _builders(settings)
+        builders = projection_builders(settings)
         if projection not in builders:
             raise typer.BadParameter(f"{projection!r} cannot be rebuilt; choose one of {', '.join(builders)}")
         service, build = builders[projection]

@@ -1,0 +1,619 @@
+"""The bench run: its own Chirp services, the workload's graph, the baselines, then every measured phase in order.
+
+The services run on their own topics, keyspaces and ports (tests.system.System, as the end-to-end tests run
+them), so a system started with `make up` is never touched, and everything is dropped at the end.
+"""
+
+import asyncio
+import os
+import random
+import signal
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import grpc
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from cassandra.query import SimpleStatement
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench import baselines
+from bench.load import Latencies, closed_loop, open_loop
+from bench.monitor import ResourceMonitor
+from bench.profiler import Profiler
+from bench.workload import Authors, Texts, fanout_threshold, operation_mix, poisson_offsets, power_law_graph
+from chirp.graph.v1 import graph_service_pb2 as graph_pb
+from chirp.graph.v1 import graph_service_pb2_grpc
+from chirp.post.v1 import post_service_pb2 as post_pb
+from chirp.post.v1 import post_service_pb2_grpc
+from chirp.timeline.v1 import timeline_service_pb2 as timeline_pb
+from chirp.timeline.v1 import timeline_service_pb2_grpc
+from services.cli.projection_commands import projection_builders
+from services.graph.domain import Follow
+from services.graph.events import user_followed
+from services.post import events as post_events
+from services.runtime.cassandra import CassandraSession
+from services.runtime.kafka import EventPublisher
+from services.runtime.rebuild import rebuild
+from services.runtime.topics import ALL_TOPICS, GRAPH_EVENTS
+from services.runtime.versions import keyspace_of
+from tests.system import DATA_DIR, System, free_port
+
+RPC_TIMEOUT = 10.0
+# A read's p99 must stay under this for its rate to count as sustainable.
+SUSTAINABLE_P99_MS = 100.0
+# Beyond this p99, higher rates of the same ladder are not worth running.
+HOPELESS_P99_MS = 2000.0
+# A watch looks every 10 ms at first, then every tenth of the time waited so far (at most every 250 ms): the
+# figure is within 10% (or 10 ms) of the truth, and a slow pipeline is not buried under its own watchers' reads.
+FRESHNESS_FIRST_POLL_SECONDS = 0.01
+FRESHNESS_MAX_POLL_SECONDS = 0.25
+LAG_POLL_SECONDS = 0.1
+# The timeline projection's tables that a replay of posts and follows fills, counted for the rebuild's rows/s.
+REBUILT_TABLES = ("home_timeline", "user_timeline", "posts", "followers", "users")
+FRESHNESS_GIVE_UP_SECONDS = 15.0
+# Posts whose freshness is watched per second, and at most at once: each watch polls a follower's home timeline,
+# so watching every post at 100/s would add several hundred reads a second to what is measured.
+WATCHED_PER_SECOND = 10
+MAX_WATCHES = 40
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes and durations of one mode of the bench."""
+
+    users: int
+    mean_following: float
+    above_threshold: int  # accounts whose followers exceed CHIRP_FANOUT_THRESHOLD
+    concurrency: int  # closed-loop callers of ingest capacity, B1 and B2
+    baseline_seconds: float
+    capacity_seconds: float
+    ingest_rate: float
+    ingest_seconds: float
+    freshness_rate: float
+    freshness_seconds: float
+    celebrity_rate: float  # posts per second by accounts above the threshold, during the freshness phase
+    read_rates: tuple[float, ...]
+    read_seconds: float
+    mixed_rates: tuple[float, ...]
+    mixed_seconds: float
+    # Longest the rebuild's replay is timed for; a longer replay is stopped there (its rate is what is measured).
+    rebuild_seconds: float
+    # "api": every follow through FollowUser; "log": UserFollowed events written straight to the graph topic (see
+    # _import_follows), for graphs too large to follow one call at a time within the run's budget.
+    follows_through: str = "api"
+    setup_concurrency: int = 64
+
+
+PLANS = {
+    "full": Plan(10_000, 5, 3, 64, 10, 15, 1160, 10, 100, 30, 1.0, (12.5, 25, 50, 100, 200, 400), 10, (25, 50, 100, 200), 10, 90, "log"),
+    "quick": Plan(1_000, 5, 3, 32, 3, 5, 1160, 5, 100, 10, 1.0, (12.5, 25, 50, 100, 200), 3, (25, 50, 100), 3, 15, "log"),
+    "smoke": Plan(80, 3, 2, 8, 1, 1, 30, 1, 10, 1.5, 2.0, (10,), 1, (10,), 1, 30),
+}
+
+
+class Bench:
+    """One run: start, populate, measure, report, clean up."""
+
+    def __init__(
+        self, plan: Plan, mode: str, out_dir: Path, seed: int = 1, profile: bool = False, with_notification: bool = False
+    ) -> None:
+        self.plan = plan
+        self.rng = random.Random(seed)
+        self.graph = power_law_graph(plan.users, plan.mean_following, self.rng)
+        self.followers = self.graph.followers()
+        self.threshold = fanout_threshold(self.followers, plan.above_threshold)
+        # Set before System() reads the environment, so its processes and its settings (used in-process by the
+        # rebuild) agree: a few accounts above the hybrid fan-out threshold, and no rate limit in the way.
+        os.environ.update(CHIRP_FANOUT_THRESHOLD=str(self.threshold), CHIRP_POST_RATE_LIMIT="0")
+        self.system = System()
+        self.settings = self.system.settings
+        self.with_notification = with_notification
+        self.monitor = ResourceMonitor()
+        self.profiler = Profiler(out_dir, profile)
+        self._phase_began: tuple[str, float] | None = None
+        self.results: dict = {
+            "mode": mode,
+            "plan": asdict(plan),
+            "with_notification": with_notification,
+            "phase_seconds": {},
+            "load_average_at_start": os.getloadavg(),
+        }
+        self.user_ids: list[int] = []
+        self.authors = Authors(list(range(plan.users)), self.rng)
+        self.texts = Texts(self.graph.handles, self.rng)
+        self.celebrities = [u for u, f in enumerate(self.followers) if len(f) > self.threshold]
+        self.progress = Progress(
+            TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+        )
+
+    # -- the run --------------------------------------------------------------------------------------------
+    def run(self) -> dict:
+        began = time.monotonic()
+        self.monitor.watch("bench-client", os.getpid())
+        for name in ("kafka", "cassandra"):
+            pid_file = DATA_DIR / "pids" / f"{name}.pid"
+            if pid_file.exists():
+                self.monitor.watch(name, int(pid_file.read_text().strip()))
+        self.monitor.start()
+        with self.progress:
+            try:
+                self._start_services()
+                asyncio.run(self._measure())
+            finally:
+                self._phase("teardown")
+                self.profiler.stop()
+                self.results["resources"] = self.monitor.stop()
+                self.results["profiles"] = self.profiler.summary
+                for process in self.system.processes.values():
+                    process.terminate()  # all at once: each takes seconds to shut down gracefully
+                self.system.stop_all()
+                asyncio.run(self._drop_bench_data())
+                self.system.drop_data()
+        self.results["seconds"] = round(time.monotonic() - began, 1)
+        return self.results
+
+    def _phase(self, name: str) -> None:
+        """Phases split the CPU figures and the profiles, and are timed."""
+        now = time.monotonic()
+        if self._phase_began:
+            previous, began = self._phase_began
+            self.results["phase_seconds"][previous] = round(self.results["phase_seconds"].get(previous, 0) + now - began, 1)
+        self._phase_began = (name, now)
+        self.progress.console.log(f"phase: {name}")  # a line per phase even where no progress bar can be drawn
+        self.monitor.phase(name)
+        self.profiler.stop()
+        if name != "teardown":
+            self.profiler.start(name, {label: process.pid for label, process in self.system.processes.items()})
+
+    def _start_services(self) -> None:
+        """All side by side (each start waits until SERVING; the post service reaches the graph service only when
+        called)."""
+        self._phase("setup")
+        task = self.progress.add_task("starting services", total=6 if self.with_notification else 5)
+        self.system.setup()
+        self.progress.advance(task)
+        self.worker_port = free_port()  # the worker's next start (after the fan-out hold) listens here
+
+        def start(label: str, name: str, *args: str, port: int | None = None) -> None:
+            process = self.system.start(name, *args, port=port, label=label)
+            self.monitor.watch(label, process.pid)
+            self.progress.advance(task)
+
+        services = [
+            ("graph", "graph"),
+            ("post", "post"),
+            ("timeline-api", "timeline", "--role", "api"),
+            ("timeline-worker", "timeline", "--role", "worker"),
+        ] + ([("notification", "notification")] if self.with_notification else [])
+        ports = {"timeline-api": self.system.ports["timeline"], "timeline-worker": free_port()}
+        with ThreadPoolExecutor(len(services)) as pool:
+            for started in [pool.submit(start, *service, port=ports.get(service[0])) for service in services]:
+                started.result()
+
+    async def _measure(self) -> None:
+        async with (
+            grpc.aio.insecure_channel(self.settings.graph_addr) as graph_channel,
+            grpc.aio.insecure_channel(self.settings.post_addr) as post_channel,
+            grpc.aio.insecure_channel(self.settings.timeline_addr) as timeline_channel,
+        ):
+            self.graph_api = graph_service_pb2_grpc.GraphServiceStub(graph_channel)
+            self.post_api = post_service_pb2_grpc.PostServiceStub(post_channel)
+            self.timeline_api = timeline_service_pb2_grpc.TimelineServiceStub(timeline_channel)
+            self.session = await CassandraSession.connect(self.settings)
+            self.lag = ConsumerLag(self.settings.kafka_bootstrap)
+            await self.lag.start()
+            try:
+                await self._populate()
+                await self._baselines()
+                await self._ingest_and_fanout()
+                await self._freshness()
+                await self._home_reads()
+                await self._mixed()
+                await self._rebuild()
+            finally:
+                await self.lag.stop()
+                self.session.shutdown()
+
+    # -- setup ----------------------------------------------------------------------------------------------
+    async def _populate(self) -> None:
+        """Accounts and the follow graph through the graph API, concurrently; then wait for the projection."""
+        self._phase("setup")
+        graph = self.graph
+        self.user_ids = [0] * graph.size
+
+        async def create(index: int) -> None:
+            response = await self.graph_api.CreateUser(
+                graph_pb.CreateUserRequest(handle=graph.handles[index], display_name=graph.names[index]), timeout=RPC_TIMEOUT
+            )
+            self.user_ids[index] = response.user.user_id
+
+        async def follow(edge: tuple[int, int]) -> None:
+            follower, followee = edge
+            await self.graph_api.FollowUser(
+                graph_pb.FollowUserRequest(follower_id=self.user_ids[follower], followee_id=self.user_ids[followee]),
+                timeout=RPC_TIMEOUT,
+            )
+
+        began = time.monotonic()
+        await self._bounded("creating users", range(graph.size), create)
+        users_done = time.monotonic()
+        if self.plan.follows_through == "log":
+            await self._import_follows()
+        else:
+            await self._bounded("following", graph.follows, follow)
+        follows_done = time.monotonic()
+        await self._caught_up("projections catching up", self.projection_groups())
+        counts = sorted((len(f) for f in self.followers), reverse=True)
+        self.results["workload"] = {
+            "users": graph.size,
+            "follows": len(graph.follows),
+            "followers_max": counts[0],
+            "followers_median": statistics.median(counts),
+            "followers_top10": counts[:10],
+            "fanout_threshold": self.threshold,
+            "accounts_above_threshold": len(self.celebrities),
+            "users_per_second": round(graph.size / (users_done - began), 1),
+            "follows_per_second": round(len(graph.follows) / (follows_done - users_done), 1),
+            "follows_through": self.plan.follows_through,
+            "setup_seconds": round(time.monotonic() - began, 1),
+        }
+
+    async def _import_follows(self) -> None:
+        """The follow graph as UserFollowed events, built by the graph service's own code and written to its topic
+        as the graph service would (keyed by follower, acks=all). The projections apply them as any follow; the
+        graph service's own follow tables stay empty, which no measured operation reads. FollowUser runs at
+        under 100/s on the 2-core machine, so tens of thousands of follows through it would take the whole
+        budget of the run."""
+        publisher = EventPublisher(self.settings.kafka_bootstrap, "chirp-bench-import")
+        await publisher.start()
+        topic = self.settings.topic(GRAPH_EVENTS.name)
+        task = self.progress.add_task("following (imported)", total=len(self.graph.follows))
+        try:
+            for start in range(0, len(self.graph.follows), 2000):
+                chunk = self.graph.follows[start : start + 2000]
+                now = datetime.now(timezone.utc)
+                await asyncio.gather(
+                    *(
+                        publisher.publish(topic, self.user_ids[a], user_followed(Follow(self.user_ids[a], self.user_ids[b], now)))
+                        for a, b in chunk
+                    )
+                )
+                self.progress.advance(task, len(chunk))
+        finally:
+            await publisher.stop()
+
+    async def _bounded(self, what: str, items: Iterable, action: Callable[[object], Awaitable[None]]) -> None:
+        """Run `action` over `items` with `setup_concurrency` in flight, retrying transient failures."""
+        items = list(items)
+        task = self.progress.add_task(what, total=len(items))
+        queue = iter(items)
+
+        async def worker() -> None:
+            for item in queue:
+                for attempt in range(5):
+                    try:
+                        await action(item)
+                        break
+                    except grpc.aio.AioRpcError as error:
+                        if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) or attempt == 4:
+                            raise
+                        await asyncio.sleep(0.5 * (attempt + 1))
+                self.progress.advance(task)
+
+        await asyncio.gather(*(worker() for _ in range(self.plan.setup_concurrency)))
+
+    async def _caught_up(self, what: str, groups: list[str] | None = None, timeout: float = 900) -> float:
+        """Wait until the consumer groups (the timeline worker's by default) have no lag; returns the seconds waited."""
+        task = self.progress.add_task(what, total=None)
+        began = time.monotonic()
+        while (lag := sum([await self.lag.of(group, self.topics()) for group in groups or [self.timeline_group()]])) > 0:
+            self.progress.update(task, description=f"{what} (lag {lag})")
+            if time.monotonic() - began > timeout:
+                raise TimeoutError(f"the projections still lag by {lag} after {timeout}s")
+            await asyncio.sleep(0.25)
+        self.progress.update(task, total=1, completed=1)
+        return time.monotonic() - began
+
+    def timeline_group(self) -> str:
+        return self.settings.consumer_group("timeline")
+
+    def projection_groups(self) -> list[str]:
+        return [self.timeline_group()] + ([self.settings.consumer_group("notification")] if self.with_notification else [])
+
+    def topic_names(self) -> list[str]:
+        return [self.settings.topic(spec.name) for spec in ALL_TOPICS]
+
+    def topics(self) -> list[TopicPartition]:
+        """Every partition the timeline projection reads."""
+        return [TopicPartition(self.settings.topic(spec.name), p) for spec in ALL_TOPICS for p in range(spec.partitions)]
+
+    # -- operations -----------------------------------------------------------------------------------------
+    def _post_request(self, author: int) -> post_pb.CreatePostRequest:
+        return post_pb.CreatePostRequest(author_id=self.user_ids[author], text=self.texts.draw())
+
+    async def _create_post(self, author: int) -> post_pb.CreatePostResponse:
+        return await self.post_api.CreatePost(self._post_request(author), timeout=RPC_TIMEOUT)
+
+    async def _read_home(self, user: int, page_size: int = 20) -> timeline_pb.GetHomeTimelineResponse:
+        return await self.timeline_api.GetHomeTimeline(
+            timeline_pb.GetHomeTimelineRequest(user_id=self.user_ids[user], page_size=page_size), timeout=RPC_TIMEOUT
+        )
+
+    async def _read_user(self, user: int) -> timeline_pb.GetUserTimelineResponse:
+        return await self.timeline_api.GetUserTimeline(
+            timeline_pb.GetUserTimelineRequest(user_id=self.user_ids[user], page_size=20), timeout=RPC_TIMEOUT
+        )
+
+    def _random_user(self) -> int:
+        return self.rng.randrange(self.graph.size)
+
+    # -- baselines ------------------------------------------------------------------------------------------
+    async def _baselines(self) -> None:
+        """B1-B3 on the idle system; B4 runs later, at the home-read rate it is compared with."""
+        self._phase("baselines")
+        samples = [await self._create_post(self.authors.draw()) for _ in range(20)]
+        request_bytes = round(statistics.mean(len(self._post_request(self.authors.draw()).SerializeToString()) for _ in range(200)))
+        response_bytes = round(statistics.mean(len(s.SerializeToString()) for s in samples))
+        event_bytes = round(statistics.mean(len(post_events.post_created(s.post).SerializeToString()) for s in samples))
+        plan = self.plan
+        task = self.progress.add_task("baselines B1-B3", total=3)
+        b1 = await baselines.kafka_producer(self.settings, event_bytes, plan.concurrency, plan.baseline_seconds)
+        self.progress.advance(task)
+        echo_port = free_port()
+        b2 = await baselines.grpc_echo(echo_port, request_bytes, response_bytes, plan.concurrency, plan.baseline_seconds)
+        self.progress.advance(task)
+        self.scratch = baselines.ScratchTable(self.settings)
+        await self.scratch.create(self.session)
+        self.scratch_partitions = min(self.graph.size, 2000)
+        b3 = await self.scratch.inserts(self.session, self.scratch_partitions, plan.baseline_seconds)
+        self.progress.advance(task)
+        self.results["baselines"] = {
+            "sizes": {"create_post_request": request_bytes, "create_post_response": response_bytes, "post_created_event": event_bytes},
+            "b1_kafka_producer": {**b1.summary(), "concurrency": plan.concurrency},
+            "b2_grpc_echo": {**b2.summary(), "concurrency": plan.concurrency},
+            "b3_cassandra_inserts": {**b3, "concurrency": baselines.CASSANDRA_CONCURRENCY},
+        }
+
+    # -- ingest and fan-out ---------------------------------------------------------------------------------
+    async def _ingest_and_fanout(self) -> None:
+        """Posts go in while the timeline worker is held (so ingest is measured alone and a backlog builds), then
+        the worker starts and the backlog's drain is timed through its consumer group's lag."""
+        plan = self.plan
+        await self._caught_up("timeline before ingest")
+        rows_before = await self._count_rows(self.settings.keyspace("timeline"))
+        self.system.kill("timeline-worker", signal.SIGTERM)
+        self._phase("ingest")
+        task = self.progress.add_task("ingest capacity", total=None)
+        capacity = await closed_loop(
+            plan.concurrency, plan.capacity_seconds, lambda i: self._create_post(self.authors.draw()), tick=lambda: self.progress.advance(task)
+        )
+        offsets = poisson_offsets(plan.ingest_rate, plan.ingest_seconds, self.rng)
+        task = self.progress.add_task(f"ingest at {plan.ingest_rate:g}/s", total=len(offsets))
+        steady = await open_loop(offsets, lambda i: self._create_post(self.authors.draw()), tick=lambda: self.progress.advance(task))
+        self.results["ingest"] = {
+            "capacity": {**capacity.summary(), "concurrency": plan.concurrency},
+            "open_loop": {**steady.summary(), "offered_rate": plan.ingest_rate},
+        }
+
+        self._phase("fanout")
+        backlog = await self.lag.of(self.timeline_group(), self.topics())
+        task = self.progress.add_task("fan-out drain", total=backlog)
+        restart = asyncio.create_task(asyncio.to_thread(self._start_worker))
+        began = time.monotonic()
+        # The drain runs from the last poll that still saw the whole backlog to the first that sees none: at most
+        # two poll intervals (and the worker's 0.5 s commit interval) longer than the truth, never shorter.
+        last_full, lag = began, backlog
+        while lag > 0:
+            await asyncio.sleep(LAG_POLL_SECONDS)
+            lag = await self.lag.of(self.timeline_group(), self.topics())
+            if lag >= backlog:
+                last_full = time.monotonic()
+            self.progress.update(task, completed=backlog - lag)
+        drained = time.monotonic()
+        await restart
+        rows = await self._count_rows(self.settings.keyspace("timeline")) - rows_before
+        seconds = drained - last_full
+        self.results["fanout"] = {
+            "backlog_events": backlog,
+            "home_rows": rows,
+            "seconds": round(seconds, 2),
+            "worker_start_seconds": round(last_full - began, 2),
+            "rows_per_second": round(rows / seconds, 1) if seconds else 0.0,
+            "events_per_second": round(backlog / seconds, 1) if seconds else 0.0,
+        }
+
+    def _start_worker(self) -> None:
+        process = self.system.start("timeline", "--role", "worker", port=self.worker_port, label="timeline-worker")
+        self.monitor.watch("timeline-worker", process.pid)
+        self.profiler.start("fanout", {"timeline-worker": process.pid})
+
+    async def _count_rows(self, keyspace: str, table: str = "home_timeline") -> int:
+        statement = SimpleStatement(f"SELECT COUNT(*) FROM {keyspace}.{table}")
+        result = await asyncio.to_thread(self.session._session.execute, statement, timeout=600)
+        return result.one()[0]
+
+    # -- freshness ------------------------------------------------------------------------------------------
+    async def _freshness(self) -> None:
+        """Posts at a steady rate; for a sample, a follower polls its home timeline until the post is there."""
+        plan = self.plan
+        self._phase("freshness")
+        fresh, celebrity = Latencies(), Latencies()
+        watches: set[asyncio.Task] = set()
+        loop = asyncio.get_running_loop()
+        watch_share = min(1.0, WATCHED_PER_SECOND / plan.freshness_rate)
+
+        async def watch(reader: int, post_id: int, answered: float, into: Latencies) -> None:
+            while (waited := loop.time() - answered) < FRESHNESS_GIVE_UP_SECONDS:
+                try:
+                    page = await self._read_home(reader, page_size=5)
+                except grpc.aio.AioRpcError:
+                    page = None  # an overloaded read is a missed look, not the end of the watch
+                if page and any(item.post_id == post_id for item in page.posts):
+                    into.record(loop.time() - answered)
+                    return
+                await asyncio.sleep(min(FRESHNESS_MAX_POLL_SECONDS, max(FRESHNESS_FIRST_POLL_SECONDS, waited / 10)))
+            into.record(loop.time() - answered, ok=False)
+            into.failed(TimeoutError("not readable"))
+
+        def post_and_watch(author_of: Callable[[], int], into: Latencies, share: float):
+            async def operation(index: int) -> None:
+                author = author_of()
+                response = await self._create_post(author)
+                capped = share < 1 and len(watches) >= MAX_WATCHES  # every post above the threshold is watched
+                if self.followers[author] and self.rng.random() < share and not capped:
+                    reader = self.rng.choice(self.followers[author])
+                    task = asyncio.create_task(watch(reader, response.post.post_id, loop.time(), into))
+                    watches.add(task)
+                    task.add_done_callback(watches.discard)
+
+            return operation
+
+        offsets = poisson_offsets(plan.freshness_rate, plan.freshness_seconds, self.rng)
+        # At least one post above the threshold, however short the phase.
+        celebrity_offsets = (poisson_offsets(plan.celebrity_rate, plan.freshness_seconds, self.rng) or [0.0]) if self.celebrities else []
+        task = self.progress.add_task(f"freshness at {plan.freshness_rate:g}/s", total=len(offsets) + len(celebrity_offsets))
+        tick = lambda: self.progress.advance(task)  # noqa: E731
+        posting, celebrity_posting = await asyncio.gather(
+            open_loop(offsets, post_and_watch(self.authors.draw, fresh, watch_share), tick=tick),
+            open_loop(celebrity_offsets, post_and_watch(lambda: self.rng.choice(self.celebrities), celebrity, 1.0), tick=tick),
+        )
+        while watches:
+            await asyncio.wait(set(watches))
+        self.results["freshness"] = {
+            "offered_rate": plan.freshness_rate,
+            "create_post": posting.summary(),
+            "home_visible": fresh.summary(),
+            "above_threshold": {**celebrity.summary(), "create_post": celebrity_posting.summary()},
+            "poll_interval_ms": [FRESHNESS_FIRST_POLL_SECONDS * 1000, FRESHNESS_MAX_POLL_SECONDS * 1000],
+        }
+
+    # -- reads ----------------------------------------------------------------------------------------------
+    async def _home_reads(self) -> None:
+        """Home-timeline reads at a ladder of rates; the highest with p99 under 100 ms; then, at half of it, the
+        same reads and B4's raw reads, for the ratio."""
+        self._phase("home_reads")
+        ladder = await self._ladder("home reads", self.plan.read_rates, self.plan.read_seconds, lambda i: self._read_home(self._random_user()))
+        sustainable = [step["offered_rate"] for step in ladder if _sustainable(step)]
+        highest = max(sustainable, default=0.0)
+        half = highest / 2 if highest else self.plan.read_rates[0] / 2
+        at_half = (await self._ladder("home reads at half", (half,), self.plan.read_seconds, lambda i: self._read_home(self._random_user())))[0]
+        task = self.progress.add_task("baseline B4", total=None)
+        b4 = await self.scratch.reads(self.session, self.scratch_partitions, half, self.plan.read_seconds)
+        self.progress.update(task, total=1, completed=1)
+        self.results["home_reads"] = {"ladder": ladder, "highest_sustainable_rate": highest, "at_half": at_half}
+        self.results["baselines"]["b4_cassandra_reads"] = {**b4.summary(), "offered_rate": half}
+
+    async def _mixed(self) -> None:
+        """DeathStarBench-like mix (60% home reads, 30% user-timeline reads, 10% posts) at a ladder of rates."""
+        self._phase("mixed")
+        kinds = operation_mix(int(max(self.plan.mixed_rates) * self.plan.mixed_seconds * 2), self.rng)
+        operations = {
+            "home": lambda: self._read_home(self._random_user()),
+            "user": lambda: self._read_user(self.authors.draw()),
+            "post": lambda: self._create_post(self.authors.draw()),
+        }
+        kind_of = lambda i: kinds[i % len(kinds)]  # noqa: E731
+        self.results["mixed"] = {
+            "ladder": await self._ladder("mixed", self.plan.mixed_rates, self.plan.mixed_seconds, lambda i: operations[kind_of(i)](), kind_of)
+        }
+
+    async def _ladder(self, what: str, rates: Iterable[float], seconds: float, operation, kind_of=None) -> list[dict]:
+        """Open-loop steps at rising rates; stops once a step is hopeless (higher rates would only queue more)."""
+        steps = []
+        for rate in rates:
+            offsets = poisson_offsets(rate, seconds, self.rng)
+            task = self.progress.add_task(f"{what} at {rate:g}/s", total=len(offsets))
+            latencies = await open_loop(offsets, operation, tick=lambda: self.progress.advance(task), kind_of=kind_of)
+            steps.append({**latencies.summary(), "offered_rate": rate})
+            if steps[-1]["p99_ms"] > HOPELESS_P99_MS:
+                break
+        return steps
+
+    # -- rebuild --------------------------------------------------------------------------------------------
+    async def _rebuild(self) -> None:
+        """The replay `chirp projections rebuild timeline` runs (services.runtime.rebuild), in this process so that
+        the replay itself is timed: from its first progress report (the new version's tables exist) to its last.
+        Its rate is the rows it wrote, in all the projection's main tables, per second."""
+        self._phase("rebuild")
+        await self._caught_up("timeline before rebuild")
+        self.profiler.start("rebuild", {"rebuild (bench process)": os.getpid()})
+        task = self.progress.add_task("rebuild: replaying", total=None)
+        service, build_projection = projection_builders(self.settings)["timeline"]  # what the command builds
+        reports: list[tuple[float, int, int]] = []
+
+        def progress(done: int, total: int) -> None:
+            reports.append((time.monotonic(), done, total))
+            self.progress.update(task, completed=done, total=total)
+
+        began = time.monotonic()
+        replay = asyncio.create_task(rebuild(self.settings, service, self.topic_names(), build_projection, progress))
+        while not replay.done() and not (reports and time.monotonic() - reports[0][0] > self.plan.rebuild_seconds):
+            await asyncio.sleep(0.2)
+        completed = replay.done()
+        replay.cancel()  # a replay stopped half-way never serves: its version is not named in the registry
+        await asyncio.gather(replay, return_exceptions=True)
+        if completed:
+            replay.result()  # a failed rebuild fails the run
+        total_seconds = time.monotonic() - began
+        seconds = reports[-1][0] - reports[0][0]
+        events, to_replay = reports[-1][1], max(total for _, _, total in reports)
+        # Every row the replay wrote in the projection's main tables: a replay stopped early may have reached only
+        # users and follows (graph events come first in the log), which write no home rows yet.
+        keyspace = keyspace_of(self.settings, "timeline", 2)
+        counted = {table: await self._count_rows(keyspace, table) for table in REBUILT_TABLES}
+        rows = sum(counted.values())
+        self.results["rebuild"] = {
+            "completed": completed,
+            "events_to_replay": to_replay,
+            "events": events,
+            "rows": counted,
+            "home_rows": counted["home_timeline"],
+            "seconds": round(seconds, 2),
+            "seconds_with_migrations": round(total_seconds, 2),
+            "rows_per_second": round(rows / seconds, 1) if seconds else 0.0,
+            "events_per_second": round(events / seconds, 1) if seconds else 0.0,
+        }
+
+    async def _drop_bench_data(self) -> None:
+        """The baseline topic; the scratch keyspace goes with the services' keyspaces (same prefix)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            if baselines.baseline_topic(self.settings) in await admin.list_topics():
+                await admin.delete_topics([baselines.baseline_topic(self.settings)])
+        finally:
+            await admin.close()
+
+
+def _sustainable(step: dict) -> bool:
+    return step["p99_ms"] < SUSTAINABLE_P99_MS and step["errors"] <= step["count"] * 0.001 and step["rate"] >= 0.9 * step["offered_rate"]
+
+
+class ConsumerLag:
+    """How far a consumer group is behind the end of some topics (committed offsets, so it trails by <1 s)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+
+    async def start(self) -> None:
+        await self._admin.start()
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+        await self._admin.close()
+
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return await self._consumer.end_offsets(partitions)
+
+    async def of(self, group: str, partitions: list[TopicPartition]) -> int:
+        ends = await self.end_offsets(partitions)
+        committed = await self._admin.list_consumer_group_offsets(group)
+        return sum(end - max(0, committed[tp].offset if tp in committed else 0) for tp, end in ends.items())

@@ -1,0 +1,45 @@
+"""The benchmark harness runs end to end in its smallest mode and reports every section with real figures.
+
+No timing is asserted: this checks the instrument, not the machine it runs on.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.system import REPO
+
+pytestmark = pytest.mark.infra
+
+
+def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--mode", "smoke", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((tmp_path / "smoke.json").read_text())
+    assert (tmp_path / "smoke.md").read_text().count("| ") > 20
+    assert (tmp_path / "smoke.png").stat().st_size > 10_000
+
+    workload, baselines = results["workload"], results["baselines"]
+    assert workload["follows"] > 0 and workload["accounts_above_threshold"] >= 1
+    assert baselines["b1_kafka_producer"]["rate"] > 0
+    assert baselines["b2_grpc_echo"]["rate"] > 0
+    assert baselines["b3_cassandra_inserts"]["rows_per_second"] > 0
+    assert baselines["b4_cassandra_reads"]["count"] > 0 and baselines["b4_cassandra_reads"]["p99_ms"] > 0
+    assert results["ingest"]["capacity"]["rate"] > 0 and results["ingest"]["open_loop"]["count"] > 0
+    assert results["fanout"]["home_rows"] > 0 and results["fanout"]["rows_per_second"] > 0
+    assert results["freshness"]["home_visible"]["count"] > 0 and results["freshness"]["home_visible"]["p50_ms"] > 0
+    assert results["freshness"]["above_threshold"]["count"] > 0
+    assert all(step["count"] > 0 for step in results["home_reads"]["ladder"]) and results["home_reads"]["at_half"]["count"] > 0
+    assert set(results["mixed"]["ladder"][0]["by_kind"]) == {"home", "user", "post"}
+    assert results["rebuild"]["home_rows"] > 0 and results["rebuild"]["rows_per_second"] > 0
+    for process in ("kafka", "cassandra", "graph", "post", "timeline-api", "timeline-worker", "bench-client"):
+        assert results["resources"][process]["peak_rss_mb"] > 0, process
+    assert {goal["goal"] for goal in results["goals"]} and all(isinstance(goal["met"], bool) for goal in results["goals"])
