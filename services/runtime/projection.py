@@ -48,7 +48,9 @@ from services.runtime.versions import (
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 500
-BATCH_WITHIN_SECONDS = 0.05
+# How long a worker waits to fill a batch. Under load batches fill at once; when events trickle in, this is added
+# to every event's freshness, so it is kept well below the 50 ms p50 goal.
+BATCH_WITHIN_SECONDS = 0.005
 MAX_BACKOFF_SECONDS = 10.0
 
 EVENTS_APPLIED = Counter("chirp_projection_events_total", "Events applied by a projection.", ["projection"])

@@ -6,6 +6,7 @@ time as its Cassandra write time, so applying an event twice, or replaying the t
 
 import asyncio
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 
 from chirp.graph.v1 import graph_pb2
@@ -54,18 +55,24 @@ class TimelineProjection:
         return self._threshold
 
     async def apply(self, records: Sequence[Record]) -> None:
-        """Apply in order, except that consecutive posts (independent of each other) fan out concurrently."""
+        """Apply a batch concurrently, keeping in order only what must be: the graph events of one key (one acting
+        user). Post events commute, and a post and a graph event, or graph events of two users, may be on different
+        partitions anyway, so every handler is already written to be right in either order (write times, and the
+        edge-then-backfill / timeline-then-followers orders in the handlers)."""
         posts: list[tuple[Record, post_pb2.PostEvent]] = []
+        graph_by_user: dict[bytes | None, list[tuple[Record, graph_pb2.GraphEvent]]] = defaultdict(list)
         for record in records:
             event = envelope_of(record, self._envelopes)
             if isinstance(event, post_pb2.PostEvent):
                 posts.append((record, event))
-                continue
-            await self._fan_out(posts)
-            posts = []
-            if isinstance(event, graph_pb2.GraphEvent):
+            else:
+                graph_by_user[record.key].append((record, event))
+
+        async def in_order(events: list[tuple[Record, graph_pb2.GraphEvent]]) -> None:
+            for record, event in events:
                 await self._on_graph_event(record, event)
-        await self._fan_out(posts)
+
+        await asyncio.gather(self._fan_out(posts), *(in_order(events) for events in graph_by_user.values()))
 
     async def _fan_out(self, events: list[tuple[Record, post_pb2.PostEvent]]) -> None:
         """Post events commute: each write carries its event's time, so a deletion wins over its post's creation
