@@ -22,7 +22,8 @@ from services.timeline.domain import (
     reply_reaches,
     shown_at_home,
 )
-from services.timeline.inactivity import rebuild_on_return, without_replies_not_reaching
+from services.timeline.inactivity import rebuild_on_return
+from services.timeline.reach import without_replies_not_reaching
 from services.timeline.repository import Activity, StoredPost, StoredUser, TimelineRepository
 
 DEFAULT_PAGE_SIZE = 20

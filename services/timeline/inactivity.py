@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 from services.runtime.ids import timestamp_ms_of
 from services.runtime.projection import Record
-from services.timeline.domain import BACKFILL_POSTS, is_inactive, newest_posts, reply_reaches
-from services.timeline.repository import StoredPost, TimelineRepository
+from services.timeline.domain import BACKFILL_POSTS, is_inactive, newest_posts
+from services.timeline.reach import without_replies_not_reaching
+from services.timeline.repository import TimelineRepository
 
 # What `chirp timeline explain` names as the source of rows written by a rebuild on return.
 REBUILT_ON_RETURN = Record("(rebuilt when the reader returned from inactivity)", -1, -1, None, b"")
@@ -49,7 +50,7 @@ async def rebuild_on_return(repo: TimelineRepository, reader: int, now: int) -> 
     await repo.mark_active(reader, followees, now)
     recent = await asyncio.gather(*(repo.recent_post_ids(f, BACKFILL_POSTS) for f in [reader, *followees]))
     candidates = newest_posts([pid for ids in recent for pid in ids])
-    posts = await without_replies_not_reaching(repo, reader, await repo.get_posts(candidates))
+    posts = await without_replies_not_reaching(repo, reader, await repo.get_posts(candidates), set(followees))
     await asyncio.gather(
         *(
             # Written at the post's own time, like its fan-out: a later unfollow or trim still removes it.
@@ -57,17 +58,3 @@ async def rebuild_on_return(repo: TimelineRepository, reader: int, now: int) -> 
             for p in posts.values()
         )
     )
-
-
-async def without_replies_not_reaching(
-    repo: TimelineRepository, reader: int, posts: dict[int, StoredPost]
-) -> dict[int, StoredPost]:
-    """Posts that did not come through fan-out's filter (held back, or rebuilt on return): a reply shows only to
-    followers of both accounts, and one's own replies always."""
-    replied_to = {p.in_reply_to_user_id for p in posts.values() if p.in_reply_to_user_id not in (0, reader)}
-    followed = set(await repo.followee_ids(reader)) if replied_to else set()
-    return {
-        pid: p
-        for pid, p in posts.items()
-        if p.author_id == reader or reply_reaches(reader, p.in_reply_to_user_id, p.in_reply_to_user_id in followed)
-    }

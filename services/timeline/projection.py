@@ -20,10 +20,10 @@ from services.timeline.domain import (
     after_repost_undone,
     fans_out,
     home_recipients,
-    reply_reaches,
     trims_home_timelines,
     unfollow_removal_time,
 )
+from services.timeline.reach import without_replies_not_reaching
 from services.timeline.repository import StoredPost, StoredUser, TimelineRepository
 
 
@@ -167,15 +167,10 @@ class TimelineProjection:
             await asyncio.gather(*(self._repo.trim_home(reader, HOME_TIMELINE_CAP, at) for reader in recipients))
 
     async def _reaching(self, reader: int, post_ids: list[int]) -> list[int]:
-        """The posts a new follower gets: replies only to accounts the follower also follows."""
-        posts = await self._repo.get_posts(post_ids)
-        replied_to = {p.in_reply_to_user_id for p in posts.values() if p.in_reply_to_user_id}
-        followed = {user for user in replied_to if await self._repo.follows(reader, user)}
-        return [
-            pid
-            for pid in post_ids
-            if pid in posts and reply_reaches(reader, posts[pid].in_reply_to_user_id, posts[pid].in_reply_to_user_id in followed)
-        ]
+        """The posts a new follower gets, newest first: those still there, and replies only to accounts the
+        follower also follows."""
+        reaching = await without_replies_not_reaching(self._repo, reader, await self._repo.get_posts(post_ids))
+        return [pid for pid in post_ids if pid in reaching]
 
     async def _on_graph_event(self, record: Record, event: graph_pb2.GraphEvent) -> None:
         at = micros_of(event.occurred_at)
