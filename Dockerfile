@@ -11,28 +11,33 @@ ARG PYTHON_IMAGE=python:3.11-slim
 # ---- builder: the virtual environment with the pinned dependencies, the generated protobuf code and Chirp itself.
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PATH=/opt/venv/bin:$PATH
-RUN python -m venv /opt/venv
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 
-# Dependencies first, so that this layer is reused until requirements.lock changes.
+# The build tools (pip, setuptools, grpcio-tools for protoc) get a venv of their own, which the runtime stage does not
+# copy. Its pip also installs into /opt/venv (--python), so /opt/venv needs no pip or setuptools of its own.
+COPY requirements-build.lock ./
+RUN python -m venv /opt/build \
+ && /opt/build/bin/pip install --require-hashes -r requirements-build.lock
+
+# The runtime dependencies only, each checked against its hash. This layer is reused until requirements.lock changes.
 COPY requirements.lock ./
-RUN pip install -r requirements.lock
+RUN python -m venv --without-pip /opt/venv \
+ && /opt/build/bin/pip --python /opt/venv/bin/python install --require-hashes -r requirements.lock
 
 COPY protos ./protos
 RUN mkdir -p gen/python \
- && python -m grpc_tools.protoc -I protos --python_out=gen/python --pyi_out=gen/python --grpc_python_out=gen/python \
+ && /opt/build/bin/python -m grpc_tools.protoc -I protos --python_out=gen/python --pyi_out=gen/python --grpc_python_out=gen/python \
       $(find protos -name '*.proto')
 
 COPY pyproject.toml ./
 COPY services ./services
-# --no-build-isolation: build with the setuptools pinned in requirements.lock instead of fetching one.
-# The lock also pins the development tools; the ones nothing at run time needs are removed, and `pip check`
-# fails the build if that broke a dependency.
-RUN pip install --no-deps --no-build-isolation . \
- && pip uninstall --yes grpcio-tools pytest pytest-asyncio pytest-timeout hypothesis \
- && pip check
+# --no-build-isolation: the wheel is built with the setuptools pinned in requirements-build.lock instead of fetching
+# one. It goes in without dependencies (requirements.lock has them all) and `pip check` fails the build if one is
+# missing.
+RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/dist . \
+ && /opt/build/bin/pip --python /opt/venv/bin/python install --no-deps /tmp/dist/chirp-*.whl \
+ && /opt/build/bin/pip --python /opt/venv/bin/python check
 
 # ---- runtime: the same base image (the venv's interpreter is /usr/local/bin/python3.11 in both), no build tools.
 FROM ${PYTHON_IMAGE} AS runtime

@@ -10,6 +10,10 @@ GEN := gen/python
 PROTOS := $(shell find protos -name '*.proto')
 INFRA := infra/infra.sh
 RUN := services/run.sh
+# Every lock is resolved for Python 3.11 with hashes; `make lock LOCK_FLAGS=--upgrade` moves the pins that
+# pyproject.toml leaves free (uv otherwise keeps the ones already in the lock).
+LOCK_FLAGS ?=
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 --custom-compile-command 'make lock' $(LOCK_FLAGS)
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,9 +21,9 @@ help: ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.deps: requirements.lock | $(BIN)/python
-	$(BIN)/pip install --quiet --upgrade pip==24.3.1
-	$(BIN)/pip install --quiet -r requirements.lock
+# The dev lock: runtime, dev and bench dependencies and the build tools (pip, setuptools), every one with its hashes.
+$(VENV)/.deps: requirements-dev.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
 $(GEN)/.stamp: $(PROTOS) $(VENV)/.deps
@@ -29,11 +33,20 @@ $(GEN)/.stamp: $(PROTOS) $(VENV)/.deps
 
 protos: $(GEN)/.stamp ## generate the Python code of protos/ into gen/python
 
+# pip check fails when pyproject.toml declares a dependency that the lock lacks.
 $(VENV)/.installed: pyproject.toml $(GEN)/.stamp
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check || { echo "requirements-dev.lock does not match pyproject.toml: run 'make lock'"; exit 1; }
 	touch $@
 
 install: $(VENV)/.installed ## Python environment with Chirp and its pinned dependencies in .venv
+
+# Resolved with the uv of the dev lock. The dev lock first; the other two take its versions, so the image runs
+# what the tests ran.
+lock: $(VENV)/.deps ## regenerate requirements.lock (image), requirements-dev.lock, requirements-build.lock
+	$(UV_COMPILE) pyproject.toml --extra dev --extra bench --group build -o requirements-dev.lock
+	$(UV_COMPILE) pyproject.toml -c requirements-dev.lock -o requirements.lock
+	$(UV_COMPILE) --group build -c requirements-dev.lock -o requirements-build.lock
 
 require: ## Java 17 and Maven, installed with apt-get when missing
 	bash infra/require.sh
@@ -70,7 +83,7 @@ test: install require ## the whole suite: unit, integration and end to end on re
 test-unit: install ## unit tests only (no servers)
 	$(BIN)/python -m pytest -q tests/unit
 
-.PHONY: help protos install docs require infra setup up down clean test test-unit
+.PHONY: help protos install lock docs require infra setup up down clean test test-unit
 
 bench: install ## benchmark with same-run baselines, < 15 min, after `make up`: bench/results/latest.{md,json,png}
 	@$(INFRA) status >/dev/null || { echo "Kafka and Cassandra are not running: run 'make up' first"; exit 1; }
