@@ -1,4 +1,5 @@
-# Chirp: `make up` runs the whole system with a demo network; `make test` runs the whole suite.
+# Chirp: `make up` runs the whole system with a demo network; `make test` runs the whole suite; `make lint` checks
+# the code.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -10,6 +11,7 @@ GEN := gen/python
 PROTOS := $(shell find protos -name '*.proto')
 INFRA := infra/infra.sh
 RUN := services/run.sh
+LINTED := services tests bench
 # Every lock is resolved for Python 3.11 with hashes; `make lock LOCK_FLAGS=--upgrade` moves the pins that
 # pyproject.toml leaves free (uv otherwise keeps the ones already in the lock).
 LOCK_FLAGS ?=
@@ -48,6 +50,14 @@ lock: $(VENV)/.deps ## regenerate requirements.lock (image), requirements-dev.lo
 	$(UV_COMPILE) pyproject.toml -c requirements-dev.lock -o requirements.lock
 	$(UV_COMPILE) --group build -c requirements-dev.lock -o requirements-build.lock
 
+# All three run, so one pass shows every finding.
+lint: install ## ruff format --check and ruff check on services, tests and bench; mypy on services/runtime
+	@status=0; \
+	$(BIN)/ruff format --check $(LINTED) || status=1; \
+	$(BIN)/ruff check $(LINTED) || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
+
 require: ## Java 17 and Maven, installed with apt-get when missing
 	bash infra/require.sh
 
@@ -83,7 +93,7 @@ test: install require ## the whole suite: unit, integration and end to end on re
 test-unit: install ## unit tests only (no servers)
 	$(BIN)/python -m pytest -q tests/unit
 
-.PHONY: help protos install lock docs require infra setup up down clean test test-unit
+.PHONY: help protos install lock lint docs require infra setup up down clean test test-unit
 
 bench: install ## benchmark with same-run baselines, < 15 min, after `make up`: bench/results/latest.{md,json,png}
 	@$(INFRA) status >/dev/null || { echo "Kafka and Cassandra are not running: run 'make up' first"; exit 1; }
