@@ -18,7 +18,7 @@ LOCK_FLAGS ?=
 UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 --custom-compile-command 'make lock' $(LOCK_FLAGS)
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -93,7 +93,15 @@ test: install require ## the whole suite: unit, integration and end to end on re
 test-unit: install ## unit tests only (no servers)
 	$(BIN)/python -m pytest -q tests/unit
 
-.PHONY: help protos install lock lint docs require infra setup up down clean test test-unit
+test-integration: install require ## integration tests only, on the real Kafka and Cassandra
+	$(INFRA) fetch
+	$(BIN)/python -m pytest -q tests/integration
+
+test-e2e: install require ## end-to-end tests only, on the real Kafka and Cassandra
+	$(INFRA) fetch
+	$(BIN)/python -m pytest -q tests/e2e
+
+.PHONY: help protos install lock lint docs require infra setup up down clean test test-unit test-integration test-e2e
 
 bench: install ## benchmark with same-run baselines, < 15 min, after `make up`: bench/results/latest.{md,json,png}
 	@$(INFRA) status >/dev/null || { echo "Kafka and Cassandra are not running: run 'make up' first"; exit 1; }
