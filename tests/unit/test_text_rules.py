@@ -7,7 +7,7 @@ import json
 import unicodedata
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -146,7 +146,7 @@ def test_entity_spans_slice_the_text_to_sigil_and_value(text, profile):
 @given(anything, st.sampled_from(PROFILES))
 def test_entities_never_overlap(text, profile):
     spans = sorted((entity.start, entity.end) for _, entity in entities_of(analyze(text, profile)))
-    for (_, end), (start, _) in zip(spans, spans[1:]):
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
         assert end <= start
 
 
@@ -165,7 +165,9 @@ def test_an_emoji_counts_its_code_points_in_classic_and_2_in_weighted(emoji):
 
 @given(st.text(alphabet="abcdefghij klmnopqrstuvwxyz ÀÉÎàéî", max_size=300))
 def test_latin_counts_the_same_in_both_profiles(text):
-    assert analyze(text, Profile.CLASSIC).weighted_length == analyze(text, Profile.WEIGHTED).weighted_length == len(text)
+    assert (
+        analyze(text, Profile.CLASSIC).weighted_length == analyze(text, Profile.WEIGHTED).weighted_length == len(text)
+    )
 
 
 @given(st.text(alphabet="abc 日本", max_size=200), st.sampled_from(PROFILES))
@@ -190,7 +192,10 @@ def test_italian():
     assert spans(analysis.cashtags) == [("ENEL.MI", 54, 62)]
     assert analysis.weighted_length == 63 - 15 + 23 + 2  # the URL counts 23, the flag 2 code points
     # Latin letters weigh 1 in the weighted profile too, and so does the flag: one emoji, 2 units
-    assert analyze("Ciao @marco! Guarda #Roma su https://roma.it e compra $ENEL.MI 🇮🇹", Profile.WEIGHTED).weighted_length == 73
+    assert (
+        analyze("Ciao @marco! Guarda #Roma su https://roma.it e compra $ENEL.MI 🇮🇹", Profile.WEIGHTED).weighted_length
+        == 73
+    )
 
 
 def test_russian():
@@ -227,7 +232,9 @@ def test_japanese_and_full_width_sigils():
     # the path takes Latin and Cyrillic letters only: テスト is text after the URL
     assert spans(analysis.urls) == [("https://例え.jp/", 30, 44)]
     assert analysis.weighted_length == 47 - 14 + 23
-    assert analyze(text, Profile.WEIGHTED).weighted_length == 2 * 20 + 13 + 23  # 20 kana, kanji and full-width, 13 ASCII
+    assert (
+        analyze(text, Profile.WEIGHTED).weighted_length == 2 * 20 + 13 + 23
+    )  # 20 kana, kanji and full-width, 13 ASCII
 
 
 def test_arabic():
@@ -250,7 +257,7 @@ def test_emoji_with_zwj_sequences_and_skin_tones():
     text = f"{family} {coder} {flag} 👍🏿"
     assert analyze(text).weighted_length == len(text) == 7 + 1 + 4 + 1 + 4 + 1 + 2
     assert analyze(text, Profile.WEIGHTED).weighted_length == 4 * 2 + 3
-    assert spans(analyze(f"😷@bob").mentions) == [("bob", 1, 5)]  # code points: twitter-text (UTF-16) says 2..6
+    assert spans(analyze("😷@bob").mentions) == [("bob", 1, 5)]  # code points: twitter-text (UTF-16) says 2..6
 
 
 def test_classic_limit_and_message():
@@ -350,13 +357,29 @@ def test_bio():
 # chirp text analyze
 
 
-def test_cli_analyzes_json_lines_and_reports_bad_lines_by_number():
+def test_cli_with_json_input_analyzes_json_strings_and_reports_bad_lines_by_number():
     lines = ['"hi @bob #tag"', "42", '"日本語 😷"', "not json", '"x.com"']
-    result = CliRunner().invoke(text_app, ["analyze", "--profile", "weighted"], input="\n".join(lines) + "\n")
+    arguments = ["analyze", "--profile", "weighted", "--input", "json"]
+    result = CliRunner().invoke(text_app, arguments, input="\n".join(lines) + "\n")
     assert result.exit_code == 1
     outputs = [json.loads(line) for line in result.stdout.splitlines()]
     assert outputs == [analyze(json.loads(lines[i]), Profile.WEIGHTED).as_json() for i in (0, 2, 4)]
     assert "line 2" in result.stderr and "line 4" in result.stderr
+    assert "--input plain" in result.stderr
+
+
+def test_cli_reads_plain_lines_by_default_and_json_strings_where_a_line_is_one():
+    lines = ["Ciao @ada #Bologna https://example.com", '"two\\nlines"', "42 is not a string"]
+    result = CliRunner().invoke(text_app, ["analyze"], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.stderr
+    outputs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert outputs == [analyze(text).as_json() for text in (lines[0], "two\nlines", lines[2])]
+
+
+def test_cli_with_plain_input_takes_every_line_as_it_is():
+    result = CliRunner().invoke(text_app, ["analyze", "--input", "plain"], input='"quoted"\n')
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == analyze('"quoted"').as_json()
 
 
 def test_cli_default_profile_is_classic_and_output_is_not_ascii_escaped():
