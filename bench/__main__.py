@@ -11,7 +11,9 @@ from rich.markdown import Markdown
 from bench import report
 from bench.scenarios import PLANS, Bench
 
-app = typer.Typer(help="Chirp's benchmark harness (issue 6). Needs Kafka and Cassandra running (`make up`).", no_args_is_help=True)
+app = typer.Typer(
+    help="Chirp's benchmark harness (issue 6). Needs Kafka and Cassandra running (`make up`).", no_args_is_help=True
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -22,21 +24,41 @@ def main() -> None:
 
 @app.command()
 def run(
-    mode: Annotated[str, typer.Option(help="full (< 15 min), quick (< 3 min) or smoke (seconds, for the test)")] = "full",
+    mode: Annotated[
+        str, typer.Option(help="full (< 15 min), quick (< 3 min) or smoke (seconds, for the test)")
+    ] = "full",
     users: Annotated[int | None, typer.Option(help="accounts in the follower graph (default: the mode's)")] = None,
-    out: Annotated[Path, typer.Option(help="where the results go: latest.{json,md,png} (full), quick.* or smoke.*")] = RESULTS,
+    out: Annotated[
+        Path, typer.Option(help="where the results go: latest.{json,md,png} (full), quick.* or smoke.*")
+    ] = RESULTS,
     seed: Annotated[int, typer.Option(help="seed of the workload: the same seed draws the same graph and load")] = 1,
-    following: Annotated[float | None, typer.Option(help="mean accounts each user follows (default: the mode's)")] = None,
-    follows_through: Annotated[str | None, typer.Option(help="api (FollowUser calls) or log (UserFollowed events imported)")] = None,
+    following: Annotated[
+        float | None, typer.Option(help="mean accounts each user follows (default: the mode's)")
+    ] = None,
+    follows_through: Annotated[
+        str | None, typer.Option(help="api (FollowUser calls) or log (UserFollowed events imported)")
+    ] = None,
     with_notification: Annotated[
-        bool, typer.Option(help="also run the notification service (no goal measures it; it takes CPU the others would have)")
+        bool,
+        typer.Option(
+            help="also run the notification service (no goal measures it; it takes CPU the others would have)"
+        ),
     ] = False,
-    profile: Annotated[bool, typer.Option(help="py-spy CPU profiles of the services per phase, into OUT/profiles")] = False,
+    profile: Annotated[
+        bool, typer.Option(help="py-spy CPU profiles of the services per phase, into OUT/profiles")
+    ] = False,
 ) -> None:
     """Start a private Chirp, populate it, measure every phase and the baselines, write the results."""
     if mode not in PLANS:
         raise typer.BadParameter(f"{mode!r}: choose one of {', '.join(PLANS)}")
-    plan = replace(PLANS[mode], **{k: v for k, v in (("users", users), ("mean_following", following), ("follows_through", follows_through)) if v})
+    plan = replace(
+        PLANS[mode],
+        **{
+            k: v
+            for k, v in (("users", users), ("mean_following", following), ("follows_through", follows_through))
+            if v
+        },
+    )
     results = Bench(plan, mode, out, seed, profile, with_notification).run()
     paths = report.write(results, out, "latest" if mode == "full" else mode)
     console = Console()
@@ -45,7 +67,9 @@ def run(
 
 
 @app.command("report")
-def report_again(results: Annotated[Path, typer.Argument(help="a results file, e.g. bench/results/latest.json")]) -> None:
+def report_again(
+    results: Annotated[Path, typer.Argument(help="a results file, e.g. bench/results/latest.json")],
+) -> None:
     """Write the markdown table and the chart again from a results file, and print the table."""
     paths = report.rewrite(results)
     Console().print(Markdown(paths["md"].read_text()))

@@ -57,9 +57,16 @@ async def kafka_producer(settings: Settings, record_bytes: int, concurrency: int
     value = random.randbytes(record_bytes)
     try:
         # A new topic's partitions may still be electing leaders: one record to each before the clock starts.
-        await asyncio.gather(*(producer.send_and_wait(baseline_topic(settings), value, partition=p) for p in range(POST_EVENTS.partitions)))
+        await asyncio.gather(
+            *(
+                producer.send_and_wait(baseline_topic(settings), value, partition=p)
+                for p in range(POST_EVENTS.partitions)
+            )
+        )
         return await closed_loop(
-            concurrency, seconds, lambda i: producer.send_and_wait(baseline_topic(settings), value, key=str(i % 10_000).encode())
+            concurrency,
+            seconds,
+            lambda i: producer.send_and_wait(baseline_topic(settings), value, key=str(i % 10_000).encode()),
         )
     finally:
         await producer.stop()
@@ -101,11 +108,24 @@ class ScratchTable:
         rows, began = 0, time.monotonic()
         while time.monotonic() - began < seconds:
             chunk = [
-                (rng.randrange(partitions), rows + i, rng.randrange(10**6), "bench", i % 6, rows + i, int(time.time() * 1e6))
+                (
+                    rng.randrange(partitions),
+                    rows + i,
+                    rng.randrange(10**6),
+                    "bench",
+                    i % 6,
+                    rows + i,
+                    int(time.time() * 1e6),
+                )
                 for i in range(5000)
             ]
             await asyncio.to_thread(
-                execute_concurrent_with_args, raw, statement, chunk, concurrency=CASSANDRA_CONCURRENCY, raise_on_first_error=True
+                execute_concurrent_with_args,
+                raw,
+                statement,
+                chunk,
+                concurrency=CASSANDRA_CONCURRENCY,
+                raise_on_first_error=True,
             )
             rows += len(chunk)
         elapsed = time.monotonic() - began

@@ -19,7 +19,8 @@ async def serve(port: int, response_bytes: int) -> None:
         return payload
 
     handler = grpc.method_handlers_generic_handler(
-        "bench.Echo", {"Call": grpc.unary_unary_rpc_method_handler(call)}  # bytes in, bytes out: no (de)serializer
+        "bench.Echo",
+        {"Call": grpc.unary_unary_rpc_method_handler(call)},  # bytes in, bytes out: no (de)serializer
     )
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((handler,))

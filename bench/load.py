@@ -26,7 +26,7 @@ class Latencies:
         self.error_kinds: dict[str, int] = {}
         self.seconds = 0.0
         # The same requests split by kind (the operations of a mixed load), when the driver is given `kind_of`.
-        self.parts: dict[str, "Latencies"] = {}
+        self.parts: dict[str, Latencies] = {}
 
     def part(self, kind: str) -> "Latencies":
         return self.parts.setdefault(kind, Latencies())
@@ -85,7 +85,7 @@ async def open_loop(
             await asyncio.wait_for(operation(index), timeout)
             for each in into:
                 each.record(loop.time() - intended)
-        except asyncio.TimeoutError as error:
+        except TimeoutError as error:
             for each in into:
                 each.record(loop.time() - intended, ok=False)
                 each.failed(error)

@@ -16,9 +16,14 @@ from pathlib import Path
 SAMPLES_PER_SECOND = 50
 TOP = 12
 # Chirp frames every sample of a process passes through (its start-up): they say nothing about where time goes.
-ENTRY_POINTS = ("<module> ", "main ", "run_projected_service ", "run_command_service ", "run_worker ", "serve ")
+ENTRY_POINTS = ("<module> ", "main ", "run ", "_run_worker ", "_serve_api ", "serve ")
 # Frames where a thread waits rather than works (py-spy's --nonblocking mode cannot always tell them apart).
-WAITING = ("select (selectors.py", "Condition.wait (threading.py", "Event.wait (threading.py", "_run_loop (cassandra/io/libevreactor.py")
+WAITING = (
+    "select (selectors.py",
+    "Condition.wait (threading.py",
+    "Event.wait (threading.py",
+    "_run_loop (cassandra/io/libevreactor.py",
+)
 
 
 def py_spy() -> str | None:
@@ -78,7 +83,9 @@ def summarise(collapsed: str) -> dict:
         own[frames[-1]] += samples
         for frame in set(frames):
             under[frame] += samples
-    chirp = Counter({frame: n for frame, n in under.items() if "(services/" in frame and not frame.startswith(ENTRY_POINTS)})
+    chirp = Counter(
+        {frame: n for frame, n in under.items() if "(services/" in frame and not frame.startswith(ENTRY_POINTS)}
+    )
     share = lambda counter: [[frame, round(100 * n / total, 1)] for frame, n in counter.most_common(TOP)]  # noqa: E731
     return {
         "samples": total,

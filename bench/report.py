@@ -30,14 +30,34 @@ def goals(results: dict) -> list[dict]:
     fresh = results["freshness"]["home_visible"]
     celebrity = results["freshness"]["above_threshold"]
     at_half = results["home_reads"]["at_half"]
-    sustained = steady["errors"] == 0 and steady["rate"] >= 0.98 * INGEST_RATE_GOAL and steady["offered_rate"] >= INGEST_RATE_GOAL
+    sustained = (
+        steady["errors"] == 0
+        and steady["rate"] >= 0.98 * INGEST_RATE_GOAL
+        and steady["offered_rate"] >= INGEST_RATE_GOAL
+    )
     return [
-        _goal("ingest: rate sustained (posts/s)", steady["rate"], "B1 records/s", b1, f"{INGEST_RATE_GOAL} offered, all answered", sustained),
+        _goal(
+            "ingest: rate sustained (posts/s)",
+            steady["rate"],
+            "B1 records/s",
+            b1,
+            f"{INGEST_RATE_GOAL} offered, all answered",
+            sustained,
+        ),
         _goal("ingest: p99 at that rate (ms)", steady["p99_ms"], None, None, "≤ 25 ms", steady["p99_ms"] <= 25),
         _goal("ingest: capacity (posts/s)", capacity, "B2 calls/s", b2, "≥ 0.6 × B2", capacity >= 0.6 * b2),
-        _goal("fan-out (home rows/s)", results["fanout"]["rows_per_second"], "B3 rows/s", b3, "≥ 0.8 × B3", results["fanout"]["rows_per_second"] >= 0.8 * b3),
+        _goal(
+            "fan-out (home rows/s)",
+            results["fanout"]["rows_per_second"],
+            "B3 rows/s",
+            b3,
+            "≥ 0.8 × B3",
+            results["fanout"]["rows_per_second"] >= 0.8 * b3,
+        ),
         _goal("freshness p50 (ms)", fresh["p50_ms"], None, None, "≤ 50 ms", fresh["p50_ms"] <= 50 and fresh["ok"] > 0),
-        _goal("freshness p99 (ms)", fresh["p99_ms"], None, None, "≤ 500 ms", fresh["p99_ms"] <= 500 and fresh["ok"] > 0),
+        _goal(
+            "freshness p99 (ms)", fresh["p99_ms"], None, None, "≤ 500 ms", fresh["p99_ms"] <= 500 and fresh["ok"] > 0
+        ),
         _goal(
             "freshness above threshold, max (ms)",
             celebrity["max_ms"],
@@ -46,8 +66,22 @@ def goals(results: dict) -> list[dict]:
             "≤ 1000 ms, none missing",
             celebrity["count"] > 0 and celebrity["errors"] == 0 and celebrity["max_ms"] <= 1000,
         ),
-        _goal("home reads p99 at half the highest rate (ms)", at_half["p99_ms"], "B4 p99 ms", b4, "≤ 3 × B4", bool(b4) and at_half["p99_ms"] <= 3 * b4),
-        _goal("rebuild (rows/s)", results["rebuild"]["rows_per_second"], "B3 rows/s", b3, "≥ 0.8 × B3", results["rebuild"]["rows_per_second"] >= 0.8 * b3),
+        _goal(
+            "home reads p99 at half the highest rate (ms)",
+            at_half["p99_ms"],
+            "B4 p99 ms",
+            b4,
+            "≤ 3 × B4",
+            bool(b4) and at_half["p99_ms"] <= 3 * b4,
+        ),
+        _goal(
+            "rebuild (rows/s)",
+            results["rebuild"]["rows_per_second"],
+            "B3 rows/s",
+            b3,
+            "≥ 0.8 × B3",
+            results["rebuild"]["rows_per_second"] >= 0.8 * b3,
+        ),
     ]
 
 
@@ -66,7 +100,8 @@ def _goal(name: str, value: float, baseline_name: str | None, baseline: float | 
 def markdown(results: dict) -> str:
     lines = [
         f"## Chirp bench, mode `{results['mode']}` ({results['workload']['users']:,} users, "
-        f"{results['workload']['follows']:,} follows, fan-out threshold {results['workload']['fanout_threshold']} followers; "
+        f"{results['workload']['follows']:,} follows, fan-out threshold {results['workload']['fanout_threshold']} "
+        "followers; "
         f"run took {results['seconds']:.0f} s)",
         "",
         "| Goal | Chirp | Baseline | Ratio | Target | Verdict |",
@@ -75,30 +110,39 @@ def markdown(results: dict) -> str:
     for goal in results["goals"]:
         baseline = f"{goal['baseline_value']:g} ({goal['baseline']})" if goal["baseline"] else ""
         ratio = f"{goal['ratio']:.2g}×" if goal["ratio"] is not None else ""
-        lines.append(
-            f"| {goal['goal']} | {goal['value']:g} | {baseline} | {ratio} | {goal['target']} | {'met' if goal['met'] else '**not met**'} |"
-        )
+        verdict = "met" if goal["met"] else "**not met**"
+        lines.append(f"| {goal['goal']} | {goal['value']:g} | {baseline} | {ratio} | {goal['target']} | {verdict} |")
     b = results["baselines"]
     lines += [
         "",
         "| Baseline | Rate | p50 ms | p99 ms |",
         "| --- | ---: | ---: | ---: |",
-        f"| B1 aiokafka acks=all idempotent, {b['sizes']['post_created_event']} B records, {b['b1_kafka_producer']['concurrency']} in flight "
-        f"| {b['b1_kafka_producer']['rate']:g}/s | {b['b1_kafka_producer']['p50_ms']} | {b['b1_kafka_producer']['p99_ms']} |",
-        f"| B2 grpc.aio echo, {b['sizes']['create_post_request']} B / {b['sizes']['create_post_response']} B, {b['b2_grpc_echo']['concurrency']} in flight "
+        f"| B1 aiokafka acks=all idempotent, {b['sizes']['post_created_event']} B records, "
+        f"{b['b1_kafka_producer']['concurrency']} in flight "
+        f"| {b['b1_kafka_producer']['rate']:g}/s | {b['b1_kafka_producer']['p50_ms']} | "
+        f"{b['b1_kafka_producer']['p99_ms']} |",
+        f"| B2 grpc.aio echo, {b['sizes']['create_post_request']} B / {b['sizes']['create_post_response']} B, "
+        f"{b['b2_grpc_echo']['concurrency']} in flight "
         f"| {b['b2_grpc_echo']['rate']:g}/s | {b['b2_grpc_echo']['p50_ms']} | {b['b2_grpc_echo']['p99_ms']} |",
         f"| B3 cassandra-driver inserts, home_timeline schema, {b['b3_cassandra_inserts']['concurrency']} in flight "
         f"| {b['b3_cassandra_inserts']['rows_per_second']:g} rows/s | | |",
         f"| B4 cassandra-driver 20-row partition reads at {b['b4_cassandra_reads']['offered_rate']:g}/s "
-        f"| {b['b4_cassandra_reads']['rate']:g}/s | {b['b4_cassandra_reads']['p50_ms']} | {b['b4_cassandra_reads']['p99_ms']} |",
+        f"| {b['b4_cassandra_reads']['rate']:g}/s | {b['b4_cassandra_reads']['p50_ms']} | "
+        f"{b['b4_cassandra_reads']['p99_ms']} |",
         "",
-        _ladder_table("Home-timeline reads (open loop)", results["home_reads"]["ladder"] + [results["home_reads"]["at_half"]]),
+        _ladder_table(
+            "Home-timeline reads (open loop)", results["home_reads"]["ladder"] + [results["home_reads"]["at_half"]]
+        ),
         f"Highest rate with p99 < 100 ms: **{results['home_reads']['highest_sustainable_rate']:g}/s**.",
         "",
-        _ladder_table("Mixed load: 60% home reads, 30% user-timeline reads, 10% posts (open loop)", results["mixed"]["ladder"]),
+        _ladder_table(
+            "Mixed load: 60% home reads, 30% user-timeline reads, 10% posts (open loop)", results["mixed"]["ladder"]
+        ),
         _other_figures(results),
         _resources_table(results["resources"]),
-        "Phase durations (s): " + ", ".join(f"{phase} {seconds:g}" for phase, seconds in results["phase_seconds"].items()) + ".",
+        "Phase durations (s): "
+        + ", ".join(f"{phase} {seconds:g}" for phase, seconds in results["phase_seconds"].items())
+        + ".",
         "",
         _profiles(results.get("profiles", {})),
     ]
@@ -106,37 +150,54 @@ def markdown(results: dict) -> str:
 
 
 def _ladder_table(title: str, steps: list[dict]) -> str:
-    rows = [f"**{title}**", "", "| Offered/s | Done/s | Errors | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |", "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = [
+        f"**{title}**",
+        "",
+        "| Offered/s | Done/s | Errors | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for s in steps:
         rows.append(
-            f"| {s['offered_rate']:g} | {s['rate']:g} | {s['errors']} | {s['p50_ms']} | {s['p90_ms']} | {s['p99_ms']} | {s['p999_ms']} | {s['max_ms']} |"
+            f"| {s['offered_rate']:g} | {s['rate']:g} | {s['errors']} | {s['p50_ms']} | {s['p90_ms']} | "
+            f"{s['p99_ms']} | {s['p999_ms']} | {s['max_ms']} |"
         )
     return "\n".join(rows) + "\n"
 
 
 def _other_figures(results: dict) -> str:
     ingest, fanout, fresh, rebuild = results["ingest"], results["fanout"], results["freshness"], results["rebuild"]
+    rebuilt_tables = ", ".join(f"{table} {rows:,}" for table, rows in rebuild["rows"].items())
+    rebuild_outcome = (
+        "replayed to the end and switched" if rebuild["completed"] else "stopped at the time cap, not switched"
+    )
     return "\n".join(
         [
             "**Other figures**",
             "",
-            f"- Ingest capacity ({ingest['capacity']['concurrency']} callers back to back): {ingest['capacity']['rate']:g} posts/s, "
-            f"p50 {ingest['capacity']['p50_ms']} ms, p99 {ingest['capacity']['p99_ms']} ms, {ingest['capacity']['errors']} errors.",
-            f"- Ingest open loop at {ingest['open_loop']['offered_rate']:g}/s: {ingest['open_loop']['rate']:g}/s answered, "
-            f"p50 {ingest['open_loop']['p50_ms']} ms, p99 {ingest['open_loop']['p99_ms']} ms, {ingest['open_loop']['errors']} errors "
+            f"- Ingest capacity ({ingest['capacity']['concurrency']} callers back to back): "
+            f"{ingest['capacity']['rate']:g} posts/s, "
+            f"p50 {ingest['capacity']['p50_ms']} ms, p99 {ingest['capacity']['p99_ms']} ms, "
+            f"{ingest['capacity']['errors']} errors.",
+            f"- Ingest open loop at {ingest['open_loop']['offered_rate']:g}/s: {ingest['open_loop']['rate']:g}/s "
+            "answered, "
+            f"p50 {ingest['open_loop']['p50_ms']} ms, p99 {ingest['open_loop']['p99_ms']} ms, "
+            f"{ingest['open_loop']['errors']} errors "
             f"{ingest['open_loop']['error_kinds'] or ''}.",
             f"- Fan-out: {fanout['backlog_events']:,} events drained in {fanout['seconds']} s after the worker started "
-            f"({fanout['worker_start_seconds']} s to start), {fanout['home_rows']:,} home rows, {fanout['events_per_second']:g} events/s.",
-            f"- Freshness at {fresh['offered_rate']:g} posts/s: p50 {fresh['home_visible']['p50_ms']} ms, p99 {fresh['home_visible']['p99_ms']} ms, "
+            f"({fanout['worker_start_seconds']} s to start), {fanout['home_rows']:,} home rows, "
+            f"{fanout['events_per_second']:g} events/s.",
+            f"- Freshness at {fresh['offered_rate']:g} posts/s: p50 {fresh['home_visible']['p50_ms']} ms, p99 "
+            f"{fresh['home_visible']['p99_ms']} ms, "
             f"p99.9 {fresh['home_visible']['p999_ms']} ms over {fresh['home_visible']['count']} watched posts "
-            f"({fresh['home_visible']['errors']} never seen); accounts above the threshold: p50 {fresh['above_threshold']['p50_ms']} ms, "
-            f"max {fresh['above_threshold']['max_ms']} ms over {fresh['above_threshold']['count']} posts; CreatePost p99 "
+            f"({fresh['home_visible']['errors']} never seen); accounts above the threshold: p50 "
+            f"{fresh['above_threshold']['p50_ms']} ms, "
+            f"max {fresh['above_threshold']['max_ms']} ms over {fresh['above_threshold']['count']} posts; CreatePost "
+            "p99 "
             f"{fresh['create_post']['p99_ms']} ms. Watches poll every {fresh['poll_interval_ms'][0]:g} ms at first, "
             f"then every tenth of the wait so far (at most {fresh['poll_interval_ms'][1]:g} ms).",
             f"- Rebuild: {rebuild['events']:,} of {rebuild['events_to_replay']:,} events replayed, "
-            f"{sum(rebuild['rows'].values()):,} rows ({', '.join(f'{t} {n:,}' for t, n in rebuild['rows'].items())}) in "
-            f"{rebuild['seconds']} s ({rebuild['events_per_second']:g} events/s; "
-            f"{'replayed to the end and switched' if rebuild['completed'] else 'stopped at the time cap, not switched'}; "
+            f"{sum(rebuild['rows'].values()):,} rows ({rebuilt_tables}) in "
+            f"{rebuild['seconds']} s ({rebuild['events_per_second']:g} events/s; {rebuild_outcome}; "
             f"{rebuild['seconds_with_migrations']} s with the new version's migrations).",
             "",
         ]
@@ -186,6 +247,7 @@ def chart(results: dict, path: Path) -> None:
     for axis, (title, steps) in zip(
         axes,
         (("GetHomeTimeline", results["home_reads"]["ladder"]), ("Mixed 60/30/10", results["mixed"]["ladder"])),
+        strict=True,
     ):
         rates = [s["offered_rate"] for s in steps]
         for key, label in PERCENTILES:

@@ -1,7 +1,7 @@
 """The bench run: its own Chirp services, the workload's graph, the baselines, then every measured phase in order.
 
-The services run on their own topics, keyspaces and ports (tests.system.System, as the end-to-end tests run
-them), so a system started with `make up` is never touched, and everything is dropped at the end.
+The services run on their own topics, keyspaces and ports (services.cli.launcher.System, as the end-to-end tests
+run them), so a system started with `make up` is never touched, and everything is dropped at the end.
 """
 
 import asyncio
@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -33,16 +33,16 @@ from chirp.post.v1 import post_service_pb2 as post_pb
 from chirp.post.v1 import post_service_pb2_grpc
 from chirp.timeline.v1 import timeline_service_pb2 as timeline_pb
 from chirp.timeline.v1 import timeline_service_pb2_grpc
-from services.cli.projection_commands import projection_builders
+from services.cli.launcher import DATA_DIR, System, free_port
 from services.graph.domain import Follow
 from services.graph.events import user_followed
 from services.post import events as post_events
 from services.runtime.cassandra import CassandraSession
 from services.runtime.kafka import EventPublisher
-from services.runtime.rebuild import rebuild
+from services.runtime.projection.rebuild import rebuild
+from services.runtime.projection.versions import keyspace_of
 from services.runtime.topics import ALL_TOPICS, GRAPH_EVENTS
-from services.runtime.versions import keyspace_of
-from tests.system import DATA_DIR, System, free_port
+from services.timeline.wiring import PROJECTION as TIMELINE
 
 RPC_TIMEOUT = 10.0
 # A read's p99 must stay under this for its rate to count as sustainable.
@@ -91,8 +91,28 @@ class Plan:
 
 
 PLANS = {
-    "full": Plan(10_000, 5, 3, 64, 10, 15, 1160, 10, 100, 30, 1.0, (12.5, 25, 50, 100, 200, 400), 10, (25, 50, 100, 200), 10, 90, "log"),
-    "quick": Plan(1_000, 5, 3, 32, 3, 5, 1160, 5, 100, 10, 1.0, (12.5, 25, 50, 100, 200), 3, (25, 50, 100), 3, 15, "log"),
+    "full": Plan(
+        10_000,
+        5,
+        3,
+        64,
+        10,
+        15,
+        1160,
+        10,
+        100,
+        30,
+        1.0,
+        (12.5, 25, 50, 100, 200, 400),
+        10,
+        (25, 50, 100, 200),
+        10,
+        90,
+        "log",
+    ),
+    "quick": Plan(
+        1_000, 5, 3, 32, 3, 5, 1160, 5, 100, 10, 1.0, (12.5, 25, 50, 100, 200), 3, (25, 50, 100), 3, 15, "log"
+    ),
     # Read and mixed steps of 3 s: a 1 s step at 5/s had no arrival at all once in a while (e^-5).
     "smoke": Plan(80, 3, 2, 8, 1, 1, 30, 1, 10, 1.5, 2.0, (10,), 3, (10,), 3, 30),
 }
@@ -102,7 +122,13 @@ class Bench:
     """One run: start, populate, measure, report, clean up."""
 
     def __init__(
-        self, plan: Plan, mode: str, out_dir: Path, seed: int = 1, profile: bool = False, with_notification: bool = False
+        self,
+        plan: Plan,
+        mode: str,
+        out_dir: Path,
+        seed: int = 1,
+        profile: bool = False,
+        with_notification: bool = False,
     ) -> None:
         self.plan = plan
         self.rng = random.Random(seed)
@@ -130,7 +156,11 @@ class Bench:
         self.texts = Texts(self.graph.handles, self.rng)
         self.celebrities = [u for u, f in enumerate(self.followers) if len(f) > self.threshold]
         self.progress = Progress(
-            TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+            TextColumn("{task.description:<28}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=False,
         )
 
     # -- the run --------------------------------------------------------------------------------------------
@@ -164,7 +194,9 @@ class Bench:
         now = time.monotonic()
         if self._phase_began:
             previous, began = self._phase_began
-            self.results["phase_seconds"][previous] = round(self.results["phase_seconds"].get(previous, 0) + now - began, 1)
+            self.results["phase_seconds"][previous] = round(
+                self.results["phase_seconds"].get(previous, 0) + now - began, 1
+            )
         self._phase_began = (name, now)
         self.progress.console.log(f"phase: {name}")  # a line per phase even where no progress bar can be drawn
         self.monitor.phase(name)
@@ -230,7 +262,8 @@ class Bench:
 
         async def create(index: int) -> None:
             response = await self.graph_api.CreateUser(
-                graph_pb.CreateUserRequest(handle=graph.handles[index], display_name=graph.names[index]), timeout=RPC_TIMEOUT
+                graph_pb.CreateUserRequest(handle=graph.handles[index], display_name=graph.names[index]),
+                timeout=RPC_TIMEOUT,
             )
             self.user_ids[index] = response.user.user_id
 
@@ -278,10 +311,12 @@ class Bench:
         try:
             for start in range(0, len(self.graph.follows), 2000):
                 chunk = self.graph.follows[start : start + 2000]
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
                 await asyncio.gather(
                     *(
-                        publisher.publish(topic, self.user_ids[a], user_followed(Follow(self.user_ids[a], self.user_ids[b], now)))
+                        publisher.publish(
+                            topic, self.user_ids[a], user_followed(Follow(self.user_ids[a], self.user_ids[b], now))
+                        )
                         for a, b in chunk
                     )
                 )
@@ -302,7 +337,10 @@ class Bench:
                         await action(item)
                         break
                     except grpc.aio.AioRpcError as error:
-                        if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) or attempt == 4:
+                        if (
+                            error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+                            or attempt == 4
+                        ):
                             raise
                         await asyncio.sleep(0.5 * (attempt + 1))
                 self.progress.advance(task)
@@ -313,7 +351,9 @@ class Bench:
         """Wait until the consumer groups (the timeline worker's by default) have no lag; returns the seconds waited."""
         task = self.progress.add_task(what, total=None)
         began = time.monotonic()
-        while (lag := sum([await self.lag.of(group, self.topics()) for group in groups or [self.timeline_group()]])) > 0:
+        while (
+            lag := sum([await self.lag.of(group, self.topics()) for group in groups or [self.timeline_group()]])
+        ) > 0:
             self.progress.update(task, description=f"{what} (lag {lag})")
             if time.monotonic() - began > timeout:
                 raise TimeoutError(f"the projections still lag by {lag} after {timeout}s")
@@ -325,14 +365,18 @@ class Bench:
         return self.settings.consumer_group("timeline")
 
     def projection_groups(self) -> list[str]:
-        return [self.timeline_group()] + ([self.settings.consumer_group("notification")] if self.with_notification else [])
+        return [self.timeline_group()] + (
+            [self.settings.consumer_group("notification")] if self.with_notification else []
+        )
 
     def topic_names(self) -> list[str]:
         return [self.settings.topic(spec.name) for spec in ALL_TOPICS]
 
     def topics(self) -> list[TopicPartition]:
         """Every partition the timeline projection reads."""
-        return [TopicPartition(self.settings.topic(spec.name), p) for spec in ALL_TOPICS for p in range(spec.partitions)]
+        return [
+            TopicPartition(self.settings.topic(spec.name), p) for spec in ALL_TOPICS for p in range(spec.partitions)
+        ]
 
     # -- operations -----------------------------------------------------------------------------------------
     def _post_request(self, author: int) -> post_pb.CreatePostRequest:
@@ -359,7 +403,9 @@ class Bench:
         """B1-B3 on the idle system; B4 runs later, at the home-read rate it is compared with."""
         self._phase("baselines")
         samples = [await self._create_post(self.authors.draw()) for _ in range(20)]
-        request_bytes = round(statistics.mean(len(self._post_request(self.authors.draw()).SerializeToString()) for _ in range(200)))
+        request_bytes = round(
+            statistics.mean(len(self._post_request(self.authors.draw()).SerializeToString()) for _ in range(200))
+        )
         response_bytes = round(statistics.mean(len(s.SerializeToString()) for s in samples))
         event_bytes = round(statistics.mean(len(post_events.post_created(s.post).SerializeToString()) for s in samples))
         plan = self.plan
@@ -367,7 +413,9 @@ class Bench:
         b1 = await baselines.kafka_producer(self.settings, event_bytes, plan.concurrency, plan.baseline_seconds)
         self.progress.advance(task)
         echo_port = free_port()
-        b2 = await baselines.grpc_echo(echo_port, request_bytes, response_bytes, plan.concurrency, plan.baseline_seconds)
+        b2 = await baselines.grpc_echo(
+            echo_port, request_bytes, response_bytes, plan.concurrency, plan.baseline_seconds
+        )
         self.progress.advance(task)
         self.scratch = baselines.ScratchTable(self.settings)
         await self.scratch.create(self.session)
@@ -375,7 +423,11 @@ class Bench:
         b3 = await self.scratch.inserts(self.session, self.scratch_partitions, plan.baseline_seconds)
         self.progress.advance(task)
         self.results["baselines"] = {
-            "sizes": {"create_post_request": request_bytes, "create_post_response": response_bytes, "post_created_event": event_bytes},
+            "sizes": {
+                "create_post_request": request_bytes,
+                "create_post_response": response_bytes,
+                "post_created_event": event_bytes,
+            },
             "b1_kafka_producer": {**b1.summary(), "concurrency": plan.concurrency},
             "b2_grpc_echo": {**b2.summary(), "concurrency": plan.concurrency},
             "b3_cassandra_inserts": {**b3, "concurrency": baselines.CASSANDRA_CONCURRENCY},
@@ -392,11 +444,16 @@ class Bench:
         self._phase("ingest")
         task = self.progress.add_task("ingest capacity", total=None)
         capacity = await closed_loop(
-            plan.concurrency, plan.capacity_seconds, lambda i: self._create_post(self.authors.draw()), tick=lambda: self.progress.advance(task)
+            plan.concurrency,
+            plan.capacity_seconds,
+            lambda i: self._create_post(self.authors.draw()),
+            tick=lambda: self.progress.advance(task),
         )
         offsets = poisson_offsets(plan.ingest_rate, plan.ingest_seconds, self.rng)
         task = self.progress.add_task(f"ingest at {plan.ingest_rate:g}/s", total=len(offsets))
-        steady = await open_loop(offsets, lambda i: self._create_post(self.authors.draw()), tick=lambda: self.progress.advance(task))
+        steady = await open_loop(
+            offsets, lambda i: self._create_post(self.authors.draw()), tick=lambda: self.progress.advance(task)
+        )
         self.results["ingest"] = {
             "capacity": {**capacity.summary(), "concurrency": plan.concurrency},
             "open_loop": {**steady.summary(), "offered_rate": plan.ingest_rate},
@@ -477,12 +534,20 @@ class Bench:
 
         offsets = poisson_offsets(plan.freshness_rate, plan.freshness_seconds, self.rng)
         # At least one post above the threshold, however short the phase.
-        celebrity_offsets = (poisson_offsets(plan.celebrity_rate, plan.freshness_seconds, self.rng) or [0.0]) if self.celebrities else []
-        task = self.progress.add_task(f"freshness at {plan.freshness_rate:g}/s", total=len(offsets) + len(celebrity_offsets))
+        celebrity_offsets = (
+            (poisson_offsets(plan.celebrity_rate, plan.freshness_seconds, self.rng) or [0.0])
+            if self.celebrities
+            else []
+        )
+        task = self.progress.add_task(
+            f"freshness at {plan.freshness_rate:g}/s", total=len(offsets) + len(celebrity_offsets)
+        )
         tick = lambda: self.progress.advance(task)  # noqa: E731
         posting, celebrity_posting = await asyncio.gather(
             open_loop(offsets, post_and_watch(self.authors.draw, fresh, watch_share), tick=tick),
-            open_loop(celebrity_offsets, post_and_watch(lambda: self.rng.choice(self.celebrities), celebrity, 1.0), tick=tick),
+            open_loop(
+                celebrity_offsets, post_and_watch(lambda: self.rng.choice(self.celebrities), celebrity, 1.0), tick=tick
+            ),
         )
         while watches:
             await asyncio.wait(set(watches))
@@ -499,11 +564,17 @@ class Bench:
         """Home-timeline reads at a ladder of rates; the highest with p99 under 100 ms; then, at half of it, the
         same reads and B4's raw reads, for the ratio."""
         self._phase("home_reads")
-        ladder = await self._ladder("home reads", self.plan.read_rates, self.plan.read_seconds, lambda i: self._read_home(self._random_user()))
+        ladder = await self._ladder(
+            "home reads", self.plan.read_rates, self.plan.read_seconds, lambda i: self._read_home(self._random_user())
+        )
         sustainable = [step["offered_rate"] for step in ladder if _sustainable(step)]
         highest = max(sustainable, default=0.0)
         half = highest / 2 if highest else self.plan.read_rates[0] / 2
-        at_half = (await self._ladder("home reads at half", (half,), self.plan.read_seconds, lambda i: self._read_home(self._random_user())))[0]
+        at_half = (
+            await self._ladder(
+                "home reads at half", (half,), self.plan.read_seconds, lambda i: self._read_home(self._random_user())
+            )
+        )[0]
         task = self.progress.add_task("baseline B4", total=None)
         b4 = await self.scratch.reads(self.session, self.scratch_partitions, half, self.plan.read_seconds)
         self.progress.update(task, total=1, completed=1)
@@ -521,7 +592,9 @@ class Bench:
         }
         kind_of = lambda i: kinds[i % len(kinds)]  # noqa: E731
         self.results["mixed"] = {
-            "ladder": await self._ladder("mixed", self.plan.mixed_rates, self.plan.mixed_seconds, lambda i: operations[kind_of(i)](), kind_of)
+            "ladder": await self._ladder(
+                "mixed", self.plan.mixed_rates, self.plan.mixed_seconds, lambda i: operations[kind_of(i)](), kind_of
+            )
         }
 
     async def _ladder(self, what: str, rates: Iterable[float], seconds: float, operation, kind_of=None) -> list[dict]:
@@ -530,7 +603,9 @@ class Bench:
         for rate in rates:
             offsets = poisson_offsets(rate, seconds, self.rng)
             task = self.progress.add_task(f"{what} at {rate:g}/s", total=len(offsets))
-            latencies = await open_loop(offsets, operation, tick=lambda: self.progress.advance(task), kind_of=kind_of)
+            latencies = await open_loop(
+                offsets, operation, tick=lambda task=task: self.progress.advance(task), kind_of=kind_of
+            )
             steps.append({**latencies.summary(), "offered_rate": rate})
             if steps[-1]["p99_ms"] > HOPELESS_P99_MS:
                 break
@@ -538,14 +613,13 @@ class Bench:
 
     # -- rebuild --------------------------------------------------------------------------------------------
     async def _rebuild(self) -> None:
-        """The replay `chirp projections rebuild timeline` runs (services.runtime.rebuild), in this process so that
-        the replay itself is timed: from its first progress report (the new version's tables exist) to its last.
+        """The replay `chirp projections rebuild timeline` runs (services.runtime.projection.rebuild), in this process
+        so that the replay itself is timed: from its first progress report (the new version's tables exist) to its last.
         Its rate is the rows it wrote, in all the projection's main tables, per second."""
         self._phase("rebuild")
         await self._caught_up("timeline before rebuild")
         self.profiler.start("rebuild", {"rebuild (bench process)": os.getpid()})
         task = self.progress.add_task("rebuild: replaying", total=None)
-        service, build_projection = projection_builders(self.settings)["timeline"]  # what the command builds
         reports: list[tuple[float, int, int]] = []
 
         def progress(done: int, total: int) -> None:
@@ -553,7 +627,7 @@ class Bench:
             self.progress.update(task, completed=done, total=total)
 
         began = time.monotonic()
-        replay = asyncio.create_task(rebuild(self.settings, service, self.topic_names(), build_projection, progress))
+        replay = asyncio.create_task(rebuild(self.settings, TIMELINE, progress))  # what the command runs
         while not replay.done() and not (reports and time.monotonic() - reports[0][0] > self.plan.rebuild_seconds):
             await asyncio.sleep(0.2)
         completed = replay.done()
@@ -593,7 +667,11 @@ class Bench:
 
 
 def _sustainable(step: dict) -> bool:
-    return step["p99_ms"] < SUSTAINABLE_P99_MS and step["errors"] <= step["count"] * 0.001 and step["rate"] >= 0.9 * step["offered_rate"]
+    return (
+        step["p99_ms"] < SUSTAINABLE_P99_MS
+        and step["errors"] <= step["count"] * 0.001
+        and step["rate"] >= 0.9 * step["offered_rate"]
+    )
 
 
 class ConsumerLag:

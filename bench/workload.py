@@ -133,4 +133,3 @@ def share_of_top(counts: Counter, fraction: float, population: int) -> float:
     """Share of all events owned by the top `fraction` of a population, for checking skew."""
     top = sorted(counts.values(), reverse=True)[: max(1, round(population * fraction))]
     return sum(top) / max(1, sum(counts.values()))
-

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.system import infra, running_system
+from services.cli.launcher import infra, running_system
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,11 @@ import uuid
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
-from services.runtime.cassandra import CassandraSession
 from services.runtime.config import Settings
+from services.runtime.projection.versions import serving_version
 from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
-from services.timeline.repository import TimelineRepository
+from services.timeline.wiring import PROJECTION as TIMELINE
+from services.timeline.wiring import reader_state
 
 
 def unique_handle(stem: str) -> str:
@@ -71,6 +72,7 @@ def read_topic(settings: Settings, topic: str) -> list:
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
             records = []
+
             async def behind() -> bool:
                 return any([await consumer.position(tp) < end for tp, end in ends.items()])
 
@@ -104,7 +106,10 @@ def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, i
 def caught_up(settings: Settings, group: str) -> bool:
     """Whether `group` has committed everything published to the post and graph topics."""
     topics = (settings.topic(POST_EVENTS.name), settings.topic(GRAPH_EVENTS.name))
-    return all(committed_offsets(settings, group, t) == {p: o for p, o in end_offsets(settings, t).items() if o} for t in topics)
+    return all(
+        committed_offsets(settings, group, t) == {p: o for p, o in end_offsets(settings, t).items() if o}
+        for t in topics
+    )
 
 
 def home_timeline(clients, user_id: int) -> list[int]:
@@ -121,13 +126,20 @@ def home_timeline(clients, user_id: int) -> list[int]:
 
 
 def on_timeline(settings: Settings, work):
-    """Run `work(repository)` on this session's timeline tables, straight on Cassandra."""
+    """Run `work(repository)` on the serving version of this session's timeline tables, straight on Cassandra."""
 
     async def run():
-        session = await CassandraSession.connect(settings)
-        try:
-            return await work(TimelineRepository(session, settings.keyspace("timeline")))
-        finally:
-            session.shutdown()
+        async with serving_version(settings, TIMELINE) as (repository, _):
+            return await work(repository)
+
+    return asyncio.run(run())
+
+
+def on_reader_state(settings: Settings, work):
+    """Run `work(reader_state)` on the timeline state every version shares, straight on Cassandra."""
+
+    async def run():
+        async with serving_version(settings, TIMELINE) as (_, session):
+            return await work(reader_state(session, settings))
 
     return asyncio.run(run())

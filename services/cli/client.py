@@ -5,7 +5,6 @@ from functools import cached_property
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.graph.v1 import graph_service_pb2_grpc
 from chirp.notification.v1 import notification_service_pb2_grpc
 from chirp.post.v1 import post_service_pb2_grpc
@@ -40,9 +39,6 @@ class Clients:
     @cached_property
     def notification(self) -> notification_service_pb2_grpc.NotificationServiceStub:
         return notification_service_pb2_grpc.NotificationServiceStub(self.channel(self.settings.notification_addr))
-
-    def user_id(self, handle: str) -> int:
-        return self.graph.ResolveHandle(graph.ResolveHandleRequest(handle=handle), timeout=TIMEOUT).user.user_id
 
     def health(self, address: str) -> str:
         """SERVING, NOT_SERVING, or why the check failed."""

@@ -5,6 +5,7 @@ import time
 from importlib import resources
 
 import grpc
+import typer
 from rich.progress import Progress
 
 from chirp.graph.v1 import graph_service_pb2 as graph
@@ -12,29 +13,39 @@ from chirp.post.v1 import post_service_pb2 as post
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
 from services.cli import render
 from services.cli.client import TIMEOUT, Clients
+from services.cli.common import clients, resolve
+
+app = typer.Typer(help="The demo network `make up` loads.", no_args_is_help=True)
 
 
 def network() -> dict:
     return json.loads(resources.files("services.cli").joinpath("demo_network.json").read_text())
 
 
-def load(c: Clients) -> None:
+@app.command("load")
+def load() -> None:
+    """Create the demo accounts, follows and posts. Safe to repeat: what exists is left as it is."""
+    c = clients()
     data = network()
     ids: dict[str, int] = {}
     with Progress(transient=False) as progress:
         users = progress.add_task("accounts", total=len(data["users"]))
         for user in data["users"]:
             try:
-                request = graph.CreateUserRequest(handle=user["handle"], display_name=user["name"], request_id=f"demo-{user['handle']}")
+                request = graph.CreateUserRequest(
+                    handle=user["handle"], display_name=user["name"], request_id=f"demo-{user['handle']}"
+                )
                 ids[user["handle"]] = c.graph.CreateUser(request, timeout=TIMEOUT).user.user_id
             except grpc.RpcError as error:
                 if error.code() != grpc.StatusCode.ALREADY_EXISTS:
                     raise
-                ids[user["handle"]] = c.user_id(user["handle"])
+                ids[user["handle"]] = resolve(c, user["handle"])
             progress.advance(users)
         follows = progress.add_task("follows", total=len(data["follows"]))
         for follower, followee in data["follows"]:
-            c.graph.FollowUser(graph.FollowUserRequest(follower_id=ids[follower], followee_id=ids[followee]), timeout=TIMEOUT)
+            c.graph.FollowUser(
+                graph.FollowUserRequest(follower_id=ids[follower], followee_id=ids[followee]), timeout=TIMEOUT
+            )
             progress.advance(follows)
         posts = progress.add_task("posts", total=len(data["posts"]))
         already_posted = {handle for handle in ids if _has_posts(c, ids[handle])}
@@ -50,14 +61,19 @@ def _has_posts(c: Clients, user_id: int) -> bool:
     return bool(c.timeline.GetUserTimeline(request, timeout=TIMEOUT).posts)
 
 
-def show(c: Clients) -> None:
+@app.command("show")
+def show() -> None:
+    """Show a demo account's home timeline and how to go on."""
+    c = clients()
     data = network()
     handle = data["show"]
-    user_id = c.user_id(handle)
+    user_id = resolve(c, handle)
     expected = sum(1 for author, _ in data["posts"] if author == handle or [handle, author] in data["follows"])
     deadline = time.monotonic() + 30
     while True:
-        posts = c.timeline.GetHomeTimeline(timeline.GetHomeTimelineRequest(user_id=user_id, page_size=20), timeout=TIMEOUT).posts
+        posts = c.timeline.GetHomeTimeline(
+            timeline.GetHomeTimelineRequest(user_id=user_id, page_size=20), timeout=TIMEOUT
+        ).posts
         if len(posts) >= min(expected, 20) or time.monotonic() > deadline:
             break
         time.sleep(0.3)

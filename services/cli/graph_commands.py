@@ -1,4 +1,5 @@
-"""`chirp block`, `unblock`, `mute`, `unmute` and `profile show|update`: the graph service beyond follows.
+"""`chirp user create`, `follow`, `unfollow`, `block`, `unblock`, `mute`, `unmute` and `profile show|update`: the
+graph service's commands.
 
 `profile` is a group (`show`, `update`) rather than `chirp profile HANDLE` plus `chirp profile update`, because
 `update` is itself a valid handle.
@@ -11,6 +12,7 @@ from rich.markup import escape
 
 from chirp.graph.v1 import graph_service_pb2 as graph
 from services.cli import render
+from services.cli.common import As, Json, call, clients, resolve
 
 RELATIONSHIP_WORDS = {
     "following": "you follow them",
@@ -42,68 +44,101 @@ def print_profile(profile: dict) -> None:
         print("; ".join(words) if words else "you neither follow, block nor mute each other")
 
 
-def register(app: typer.Typer) -> None:
-    from services.cli.main import As, Json, call, clients, resolve
+app = typer.Typer()
+user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+profile_app = typer.Typer(help="Profiles: display name, bio, counts.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(profile_app, name="profile")
 
-    profile_app = typer.Typer(help="Profiles: display name, bio, counts.", no_args_is_help=True)
-    app.add_typer(profile_app, name="profile")
-    Viewer = Annotated[str, typer.Option("--as", help="Also show how this account stands towards HANDLE.")]
-    Name = Annotated[str | None, typer.Option("--name", help="New display name; empty for the handle.")]
-    Bio = Annotated[str | None, typer.Option("--bio", help="New bio (at most 160 characters); empty removes it.")]
 
-    def report(as_json: bool, as_: str, target: str, verb: str, **holds: bool) -> None:
-        me, other = as_.removeprefix("@"), target.removeprefix("@")
-        render.print_json([{"user": me, "other": other, **holds}]) if as_json else print(f"@{me} {verb} @{other}")
+@user_app.command("create")
+def user_create(handle: str, name: Annotated[str, typer.Option(help="Display name.")] = "") -> None:
+    """Create an account."""
+    user = call(clients().graph.CreateUser, graph.CreateUserRequest(handle=handle, display_name=name)).user
+    print(f"created @{user.handle} (id {user.user_id})")
 
-    def pair(as_: str, target: str) -> tuple:
-        c = clients()
-        return c, resolve(c, as_), resolve(c, target)
 
-    @app.command()
-    def block(target: str, as_: As, json_: Json = False) -> None:
-        """Block TARGET: ends the follows between you, both ways, and TARGET cannot follow you."""
-        c, me, other = pair(as_, target)
-        call(c.graph.BlockUser, graph.BlockUserRequest(blocker_id=me, blocked_id=other))
-        report(json_, as_, target, "blocked", blocking=True)
+@app.command()
+def follow(target: str, as_: As) -> None:
+    """Follow TARGET."""
+    c = clients()
+    call(c.graph.FollowUser, graph.FollowUserRequest(follower_id=resolve(c, as_), followee_id=resolve(c, target)))
+    print(f"@{as_.removeprefix('@')} follows @{target.removeprefix('@')}")
 
-    @app.command()
-    def unblock(target: str, as_: As, json_: Json = False) -> None:
-        """Lift your block of TARGET (follows it ended do not come back)."""
-        c, me, other = pair(as_, target)
-        call(c.graph.UnblockUser, graph.UnblockUserRequest(blocker_id=me, blocked_id=other))
-        report(json_, as_, target, "unblocked", blocking=False)
 
-    @app.command()
-    def mute(target: str, as_: As, json_: Json = False) -> None:
-        """Mute TARGET, privately."""
-        c, me, other = pair(as_, target)
-        call(c.graph.MuteUser, graph.MuteUserRequest(muter_id=me, muted_id=other))
-        report(json_, as_, target, "muted", muting=True)
+@app.command()
+def unfollow(target: str, as_: As) -> None:
+    """Stop following TARGET."""
+    c = clients()
+    call(c.graph.UnfollowUser, graph.UnfollowUserRequest(follower_id=resolve(c, as_), followee_id=resolve(c, target)))
+    print(f"@{as_.removeprefix('@')} no longer follows @{target.removeprefix('@')}")
 
-    @app.command()
-    def unmute(target: str, as_: As, json_: Json = False) -> None:
-        """Lift your mute of TARGET."""
-        c, me, other = pair(as_, target)
-        call(c.graph.UnmuteUser, graph.UnmuteUserRequest(muter_id=me, muted_id=other))
-        report(json_, as_, target, "unmuted", muting=False)
 
-    @profile_app.command("show")
-    def profile_show(handle: str, as_: Viewer = "", json_: Json = False) -> None:
-        """HANDLE's name, bio and counts; with --as, how that account stands towards HANDLE."""
-        c = clients()
-        user_id = resolve(c, handle)
-        found = call(c.graph.GetUser, graph.GetUserRequest(user_id=user_id))
-        relationship = None
-        if as_:
-            request = graph.GetRelationshipRequest(user_id=resolve(c, as_), other_id=user_id)
-            relationship = call(c.graph.GetRelationship, request).relationship
-        profile = profile_dict(found.user, found.stats, relationship)
-        render.print_json([profile]) if json_ else print_profile(profile)
+Viewer = Annotated[str, typer.Option("--as", help="Also show how this account stands towards HANDLE.")]
+Name = Annotated[str | None, typer.Option("--name", help="New display name; empty for the handle.")]
+Bio = Annotated[str | None, typer.Option("--bio", help="New bio (at most 160 characters); empty removes it.")]
 
-    @profile_app.command("update")
-    def profile_update(as_: As, name: Name = None, bio: Bio = None, json_: Json = False) -> None:
-        """Change your display name and/or bio."""
-        c = clients()
-        request = graph.UpdateProfileRequest(user_id=resolve(c, as_), display_name=name, bio=bio)
-        profile = profile_dict(call(c.graph.UpdateProfile, request).user)
-        render.print_json([profile]) if json_ else print_profile(profile)
+
+def report(as_json: bool, as_: str, target: str, verb: str, **holds: bool) -> None:
+    me, other = as_.removeprefix("@"), target.removeprefix("@")
+    render.print_json([{"user": me, "other": other, **holds}]) if as_json else print(f"@{me} {verb} @{other}")
+
+
+def pair(as_: str, target: str) -> tuple:
+    c = clients()
+    return c, resolve(c, as_), resolve(c, target)
+
+
+@app.command()
+def block(target: str, as_: As, json_: Json = False) -> None:
+    """Block TARGET: ends the follows between you, both ways, and TARGET cannot follow you."""
+    c, me, other = pair(as_, target)
+    call(c.graph.BlockUser, graph.BlockUserRequest(blocker_id=me, blocked_id=other))
+    report(json_, as_, target, "blocked", blocking=True)
+
+
+@app.command()
+def unblock(target: str, as_: As, json_: Json = False) -> None:
+    """Lift your block of TARGET (follows it ended do not come back)."""
+    c, me, other = pair(as_, target)
+    call(c.graph.UnblockUser, graph.UnblockUserRequest(blocker_id=me, blocked_id=other))
+    report(json_, as_, target, "unblocked", blocking=False)
+
+
+@app.command()
+def mute(target: str, as_: As, json_: Json = False) -> None:
+    """Mute TARGET, privately."""
+    c, me, other = pair(as_, target)
+    call(c.graph.MuteUser, graph.MuteUserRequest(muter_id=me, muted_id=other))
+    report(json_, as_, target, "muted", muting=True)
+
+
+@app.command()
+def unmute(target: str, as_: As, json_: Json = False) -> None:
+    """Lift your mute of TARGET."""
+    c, me, other = pair(as_, target)
+    call(c.graph.UnmuteUser, graph.UnmuteUserRequest(muter_id=me, muted_id=other))
+    report(json_, as_, target, "unmuted", muting=False)
+
+
+@profile_app.command("show")
+def profile_show(handle: str, as_: Viewer = "", json_: Json = False) -> None:
+    """HANDLE's name, bio and counts; with --as, how that account stands towards HANDLE."""
+    c = clients()
+    user_id = resolve(c, handle)
+    found = call(c.graph.GetUser, graph.GetUserRequest(user_id=user_id))
+    relationship = None
+    if as_:
+        request = graph.GetRelationshipRequest(user_id=resolve(c, as_), other_id=user_id)
+        relationship = call(c.graph.GetRelationship, request).relationship
+    profile = profile_dict(found.user, found.stats, relationship)
+    render.print_json([profile]) if json_ else print_profile(profile)
+
+
+@profile_app.command("update")
+def profile_update(as_: As, name: Name = None, bio: Bio = None, json_: Json = False) -> None:
+    """Change your display name and/or bio."""
+    c = clients()
+    request = graph.UpdateProfileRequest(user_id=resolve(c, as_), display_name=name, bio=bio)
+    profile = profile_dict(call(c.graph.UpdateProfile, request).user)
+    render.print_json([profile]) if json_ else print_profile(profile)

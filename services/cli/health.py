@@ -42,7 +42,9 @@ def _kafka(settings: Settings) -> tuple[bool, str]:
 def _cassandra(settings: Settings) -> tuple[bool, str]:
     from cassandra.cluster import Cluster
 
-    cluster = Cluster([h.strip() for h in settings.cassandra_hosts.split(",")], port=settings.cassandra_port, connect_timeout=3)
+    cluster = Cluster(
+        [h.strip() for h in settings.cassandra_hosts.split(",")], port=settings.cassandra_port, connect_timeout=3
+    )
     try:
         session = cluster.connect()
         version = session.execute("SELECT release_version FROM system.local").one().release_version

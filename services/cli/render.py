@@ -1,6 +1,8 @@
 """How the CLI shows posts and notifications: rich for people, JSON (`--json`) for scripts."""
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
 from rich.table import Table
@@ -70,3 +72,21 @@ def print_posts(title: str, posts: list[dict]) -> None:
     for post in posts:
         table.add_row(post["created_at"][:19].replace("T", " "), f"@{post['author']}", post["text"])
     console.print(table if posts else f"[dim]{title}: nothing yet[/dim]")
+
+
+@contextlib.contextmanager
+def progress_bar(doing: str, things: str, with_remaining: bool = False) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar for long work; yields the `(done, total)` callback the work reports to."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn(doing), BarColumn(), MofNCompleteColumn(), TextColumn(things), TimeElapsedColumn()]
+    with Progress(*columns, *([TimeRemainingColumn()] if with_remaining else [])) as bar:
+        task = bar.add_task(doing, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)

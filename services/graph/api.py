@@ -99,5 +99,7 @@ class GraphApi(graph_service_pb2_grpc.GraphServiceServicer):
     async def _page(self, direction: str, request):
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         position = decode_token(request.page_token, keys=("after",))
-        users, last = await self._service.list_edges(direction, request.user_id, position["after"] if position else 0, size)
+        users, last = await self._service.list_edges(
+            direction, request.user_id, position["after"] if position else 0, size
+        )
         return [user_message(user) for user in users], encode_token({"after": last}) if last is not None else ""

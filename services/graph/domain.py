@@ -105,7 +105,9 @@ def updated_profile(user: User, display_name: str | None, bio: str | None, text_
 def check_not_self(action: str, user_id: int, other_id: int) -> None:
     """Following, blocking or muting yourself means nothing, and neither does undoing it."""
     if user_id == other_id:
-        raise InvalidArgument(f"SELF_{action.upper()}", f"you cannot {action} or un{action} yourself", user_id=str(user_id))
+        raise InvalidArgument(
+            f"SELF_{action.upper()}", f"you cannot {action} or un{action} yourself", user_id=str(user_id)
+        )
 
 
 def check_follow(follower_id: int, followee_id: int) -> None:

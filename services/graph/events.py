@@ -4,7 +4,8 @@ from datetime import datetime
 
 from chirp.graph.v1 import graph_pb2
 from services.graph.domain import Follow, Relationship, Restriction, RestrictionKind, Stats, User
-from services.runtime.events import event_id_for, ms_of, timestamp_from_datetime
+from services.runtime.clock import ms_of, timestamp_from_datetime
+from services.runtime.envelopes import event_id_for
 
 
 def user_message(user: User) -> graph_pb2.User:

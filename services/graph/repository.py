@@ -4,7 +4,7 @@ import asyncio
 
 from services.graph.domain import Follow, Restriction, RestrictionKind, Stats, User
 from services.runtime.cassandra import CassandraSession
-from services.runtime.events import as_utc
+from services.runtime.clock import as_utc
 
 _RESTRICTION_TABLES = {RestrictionKind.BLOCK: "blocks", RestrictionKind.MUTE: "mutes"}
 
@@ -17,7 +17,8 @@ class GraphRepository:
     async def claim_handle(self, key: str, user: User, request_id: str) -> tuple[bool, dict]:
         """Reserve a handle with a lightweight transaction. Returns (claimed, the row that holds it)."""
         rows = await self._db.execute(
-            f"INSERT INTO {self._ks}.users_by_handle (handle_key, user_id, handle, display_name, create_time, request_id)"
+            f"INSERT INTO {self._ks}.users_by_handle (handle_key, user_id, handle, display_name, create_time, "
+            "request_id)"
             " VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS",
             (key, user.user_id, user.handle, user.display_name, user.create_time, request_id),
             idempotent=False,
@@ -39,7 +40,8 @@ class GraphRepository:
 
     async def get_user(self, user_id: int) -> User | None:
         rows = await self._db.execute(
-            f"SELECT user_id, handle, display_name, create_time, bio, update_time FROM {self._ks}.users WHERE user_id = ?",
+            f"SELECT user_id, handle, display_name, create_time, bio, update_time FROM {self._ks}.users WHERE "
+            "user_id = ?",
             (user_id,),
         )
         return _user(rows[0]) if rows else None
@@ -79,7 +81,14 @@ class GraphRepository:
             f" INSERT INTO {self._ks}.following (follower_id, followee_id, followed_at) VALUES (?, ?, ?);"
             f" INSERT INTO {self._ks}.followers (followee_id, follower_id, followed_at) VALUES (?, ?, ?);"
             " APPLY BATCH",
-            (follow.follower_id, follow.followee_id, follow.followed_at, follow.followee_id, follow.follower_id, follow.followed_at),
+            (
+                follow.follower_id,
+                follow.followee_id,
+                follow.followed_at,
+                follow.followee_id,
+                follow.follower_id,
+                follow.followed_at,
+            ),
         )
 
     async def delete_follow(self, follower_id: int, followee_id: int) -> None:
@@ -110,13 +119,15 @@ class GraphRepository:
 
     async def save_restriction(self, restriction: Restriction) -> None:
         await self._db.execute(
-            f"INSERT INTO {self._ks}.{_RESTRICTION_TABLES[restriction.kind]} (user_id, target_id, since) VALUES (?, ?, ?)",
+            f"INSERT INTO {self._ks}.{_RESTRICTION_TABLES[restriction.kind]} (user_id, target_id, since) VALUES (?, "
+            "?, ?)",
             (restriction.user_id, restriction.target_id, restriction.since),
         )
 
     async def delete_restriction(self, kind: RestrictionKind, user_id: int, target_id: int) -> None:
         await self._db.execute(
-            f"DELETE FROM {self._ks}.{_RESTRICTION_TABLES[kind]} WHERE user_id = ? AND target_id = ?", (user_id, target_id)
+            f"DELETE FROM {self._ks}.{_RESTRICTION_TABLES[kind]} WHERE user_id = ? AND target_id = ?",
+            (user_id, target_id),
         )
 
     async def add_post(self, author_id: int, post_id: int, at: int) -> None:

@@ -21,8 +21,8 @@ from services.graph.domain import (
     validate_handle,
 )
 from services.graph.repository import GraphRepository
+from services.runtime.clock import as_utc, utc_now
 from services.runtime.errors import AlreadyExists, NotFound
-from services.runtime.events import as_utc, utc_now
 from services.runtime.ids import SnowflakeIds
 from services.runtime.kafka import EventPublisher
 from services.text import Profile

@@ -4,15 +4,15 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 
-from chirp.notification.v1 import notification_pb2
+from chirp.notification.v1 import notification_pb2, notification_service_pb2_grpc
 from chirp.notification.v1 import notification_service_pb2 as pb
-from chirp.notification.v1 import notification_service_pb2_grpc
+from services.graph.client import GraphClient
 from services.notification.domain import KINDS, Preferences, group_of, notification_id, parse_notification_id, shown
 from services.notification.repository import FeedRow, NotificationRepository
+from services.runtime.clock import datetime_from_ms, ms_of, timestamp_from_datetime
 from services.runtime.errors import InvalidArgument, NotFound
-from services.runtime.events import datetime_from_ms, ms_of, timestamp_from_datetime
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
-from services.runtime.resources import SharedResource
+from services.runtime.projection.versions import ServingRepository
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -34,7 +34,9 @@ def _parse_id(value: str) -> Position:
     try:
         ms, key = parse_notification_id(value)
     except ValueError:
-        raise InvalidArgument("NOTIFICATION_ID_INVALID", f"{value!r} is not a notification id this API returned") from None
+        raise InvalidArgument(
+            "NOTIFICATION_ID_INVALID", f"{value!r} is not a notification id this API returned"
+        ) from None
     return datetime_from_ms(ms), key
 
 
@@ -43,20 +45,22 @@ def _id_of(position: Position) -> str:
 
 
 class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer):
-    def __init__(self, repository: SharedResource, graph: SharedResource) -> None:
+    def __init__(self, repository: ServingRepository[NotificationRepository], graph: GraphClient) -> None:
         self._repository = repository
         self._graph = graph
 
     async def ListNotifications(self, request: pb.ListNotificationsRequest, context) -> pb.ListNotificationsResponse:
-        repo: NotificationRepository = await self._repository.get()
+        repo = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         position = decode_token(request.page_token, keys=("time", "group"))
         before = (datetime_from_ms(position["time"]), position["group"]) if position else None
         found = await self._shown_before(repo, request.user_id, before, size + 1, request.kind)
         if not found and not await repo.handles({request.user_id}):
             # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
-            if not await (await self._graph.get()).user_exists(request.user_id):
-                raise NotFound("USER_NOT_FOUND", f"there is no user with id {request.user_id}", user_id=str(request.user_id))
+            if not await self._graph.user_exists(request.user_id):
+                raise NotFound(
+                    "USER_NOT_FOUND", f"there is no user with id {request.user_id}", user_id=str(request.user_id)
+                )
         page = found[:size]
         token = ""
         if len(found) > size:
@@ -65,26 +69,34 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
         notifications = await self._render(repo, page, await repo.read_position(request.user_id))
         return pb.ListNotificationsResponse(notifications=notifications, next_page_token=token)
 
-    async def ListNotificationActors(self, request: pb.ListNotificationActorsRequest, context) -> pb.ListNotificationActorsResponse:
-        repo: NotificationRepository = await self._repository.get()
+    async def ListNotificationActors(
+        self, request: pb.ListNotificationActorsRequest, context
+    ) -> pb.ListNotificationActorsResponse:
+        repo = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         actors = (await repo.actors(request.user_id, group_of(request.notification_id)))[:size]
         handles = await repo.handles({actor_id for actor_id, _ in actors})
         return pb.ListNotificationActorsResponse(
             actors=[
-                notification_pb2.NotificationActor(user_id=actor_id, handle=handles.get(actor_id, ""), create_time=timestamp_from_datetime(at))
+                notification_pb2.NotificationActor(
+                    user_id=actor_id, handle=handles.get(actor_id, ""), create_time=timestamp_from_datetime(at)
+                )
                 for actor_id, at in actors
             ]
         )
 
     async def GetUnreadCount(self, request: pb.GetUnreadCountRequest, context) -> pb.GetUnreadCountResponse:
-        repo: NotificationRepository = await self._repository.get()
+        repo = await self._repository.get()
         read = await repo.read_position(request.user_id)
-        rows = await (repo.feed_after(request.user_id, read, MAX_UNREAD) if read else repo.feed_before(request.user_id, None, MAX_UNREAD))
+        rows = await (
+            repo.feed_after(request.user_id, read, MAX_UNREAD)
+            if read
+            else repo.feed_before(request.user_id, None, MAX_UNREAD)
+        )
         return pb.GetUnreadCountResponse(unread_count=len(await self._shown(repo, rows)))
 
     async def MarkRead(self, request: pb.MarkReadRequest, context) -> pb.MarkReadResponse:
-        repo: NotificationRepository = await self._repository.get()
+        repo = await self._repository.get()
 
         async def mark() -> pb.MarkReadResponse:
             if request.notification_id:
@@ -98,15 +110,21 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
 
         return await repo.requests.run(request.request_id, request, mark, pb.MarkReadResponse)
 
-    async def GetPreferences(self, request: pb.GetPreferencesRequest, context) -> notification_pb2.NotificationPreferences:
-        repo: NotificationRepository = await self._repository.get()
+    async def GetPreferences(
+        self, request: pb.GetPreferencesRequest, context
+    ) -> notification_pb2.NotificationPreferences:
+        repo = await self._repository.get()
         return _preferences_message(await repo.preferences(request.user_id))
 
-    async def UpdatePreferences(self, request: pb.UpdatePreferencesRequest, context) -> notification_pb2.NotificationPreferences:
-        repo: NotificationRepository = await self._repository.get()
+    async def UpdatePreferences(
+        self, request: pb.UpdatePreferencesRequest, context
+    ) -> notification_pb2.NotificationPreferences:
+        repo = await self._repository.get()
         unknown = [kind for kind in request.preferences.disabled_kinds if kind not in KINDS]
         if unknown:
-            raise InvalidArgument("NOTIFICATION_KIND_INVALID", f"disabled_kinds must name notification kinds, got {unknown}")
+            raise InvalidArgument(
+                "NOTIFICATION_KIND_INVALID", f"disabled_kinds must name notification kinds, got {unknown}"
+            )
         preferences = Preferences(frozenset(request.preferences.disabled_kinds), request.preferences.only_following)
 
         async def update() -> notification_pb2.NotificationPreferences:
@@ -115,10 +133,12 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
 
         return await repo.requests.run(request.request_id, request, update, notification_pb2.NotificationPreferences)
 
-    async def StreamNotifications(self, request: pb.StreamNotificationsRequest, context) -> AsyncIterator[notification_pb2.Notification]:
+    async def StreamNotifications(
+        self, request: pb.StreamNotificationsRequest, context
+    ) -> AsyncIterator[notification_pb2.Notification]:
         """Polls the recipient's partition for acts after the cursor, and for acts up to LATE_ACTS older that were
         projected late, sending each shown one once. What was there up to the client's cursor counts as seen."""
-        repo: NotificationRepository = await self._repository.get()
+        repo = await self._repository.get()
         user_id = request.user_id
         if request.after_notification_id:
             cursor = _parse_id(request.after_notification_id)
@@ -129,7 +149,9 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
         async def recent() -> list[FeedRow]:
             """Acts in the late window up to the cursor, then the oldest acts after it."""
             late = await repo.feed_after(user_id, (cursor[0] - LATE_ACTS, ""), MAX_UNREAD)
-            return [row for row in late if _position(row) <= cursor] + await repo.feed_after(user_id, cursor, MAX_PAGE_SIZE)
+            return [row for row in late if _position(row) <= cursor] + await repo.feed_after(
+                user_id, cursor, MAX_PAGE_SIZE
+            )
 
         seen = {_position(row) for row in await recent() if _position(row) <= cursor}
         while True:
@@ -144,7 +166,9 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
                 seen = {position for position in seen if position[0] >= cursor[0] - LATE_ACTS}
             await asyncio.sleep(POLL_SECONDS)
 
-    async def _shown_before(self, repo: NotificationRepository, user_id: int, before: Position | None, limit: int, kind: int) -> list[tuple[FeedRow, int]]:
+    async def _shown_before(
+        self, repo: NotificationRepository, user_id: int, before: Position | None, limit: int, kind: int
+    ) -> list[tuple[FeedRow, int]]:
         """Up to `limit` shown notifications older than `before`, newest first, skipping superseded acts."""
         found: list[tuple[FeedRow, int]] = []
         while len(found) < limit:
@@ -158,9 +182,15 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
     async def _shown(self, repo: NotificationRepository, rows: Sequence[FeedRow]) -> list[tuple[FeedRow, int]]:
         """The rows that stand for their group now, each with the group's size."""
         groups = await asyncio.gather(*(repo.group(row.recipient_id, row.group_key) for row in rows))
-        return [(row, group.size) for row, group in zip(rows, groups) if shown(row.create_time, group.size, group.newest_act_time)]
+        return [
+            (row, group.size)
+            for row, group in zip(rows, groups, strict=True)
+            if shown(row.create_time, group.size, group.newest_act_time)
+        ]
 
-    async def _render(self, repo: NotificationRepository, found: Sequence[tuple[FeedRow, int]], read: Position | None) -> list[notification_pb2.Notification]:
+    async def _render(
+        self, repo: NotificationRepository, found: Sequence[tuple[FeedRow, int]], read: Position | None
+    ) -> list[notification_pb2.Notification]:
         handles = await repo.handles({row.actor_id for row, _ in found})
         return [
             notification_pb2.Notification(
@@ -181,4 +211,6 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
 
 
 def _preferences_message(preferences: Preferences) -> notification_pb2.NotificationPreferences:
-    return notification_pb2.NotificationPreferences(disabled_kinds=sorted(preferences.disabled_kinds), only_following=preferences.only_following)
+    return notification_pb2.NotificationPreferences(
+        disabled_kinds=sorted(preferences.disabled_kinds), only_following=preferences.only_following
+    )

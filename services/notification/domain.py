@@ -88,12 +88,14 @@ def retraction_of_unfollow(event: graph_pb2.GraphEvent) -> Retraction:
 
 def for_post(event: post_pb2.PostEvent, max_mentions: int) -> list[Act]:
     """A REPLY for the parent's author, and a MENTION for each of the first `max_mentions` others the post names
-    (a post cannot page a crowd); the parent's author hears of it once, as a reply; nobody of their own post. Quotes need the quoted
-    post's author, which the event does not carry: see `for_quote`."""
+    (a post cannot page a crowd); the parent's author hears of it once, as a reply; nobody of their own post. Quotes
+    need the quoted post's author, which the event does not carry: see `for_quote`."""
     post = event.post_created.post
     at = event.occurred_at.ToDatetime()
     replied_to = [post.in_reply_to_user_id] if post.in_reply_to_user_id not in (0, post.author_id) else []
-    mentioned = [u for u in dict.fromkeys(m.user_id for m in post.mentions) if u not in (0, post.author_id, *replied_to)]
+    mentioned = [
+        u for u in dict.fromkeys(m.user_id for m in post.mentions) if u not in (0, post.author_id, *replied_to)
+    ]
     return [Act(user_id, REPLY, post.author_id, at, post.post_id, post.text) for user_id in replied_to] + [
         Act(user_id, MENTION, post.author_id, at, post.post_id, post.text) for user_id in mentioned[:max_mentions]
     ]
@@ -107,14 +109,23 @@ def for_reaction(event: post_pb2.PostEvent, post_text: str) -> Act:
     """A like or a repost, for the post's author."""
     kind = event.WhichOneof("payload")
     reaction = getattr(event, kind)
-    return Act(reaction.author_id, LIKE if kind == "post_liked" else REPOST, reaction.user_id, event.occurred_at.ToDatetime(), reaction.post_id, post_text)
+    return Act(
+        reaction.author_id,
+        LIKE if kind == "post_liked" else REPOST,
+        reaction.user_id,
+        event.occurred_at.ToDatetime(),
+        reaction.post_id,
+        post_text,
+    )
 
 
 def retraction_of_reaction(event: post_pb2.PostEvent) -> Retraction:
     """An unlike or an undone repost."""
     kind = event.WhichOneof("payload")
     reaction = getattr(event, kind)
-    return Retraction(reaction.author_id, group_key(LIKE if kind == "post_unliked" else REPOST, reaction.post_id), reaction.user_id)
+    return Retraction(
+        reaction.author_id, group_key(LIKE if kind == "post_unliked" else REPOST, reaction.post_id), reaction.user_id
+    )
 
 
 def groups_about_own_post(post_id: int) -> list[str]:

@@ -24,8 +24,8 @@ from services.notification.domain import (
     wanted,
 )
 from services.notification.repository import NotificationRepository, WaitingQuote
-from services.runtime.events import micros_of
-from services.runtime.projection import Record, envelope_of
+from services.runtime.clock import micros_of
+from services.runtime.projection.records import Record, envelope_of
 
 # Acts after a block or mute that are looked at again when it is projected late.
 MAX_REJUDGED = 1000
@@ -90,7 +90,9 @@ class NotificationProjection:
         await self._repo.save_post(post.post_id, post.author_id, post.text, at)
         acts = for_post(envelope, self._max_mentions)
         if post.quoted_post_id:
-            await self._repo.wait_for_quoted(post.quoted_post_id, WaitingQuote(post.post_id, post.author_id, post.text, created), at)
+            await self._repo.wait_for_quoted(
+                post.quoted_post_id, WaitingQuote(post.post_id, post.author_id, post.text, created), at
+            )
             quoted = await self._repo.post(post.quoted_post_id)
             if quoted is not None:
                 acts.append(for_quote(quoted[0], post.author_id, post.post_id, post.text, created))
@@ -112,7 +114,9 @@ class NotificationProjection:
             if row.actor_id == actor_id:
                 standing = await self._repo.standing_at(recipient_id, actor_id, row.create_time)
                 if standing.blocked or standing.muted:
-                    act_time = int(row.create_time.timestamp() * 1_000_000) + 999  # the act's write time, to the millisecond
+                    act_time = (
+                        int(row.create_time.timestamp() * 1_000_000) + 999
+                    )  # the act's write time, to the millisecond
                     await self._repo.retract(Retraction(recipient_id, row.group_key, actor_id), act_time)
 
     async def _notify(self, acts: list[Act], at: int) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from services.notification.domain import Act, Preferences, Retraction, Standing
 from services.runtime.cassandra import CassandraSession
-from services.runtime.events import as_utc
+from services.runtime.clock import as_utc
 from services.runtime.idempotency import IdempotentRequests
 
 
@@ -41,7 +41,9 @@ _FEED_COLUMNS = "recipient_id, create_time, group_key, kind, actor_id, post_id, 
 
 
 def _feed_row(r) -> FeedRow:
-    return FeedRow(r.recipient_id, as_utc(r.create_time), r.group_key, r.kind, r.actor_id, r.post_id or 0, r.post_text or "")
+    return FeedRow(
+        r.recipient_id, as_utc(r.create_time), r.group_key, r.kind, r.actor_id, r.post_id or 0, r.post_text or ""
+    )
 
 
 class NotificationRepository:
@@ -62,7 +64,10 @@ class NotificationRepository:
 
     async def handles(self, user_ids: set[int]) -> dict[int, str]:
         rows = await asyncio.gather(
-            *(self._db.execute(f"SELECT user_id, handle FROM {self._ks}.users WHERE user_id = ?", (u,)) for u in user_ids)
+            *(
+                self._db.execute(f"SELECT user_id, handle FROM {self._ks}.users WHERE user_id = ?", (u,))
+                for u in user_ids
+            )
         )
         return {r[0].user_id: r[0].handle for r in rows if r}
 
@@ -88,12 +93,15 @@ class NotificationRepository:
 
     async def quotes_of(self, quoted_post_id: int) -> list[WaitingQuote]:
         rows = await self._db.execute(
-            f"SELECT quote_post_id, quoter_id, text, create_time FROM {self._ks}.quotes_waiting WHERE quoted_post_id = ?",
+            f"SELECT quote_post_id, quoter_id, text, create_time FROM {self._ks}.quotes_waiting WHERE quoted_post_id "
+            "= ?",
             (quoted_post_id,),
         )
         return [WaitingQuote(r.quote_post_id, r.quoter_id, r.text, as_utc(r.create_time)) for r in rows]
 
-    async def set_relation(self, user_id: int, other_id: int, relation: str, active: bool, since: datetime, at: int) -> None:
+    async def set_relation(
+        self, user_id: int, other_id: int, relation: str, active: bool, since: datetime, at: int
+    ) -> None:
         await self._db.execute(
             f"INSERT INTO {self._ks}.relations (user_id, other_id, relation, since, active) VALUES (?, ?, ?, ?, ?)"
             " USING TIMESTAMP ?",
@@ -102,7 +110,8 @@ class NotificationRepository:
 
     async def _related_at(self, user_id: int, other_id: int, relation: str, moment: datetime) -> bool:
         rows = await self._db.execute(
-            f"SELECT active FROM {self._ks}.relations WHERE user_id = ? AND other_id = ? AND relation = ? AND since <= ?"
+            f"SELECT active FROM {self._ks}.relations WHERE user_id = ? AND other_id = ? AND relation = ? AND since "
+            "<= ?"
             " LIMIT 1",
             (user_id, other_id, relation, moment),
         )
@@ -128,7 +137,8 @@ class NotificationRepository:
         )
         if caused_by_post:
             await self._db.execute(
-                f"INSERT INTO {self._ks}.caused_by_post (post_id, recipient_id, group_key) VALUES (?, ?, ?) USING TIMESTAMP ?",
+                f"INSERT INTO {self._ks}.caused_by_post (post_id, recipient_id, group_key) VALUES (?, ?, ?) USING "
+                "TIMESTAMP ?",
                 (act.post_id, act.recipient_id, act.group_key, at),
             )
         await self._db.execute(
@@ -138,7 +148,8 @@ class NotificationRepository:
 
     async def retract(self, retraction: Retraction, at: int) -> None:
         await self._db.execute(
-            f"DELETE FROM {self._ks}.actors USING TIMESTAMP ? WHERE recipient_id = ? AND group_key = ? AND actor_id = ?",
+            f"DELETE FROM {self._ks}.actors USING TIMESTAMP ? WHERE recipient_id = ? AND group_key = ? AND actor_id "
+            "= ?",
             (at, retraction.recipient_id, retraction.group_key, retraction.actor_id),
         )
 
@@ -156,7 +167,8 @@ class NotificationRepository:
 
     async def group(self, recipient_id: int, key: str) -> Group:
         [row] = await self._db.execute(
-            f"SELECT count(*) AS size, max(create_time) AS newest FROM {self._ks}.actors WHERE recipient_id = ? AND group_key = ?",
+            f"SELECT count(*) AS size, max(create_time) AS newest FROM {self._ks}.actors WHERE recipient_id = ? AND "
+            "group_key = ?",
             (recipient_id, key),
         )
         return Group(row.size, as_utc(row.newest) if row.newest else None)
@@ -177,7 +189,8 @@ class NotificationRepository:
             )
         else:
             rows = await self._db.execute(
-                f"SELECT {_FEED_COLUMNS} FROM {self._ks}.feed WHERE recipient_id = ? AND (create_time, group_key) < (?, ?)"
+                f"SELECT {_FEED_COLUMNS} FROM {self._ks}.feed WHERE recipient_id = ? AND (create_time, group_key) < "
+                "(?, ?)"
                 " LIMIT ?",
                 (recipient_id, *before, limit),
             )
@@ -218,6 +231,7 @@ class NotificationRepository:
         """Written at the position's own time, so an older position never overwrites a newer one."""
         moment, key = position
         await self._db.execute(
-            f"INSERT INTO {self._own}.read_positions (user_id, read_time, read_group) VALUES (?, ?, ?) USING TIMESTAMP ?",
+            f"INSERT INTO {self._own}.read_positions (user_id, read_time, read_group) VALUES (?, ?, ?) USING "
+            "TIMESTAMP ?",
             (user_id, moment, key, int(moment.timestamp() * 1_000_000)),
         )

@@ -2,6 +2,7 @@
 
 from chirp.post.v1 import post_service_pb2 as pb
 from chirp.post.v1 import post_service_pb2_grpc
+from services.post.domain import Reaction
 from services.post.service import PostService
 from services.runtime.idempotency import IdempotentRequests
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
@@ -37,7 +38,9 @@ class PostApi(post_service_pb2_grpc.PostServiceServicer):
     async def GetThread(self, request: pb.GetThreadRequest, context) -> pb.GetThreadResponse:
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         position = decode_token(request.page_token, keys=("after",))
-        ancestors, post, replies, last = await self._service.get_thread(request.post_id, position["after"] if position else 0, size)
+        ancestors, post, replies, last = await self._service.get_thread(
+            request.post_id, position["after"] if position else 0, size
+        )
         return pb.GetThreadResponse(
             ancestors=ancestors,
             post=post,
@@ -46,20 +49,20 @@ class PostApi(post_service_pb2_grpc.PostServiceServicer):
         )
 
     async def RepostPost(self, request: pb.RepostPostRequest, context) -> pb.RepostPostResponse:
-        return await self._react("reposts", True, request, pb.RepostPostResponse)
+        return await self._react(Reaction.REPOST, True, request, pb.RepostPostResponse)
 
     async def UndoRepost(self, request: pb.UndoRepostRequest, context) -> pb.UndoRepostResponse:
-        return await self._react("reposts", False, request, pb.UndoRepostResponse)
+        return await self._react(Reaction.REPOST, False, request, pb.UndoRepostResponse)
 
     async def LikePost(self, request: pb.LikePostRequest, context) -> pb.LikePostResponse:
-        return await self._react("likes", True, request, pb.LikePostResponse)
+        return await self._react(Reaction.LIKE, True, request, pb.LikePostResponse)
 
     async def UnlikePost(self, request: pb.UnlikePostRequest, context) -> pb.UnlikePostResponse:
-        return await self._react("likes", False, request, pb.UnlikePostResponse)
+        return await self._react(Reaction.LIKE, False, request, pb.UnlikePostResponse)
 
-    async def _react(self, table: str, add: bool, request, response_type):
+    async def _react(self, reaction: Reaction, add: bool, request, response_type):
         async def react():
-            await self._service.react(table, request.post_id, request.user_id, add)
+            await self._service.react(reaction, request.post_id, request.user_id, add)
             return response_type()
 
         return await self._requests.run(request.request_id, request, react, response_type)

@@ -4,7 +4,9 @@ publication is the same event."""
 from datetime import datetime
 
 from chirp.post.v1 import post_pb2
-from services.runtime.events import event_id_for, ms_of, timestamp_from_datetime
+from services.post.domain import Reaction
+from services.runtime.clock import ms_of, timestamp_from_datetime
+from services.runtime.envelopes import event_id_for
 
 
 def post_created(post: post_pb2.Post) -> post_pb2.PostEvent:
@@ -23,18 +25,20 @@ def post_deleted(post: post_pb2.Post, at: datetime) -> post_pb2.PostEvent:
     )
 
 
-# Reaction events by table and direction: (payload field, message type).
+# Reaction events by reaction and direction: (payload field, message type).
 _REACTIONS = {
-    ("reposts", True): ("post_reposted", post_pb2.PostReposted),
-    ("reposts", False): ("repost_undone", post_pb2.RepostUndone),
-    ("likes", True): ("post_liked", post_pb2.PostLiked),
-    ("likes", False): ("post_unliked", post_pb2.PostUnliked),
+    (Reaction.REPOST, True): ("post_reposted", post_pb2.PostReposted),
+    (Reaction.REPOST, False): ("repost_undone", post_pb2.RepostUndone),
+    (Reaction.LIKE, True): ("post_liked", post_pb2.PostLiked),
+    (Reaction.LIKE, False): ("post_unliked", post_pb2.PostUnliked),
 }
 
 
-def reaction(table: str, added: bool, post: post_pb2.Post, user_id: int, reacted_at: datetime, at: datetime) -> post_pb2.PostEvent:
+def reaction(
+    kind: Reaction, added: bool, post: post_pb2.Post, user_id: int, reacted_at: datetime, at: datetime
+) -> post_pb2.PostEvent:
     """A like/repost or its undoing. Identified by the reaction it concerns (who, what, when it was made)."""
-    field, message = _REACTIONS[(table, added)]
+    field, message = _REACTIONS[(kind, added)]
     return post_pb2.PostEvent(
         event_id=event_id_for(field, post.post_id, user_id, ms_of(reacted_at)),
         occurred_at=timestamp_from_datetime(at),

@@ -4,12 +4,12 @@ import asyncio
 from datetime import datetime
 
 from chirp.post.v1 import post_pb2
+from services.post.domain import Reaction
 from services.runtime.cassandra import CassandraSession
-from services.runtime.events import as_utc, timestamp_from_datetime
+from services.runtime.clock import as_utc, timestamp_from_datetime
 
-# Reaction tables: one row per (post, user).
-REACTIONS = ("likes", "reposts")
-_AT_COLUMN = {"likes": "liked_at", "reposts": "reposted_at"}
+# Each reaction's table (one row per post and user) and the column of when it was made.
+_REACTION_TABLES = {Reaction.LIKE: ("likes", "liked_at"), Reaction.REPOST: ("reposts", "reposted_at")}
 _COLUMNS = (
     "post_id, author_id, text, create_time, mentions, hashtags, urls, cashtags, in_reply_to_post_id,"
     " in_reply_to_user_id, conversation_id, quoted_post_id, deleted_at"
@@ -46,19 +46,22 @@ class PostRepository:
                 ),
             ),
             self._db.execute(
-                f"INSERT INTO {self._ks}.posts_by_author (author_id, post_id) VALUES (?, ?)", (post.author_id, post.post_id)
+                f"INSERT INTO {self._ks}.posts_by_author (author_id, post_id) VALUES (?, ?)",
+                (post.author_id, post.post_id),
             ),
         ]
         if post.in_reply_to_post_id:
             writes.append(
                 self._db.execute(
-                    f"INSERT INTO {self._ks}.replies (parent_id, reply_id) VALUES (?, ?)", (post.in_reply_to_post_id, post.post_id)
+                    f"INSERT INTO {self._ks}.replies (parent_id, reply_id) VALUES (?, ?)",
+                    (post.in_reply_to_post_id, post.post_id),
                 )
             )
         if post.quoted_post_id:
             writes.append(
                 self._db.execute(
-                    f"INSERT INTO {self._ks}.quotes (quoted_id, quote_id) VALUES (?, ?)", (post.quoted_post_id, post.post_id)
+                    f"INSERT INTO {self._ks}.quotes (quoted_id, quote_id) VALUES (?, ?)",
+                    (post.quoted_post_id, post.post_id),
                 )
             )
         await asyncio.gather(*writes)
@@ -68,19 +71,24 @@ class PostRepository:
         await asyncio.gather(
             self._db.execute(f"DELETE FROM {self._ks}.posts WHERE post_id = ?", (post.post_id,)),
             self._db.execute(
-                f"DELETE FROM {self._ks}.posts_by_author WHERE author_id = ? AND post_id = ?", (post.author_id, post.post_id)
+                f"DELETE FROM {self._ks}.posts_by_author WHERE author_id = ? AND post_id = ?",
+                (post.author_id, post.post_id),
             ),
             self._db.execute(
-                f"DELETE FROM {self._ks}.replies WHERE parent_id = ? AND reply_id = ?", (post.in_reply_to_post_id, post.post_id)
+                f"DELETE FROM {self._ks}.replies WHERE parent_id = ? AND reply_id = ?",
+                (post.in_reply_to_post_id, post.post_id),
             ),
             self._db.execute(
-                f"DELETE FROM {self._ks}.quotes WHERE quoted_id = ? AND quote_id = ?", (post.quoted_post_id, post.post_id)
+                f"DELETE FROM {self._ks}.quotes WHERE quoted_id = ? AND quote_id = ?",
+                (post.quoted_post_id, post.post_id),
             ),
         )
 
     async def mark_deleted(self, post_id: int, at: datetime) -> None:
         """Keep the row (ids stay resolvable for threads) but drop the text."""
-        await self._db.execute(f"UPDATE {self._ks}.posts SET deleted_at = ?, text = null WHERE post_id = ?", (at, post_id))
+        await self._db.execute(
+            f"UPDATE {self._ks}.posts SET deleted_at = ?, text = null WHERE post_id = ?", (at, post_id)
+        )
 
     async def get(self, post_id: int) -> post_pb2.Post | None:
         """A live post; None when it does not exist or was deleted."""
@@ -108,7 +116,12 @@ class PostRepository:
         counts = await asyncio.gather(
             *(
                 self._db.execute(f"SELECT COUNT(*) AS n FROM {self._ks}.{table} WHERE {column} = ?", (post_id,))
-                for table, column in (("replies", "parent_id"), ("reposts", "post_id"), ("quotes", "quoted_id"), ("likes", "post_id"))
+                for table, column in (
+                    ("replies", "parent_id"),
+                    ("reposts", "post_id"),
+                    ("quotes", "quoted_id"),
+                    ("likes", "post_id"),
+                )
             )
         )
         replies, reposts, quotes, likes = (rows[0].n for rows in counts)
@@ -125,21 +138,24 @@ class PostRepository:
 
     async def reply_ids(self, parent_id: int, after: int, limit: int) -> list[int]:
         rows = await self._db.execute(
-            f"SELECT reply_id FROM {self._ks}.replies WHERE parent_id = ? AND reply_id > ? LIMIT ?", (parent_id, after, limit)
+            f"SELECT reply_id FROM {self._ks}.replies WHERE parent_id = ? AND reply_id > ? LIMIT ?",
+            (parent_id, after, limit),
         )
         return [row.reply_id for row in rows]
 
-    async def reaction_time(self, table: str, post_id: int, user_id: int) -> datetime | None:
-        column = _AT_COLUMN[table]
+    async def reaction_time(self, reaction: Reaction, post_id: int, user_id: int) -> datetime | None:
+        table, column = _REACTION_TABLES[reaction]
         rows = await self._db.execute(
             f"SELECT {column} FROM {self._ks}.{table} WHERE post_id = ? AND user_id = ?", (post_id, user_id)
         )
         return as_utc(getattr(rows[0], column)) if rows else None
 
-    async def add_reaction(self, table: str, post_id: int, user_id: int, at: datetime) -> None:
+    async def add_reaction(self, reaction: Reaction, post_id: int, user_id: int, at: datetime) -> None:
+        table, column = _REACTION_TABLES[reaction]
         await self._db.execute(
-            f"INSERT INTO {self._ks}.{table} (post_id, user_id, {_AT_COLUMN[table]}) VALUES (?, ?, ?)", (post_id, user_id, at)
+            f"INSERT INTO {self._ks}.{table} (post_id, user_id, {column}) VALUES (?, ?, ?)", (post_id, user_id, at)
         )
 
-    async def remove_reaction(self, table: str, post_id: int, user_id: int) -> None:
+    async def remove_reaction(self, reaction: Reaction, post_id: int, user_id: int) -> None:
+        table, _ = _REACTION_TABLES[reaction]
         await self._db.execute(f"DELETE FROM {self._ks}.{table} WHERE post_id = ? AND user_id = ?", (post_id, user_id))

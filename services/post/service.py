@@ -1,35 +1,32 @@
 """Use cases of the post service. Each checks everything before it writes or publishes anything."""
 
 import asyncio
-from dataclasses import dataclass
 
 import structlog
 
 from chirp.post.v1 import post_pb2
+from services.graph.client import GraphClient
 from services.post import events
+from services.post.domain import MAX_THREAD_DEPTH, PostingRules, Reaction
 from services.post.repository import PostRepository
+from services.runtime.clock import now_ms, timestamp_from_ms, utc_now
 from services.runtime.errors import NotFound, PermissionDenied, ResourceExhausted, Unavailable
-from services.runtime.events import now_ms, timestamp_from_ms, utc_now
-from services.runtime.graph_client import GraphClient
 from services.runtime.ids import SnowflakeIds, first_id_at, timestamp_ms_of
 from services.runtime.kafka import EventPublisher
-from services.text import Profile, validate_post
+from services.text import validate_post
 
 log = structlog.get_logger(__name__)
-
-MAX_THREAD_DEPTH = 100
-
-
-@dataclass(frozen=True)
-class PostingRules:
-    profile: Profile
-    rate_limit: int
-    rate_window_seconds: int
 
 
 class PostService:
     def __init__(
-        self, repo: PostRepository, graph: GraphClient, publisher: EventPublisher, ids: SnowflakeIds, topic: str, rules: PostingRules
+        self,
+        repo: PostRepository,
+        graph: GraphClient,
+        publisher: EventPublisher,
+        ids: SnowflakeIds,
+        topic: str,
+        rules: PostingRules,
     ) -> None:
         self._repo = repo
         self._graph = graph
@@ -73,7 +70,9 @@ class PostService:
             # Not in the log means not published: take the rows back so reads agree, and let the caller retry.
             log.warning("post.publish_failed", post_id=post_id, error=repr(error))
             await self._repo.forget(post)
-            raise Unavailable("EVENT_LOG_UNAVAILABLE", "the post could not be recorded; nothing was published, try again") from error
+            raise Unavailable(
+                "EVENT_LOG_UNAVAILABLE", "the post could not be recorded; nothing was published, try again"
+            ) from error
         post.stats.CopyFrom(post_pb2.PostStats())
         return post
 
@@ -107,20 +106,24 @@ class PostService:
         replies = [r for r in await asyncio.gather(*(self._repo.get(i) for i in ids[:limit])) if r is not None]
         return ancestors[::-1], post, replies, (ids[limit - 1] if more else None)
 
-    async def react(self, table: str, post_id: int, user_id: int, add: bool) -> None:
+    async def react(self, reaction: Reaction, post_id: int, user_id: int, add: bool) -> None:
         """Like/unlike or repost/undo: idempotent. A repeated like publishes the same event again (same id) so a
         retry after a crash between write and publication still reaches consumers; an undo publishes first."""
         post = await self._live_post(post_id, "the post")
         await self._require_user(user_id, "USER_NOT_FOUND", "")
-        reacted_at = await self._repo.reaction_time(table, post_id, user_id)
+        reacted_at = await self._repo.reaction_time(reaction, post_id, user_id)
         if add:
             if reacted_at is None:
                 reacted_at = utc_now()
-                await self._repo.add_reaction(table, post_id, user_id, reacted_at)
-            await self._publisher.publish(self._topic, post.author_id, events.reaction(table, True, post, user_id, reacted_at, reacted_at))
+                await self._repo.add_reaction(reaction, post_id, user_id, reacted_at)
+            await self._publisher.publish(
+                self._topic, post.author_id, events.reaction(reaction, True, post, user_id, reacted_at, reacted_at)
+            )
         elif reacted_at is not None:
-            await self._publisher.publish(self._topic, post.author_id, events.reaction(table, False, post, user_id, reacted_at, utc_now()))
-            await self._repo.remove_reaction(table, post_id, user_id)
+            await self._publisher.publish(
+                self._topic, post.author_id, events.reaction(reaction, False, post, user_id, reacted_at, utc_now())
+            )
+            await self._repo.remove_reaction(reaction, post_id, user_id)
 
     async def _live_post(self, post_id: int, what: str) -> post_pb2.Post:
         post = await self._repo.get(post_id)
@@ -130,7 +133,9 @@ class PostService:
 
     async def _require_user(self, user_id: int, reason: str, doing: str) -> None:
         if not await self._graph.user_exists(user_id):
-            raise NotFound(reason, f"there is no user with id {user_id}{' ' + doing if doing else ''}", user_id=str(user_id))
+            raise NotFound(
+                reason, f"there is no user with id {user_id}{' ' + doing if doing else ''}", user_id=str(user_id)
+            )
 
     async def _check_rate(self, author_id: int) -> None:
         if self._rules.rate_limit <= 0:

@@ -18,21 +18,28 @@ from services.runtime.config import Settings
 
 log = structlog.get_logger(__name__)
 
+# Statements one process keeps in flight on a session: enough to hide latency (a fan-out writes many rows at
+# once), few enough not to flood one node.
+MAX_IN_FLIGHT = 128
+
 # How soon a lost node is tried again. The driver's default backs off to 10 minutes, so a 30-second outage could
 # keep every service answering UNAVAILABLE for minutes after Cassandra is back; 5 seconds at most bounds that.
 RECONNECT = ExponentialReconnectionPolicy(base_delay=0.5, max_delay=5.0)
 
 
 class CassandraSession:
-    """One keyspace's session. Statements are prepared once and reused."""
+    """One keyspace's session. Statements are prepared once and reused, at most MAX_IN_FLIGHT at a time."""
 
     def __init__(self, cluster: Cluster, session: Session) -> None:
         self._cluster = cluster
         self._session = session
         self._prepared: dict[str, PreparedStatement] = {}
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     @classmethod
-    async def connect(cls, settings: Settings, keyspace: str | None = None, wait_seconds: float = 60) -> "CassandraSession":
+    async def connect(
+        cls, settings: Settings, keyspace: str | None = None, wait_seconds: float = 60
+    ) -> "CassandraSession":
         """Connect, retrying while the cluster is still starting (a pod may start before Cassandra is ready)."""
         profile = ExecutionProfile(
             load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc)),
@@ -75,7 +82,8 @@ class CassandraSession:
         statement = self._prepared.get(cql) or await self.prepare(cql)
         bound = statement.bind(params or ())
         bound.is_idempotent = idempotent
-        return await _bridge(self._session.execute_async(bound))
+        async with self._in_flight:
+            return await _bridge(self._session.execute_async(bound))
 
     async def execute_raw(self, cql: str) -> list[Any]:
         """Run an unprepared statement (DDL)."""

@@ -32,16 +32,21 @@ class IdempotentRequests:
         self._db = session
         self._ks = keyspace
 
-    async def run(self, request_id: str, request: Message, execute: Callable[[], Awaitable[M]], response_type: type[M]) -> M:
+    async def run(
+        self, request_id: str, request: Message, execute: Callable[[], Awaitable[M]], response_type: type[M]
+    ) -> M:
         """Run `execute` once per request id; return the stored answer for a repeat of the same request."""
         if not request_id:
             return await execute()
         if len(request_id) > MAX_REQUEST_ID_LENGTH:
-            raise InvalidArgument("REQUEST_ID_TOO_LONG", f"request_id can be at most {MAX_REQUEST_ID_LENGTH} characters")
+            raise InvalidArgument(
+                "REQUEST_ID_TOO_LONG", f"request_id can be at most {MAX_REQUEST_ID_LENGTH} characters"
+            )
         method = request.DESCRIPTOR.full_name
         fingerprint = hashlib.sha256(request.SerializeToString(deterministic=True)).digest()
         rows = await self._db.execute(
-            f"INSERT INTO {self._ks}.requests (request_id, method, fingerprint) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ?",
+            f"INSERT INTO {self._ks}.requests (request_id, method, fingerprint) VALUES (?, ?, ?) IF NOT EXISTS USING "
+            "TTL ?",
             (request_id, method, fingerprint, CLAIM_SECONDS),
             idempotent=False,
         )
@@ -63,7 +68,8 @@ class IdempotentRequests:
             await self._db.execute(f"DELETE FROM {self._ks}.requests WHERE request_id = ?", (request_id,))
             raise
         await self._db.execute(
-            f"UPDATE {self._ks}.requests USING TTL ? SET method = ?, fingerprint = ?, response = ? WHERE request_id = ?",
+            f"UPDATE {self._ks}.requests USING TTL ? SET method = ?, fingerprint = ?, response = ? WHERE request_id "
+            "= ?",
             (REMEMBER_SECONDS, method, fingerprint, response.SerializeToString(), request_id),
         )
         return response

@@ -53,4 +53,8 @@ class SnowflakeIds:
             else:
                 self._sequence = 0
             self._last_ms = now
-            return ((now - EPOCH_MS) << (WORKER_BITS + SEQUENCE_BITS)) | (self._worker_id << SEQUENCE_BITS) | self._sequence
+            return (
+                ((now - EPOCH_MS) << (WORKER_BITS + SEQUENCE_BITS))
+                | (self._worker_id << SEQUENCE_BITS)
+                | self._sequence
+            )

@@ -5,19 +5,10 @@ write it twice. Chirp publishes with acks=all and the idempotent producer, and a
 acknowledged the record.
 """
 
-from google.protobuf.message import Message
 from aiokafka import AIOKafkaProducer
+from google.protobuf.message import Message
 
-EVENT_TYPE_HEADER = "chirp-event-type"
-CONTENT_TYPE = ("content-type", b"application/x-protobuf")
-
-
-def event_type_of(envelope: Message) -> str:
-    """Full protobuf name of the payload an envelope carries, e.g. `chirp.post.v1.PostCreated`."""
-    case = envelope.WhichOneof("payload")
-    if case is None:
-        raise ValueError(f"{envelope.DESCRIPTOR.full_name} has no payload")
-    return getattr(envelope, case).DESCRIPTOR.full_name
+from services.runtime.envelopes import CONTENT_TYPE, EVENT_TYPE_HEADER, event_type_of
 
 
 class EventPublisher:

@@ -10,7 +10,7 @@ def configure_logging(log_format: str = "auto", level: str = "INFO") -> None:
     """Route structlog and the standard library (aiokafka, cassandra-driver, faust) through one renderer."""
     use_console = log_format == "console" or (log_format == "auto" and sys.stderr.isatty())
     renderer = structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
-    shared = [
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

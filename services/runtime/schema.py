@@ -5,7 +5,7 @@ which ran. Statements should be idempotent (IF NOT EXISTS) so that two replicas 
 """
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 
 import structlog
@@ -50,7 +50,9 @@ async def migrate(settings: Settings, service: str, package: str) -> list[int]:
             f"CREATE TABLE IF NOT EXISTS {keyspace}.schema_migrations "
             "(version int PRIMARY KEY, name text, applied_at timestamp)"
         )
-        applied = {row.version for row in await session.execute_raw(f"SELECT version FROM {keyspace}.schema_migrations")}
+        applied = {
+            row.version for row in await session.execute_raw(f"SELECT version FROM {keyspace}.schema_migrations")
+        }
         done = []
         for version, name, statements in migrations_of(package):
             if version in applied:
@@ -59,7 +61,7 @@ async def migrate(settings: Settings, service: str, package: str) -> list[int]:
                 await session.execute_raw(statement.replace("{keyspace}", keyspace))
             await session.execute(
                 f"INSERT INTO {keyspace}.schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (version, name, datetime.now(timezone.utc)),
+                (version, name, datetime.now(UTC)),
             )
             done.append(version)
         log.info("schema.migrated", keyspace=keyspace, applied=done, already=sorted(applied))

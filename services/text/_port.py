@@ -19,6 +19,7 @@ def _resource_string(module: str, name: str) -> bytes:
 def _load() -> None:
     if "twitter_text" in sys.modules or importlib.util.find_spec("pkg_resources") is not None:
         import twitter_text  # noqa: F401
+
         return
     stand_in = types.ModuleType("pkg_resources")
     stand_in.resource_string = _resource_string

@@ -170,8 +170,6 @@ def _unicode_classes() -> tuple[str, str]:
                     ranges.append((code_point, code_point))
 
     def body(ranges: list[tuple[int, int]]) -> str:
-        return "".join(
-            re.escape(chr(low)) + (f"-{re.escape(chr(high))}" if high > low else "") for low, high in ranges
-        )
+        return "".join(re.escape(chr(low)) + (f"-{re.escape(chr(high))}" if high > low else "") for low, high in ranges)
 
     return body(letters), body(alphanumerics)

@@ -207,8 +207,10 @@ def _punycode_length(label: str) -> int:
     split again at ideographic full stops (。．｡, which twitter-text lets into a label), and each part that is not
     ASCII becomes "xn--" + RFC 3492."""
     parts = _IDEOGRAPHIC_STOPS.sub(".", label).split(".")
-    return len(parts) - 1 + sum(
-        len(part) if part.isascii() else 4 + len(_code_points(part).encode("punycode")) for part in parts
+    return (
+        len(parts)
+        - 1
+        + sum(len(part) if part.isascii() else 4 + len(_code_points(part).encode("punycode")) for part in parts)
     )
 
 

@@ -22,8 +22,7 @@ MAX_NOTIFIED_MENTIONS = 10
 _INVISIBLE = frozenset(
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u180f\u200b\u200c\u200d\u200e\u200f"
     "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a\u206b\u206c"
-    "\u206d\u206e\u206f\u2800\u3164\uffa0"
-    + "".join(chr(c) for c in range(0xFE00, 0xFE10))  # variation selectors
+    "\u206d\u206e\u206f\u2800\u3164\uffa0" + "".join(chr(c) for c in range(0xFE00, 0xFE10))  # variation selectors
 )
 
 

@@ -7,13 +7,13 @@ fan-out), and a reader back from inactivity gets their home timeline rebuilt bef
 import asyncio
 
 from chirp.post.v1 import post_pb2
-from chirp.timeline.v1 import timeline_pb2
+from chirp.timeline.v1 import timeline_pb2, timeline_service_pb2_grpc
 from chirp.timeline.v1 import timeline_service_pb2 as pb
-from chirp.timeline.v1 import timeline_service_pb2_grpc
+from services.graph.client import GraphClient
+from services.runtime.clock import now_ms, timestamp_from_datetime
 from services.runtime.errors import NotFound
-from services.runtime.events import now_ms, timestamp_from_datetime
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
-from services.runtime.resources import SharedResource
+from services.runtime.projection.versions import ServingRepository
 from services.timeline.domain import (
     ACTIVITY_RESOLUTION_MS,
     HomeEntry,
@@ -23,8 +23,9 @@ from services.timeline.domain import (
     shown_at_home,
 )
 from services.timeline.inactivity import rebuild_on_return
-from services.timeline.reach import without_replies_not_reaching
-from services.timeline.repository import Activity, StoredPost, StoredUser, TimelineRepository
+from services.timeline.reach import reaching_posts
+from services.timeline.reader_state import Activity, ReaderState
+from services.timeline.repository import StoredPost, StoredUser, TimelineRepository
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -32,9 +33,11 @@ _NEWEST = 2**63 - 1
 
 
 class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
-    def __init__(self, repository: SharedResource, graph: SharedResource) -> None:
-        # Built on first use, once the event loop runs: the process may be a faust worker that starts it later.
+    def __init__(
+        self, repository: ServingRepository[TimelineRepository], readers: ReaderState, graph: GraphClient
+    ) -> None:
         self._repository = repository
+        self._readers = readers
         self._graph = graph
 
     async def GetHomeTimeline(self, request: pb.GetHomeTimelineRequest, context) -> pb.GetHomeTimelineResponse:
@@ -48,7 +51,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
     async def ExplainHomeTimelineEntry(
         self, request: pb.ExplainHomeTimelineEntryRequest, context
     ) -> pb.ExplainHomeTimelineEntryResponse:
-        repo: TimelineRepository = await self._repository.get()
+        repo = await self._repository.get()
         post = (await repo.get_posts([request.post_id])).get(request.post_id)
         source = await repo.home_row_source(request.user_id, request.post_id)
         author_id = post.author_id if post else None
@@ -65,13 +68,17 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
                 request.user_id, replied_to, bool(replied_to) and await repo.follows(request.user_id, replied_to)
             ),
         )
-        where = dict(source_topic=source.topic, source_partition=source.partition, source_offset=source.offset) if source else {}
+        where = (
+            dict(source_topic=source.topic, source_partition=source.partition, source_offset=source.offset)
+            if source
+            else {}
+        )
         return pb.ExplainHomeTimelineEntryResponse(shown=shown, reason=reason, **where)
 
     async def _page(self, table: str, request) -> tuple[list[timeline_pb2.TimelinePost], str]:
         """Three rounds of independent queries at most: who and what (the rows, the reader, their mutes and activity),
         held-back posts (home timelines only), then the items' posts, counts and people."""
-        repo: TimelineRepository = await self._repository.get()
+        repo = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         position = decode_token(request.page_token, keys=("before",))
         before = position["before"] if position else _NEWEST
@@ -80,11 +87,11 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
             repo.get_users({reader}),
             home_page(repo, reader, before, size + 1) if home else repo.timeline_page(table, reader, before, size + 1),
             repo.muted_ids(reader) if home else _nothing(),
-            repo.activity(reader) if home else _nothing(),
+            self._readers.activity(reader) if home else _nothing(),
         )
         if not known:
             # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
-            if not await (await self._graph.get()).user_exists(reader):
+            if not await self._graph.user_exists(reader):
                 raise NotFound("USER_NOT_FOUND", f"there is no user with id {reader}", user_id=str(reader))
         if home and await self._note_read(repo, reader, activity):
             entries = await home_page(repo, reader, before, size + 1)
@@ -101,12 +108,13 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
             people |= await repo.get_users(missing)
         held_back = {entry.post_id for entry in entries if entry.held_back}
         if held_back:
-            reaching = await without_replies_not_reaching(repo, reader, {p: posts[p] for p in held_back if p in posts})
+            reaching = await reaching_posts(repo, reader, {p: posts[p] for p in held_back if p in posts})
             posts = {pid: p for pid, p in posts.items() if pid not in held_back or pid in reaching}
         items = [
             hydrated(entry, posts[entry.post_id], people, counts[entry.post_id])
             for entry in entries
-            if entry.post_id in posts and shown_at_home(posts[entry.post_id].author_id, entry.reposted_by, muted or set())
+            if entry.post_id in posts
+            and shown_at_home(posts[entry.post_id].author_id, entry.reposted_by, muted or set())
         ]
         return items, encode_token({"before": entries[-1].post_id}) if more else ""
 
@@ -115,10 +123,10 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         when that happened and the page must be read again."""
         now = now_ms()
         if activity.inactive:
-            await rebuild_on_return(repo, reader, now)
+            await rebuild_on_return(repo, self._readers, reader, now)
             return True
         if activity.last_read_ms is None or now - activity.last_read_ms > ACTIVITY_RESOLUTION_MS:
-            await repo.record_read(reader, now)
+            await self._readers.record_read(reader, now)
         return False
 
 
@@ -135,7 +143,9 @@ async def home_page(repo: TimelineRepository, reader: int, before: int, limit: i
     return merge_home(rows, list(held_back), limit)
 
 
-def hydrated(entry: HomeEntry, post: StoredPost, people: dict[int, StoredUser], counts: dict[str, int]) -> timeline_pb2.TimelinePost:
+def hydrated(
+    entry: HomeEntry, post: StoredPost, people: dict[int, StoredUser], counts: dict[str, int]
+) -> timeline_pb2.TimelinePost:
     """A whole timeline item, from the timeline service's own tables."""
     author = people.get(post.author_id)
     reposter = people.get(entry.reposted_by)

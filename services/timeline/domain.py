@@ -25,6 +25,24 @@ class HomeEntry:
     author_id: int = 0
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """What put a row in a home timeline, for `chirp timeline explain`: the event's place in the log, or (partition
+    and offset -1) the rule that wrote it without an event of its own."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    @classmethod
+    def of(cls, record) -> "Provenance":
+        """The place of a consumed record (anything with topic, partition and offset)."""
+        return cls(record.topic, record.partition, record.offset)
+
+
+REBUILT_ON_RETURN = Provenance("(rebuilt when the reader returned from inactivity)", -1, -1)
+
+
 def fans_out(follower_count: int, threshold: int) -> bool:
     """Whether a post is copied into each follower's home timeline (write time) or merged in when they read.
     Copying costs one write per follower per post; merging costs one read per reader per such author followed."""
@@ -62,17 +80,16 @@ def newest_posts(post_ids: list[int], cap: int = HOME_TIMELINE_CAP) -> list[int]
 
 
 def home_recipients(
-    author_id: int, follower_ids: list[int], replied_to_id: int = 0, followers_of_replied_to: frozenset[int] = frozenset()
+    author_id: int,
+    follower_ids: list[int],
+    replied_to_id: int = 0,
+    followers_of_replied_to: frozenset[int] = frozenset(),
 ) -> list[int]:
     """Everyone who follows the author, and the author (one sees one's own posts at home); for a reply, only the
     followers it reaches."""
     return [
         author_id,
-        *(
-            f
-            for f in follower_ids
-            if f != author_id and reply_reaches(f, replied_to_id, f in followers_of_replied_to)
-        ),
+        *(f for f in follower_ids if f != author_id and reply_reaches(f, replied_to_id, f in followers_of_replied_to)),
     ]
 
 
@@ -119,7 +136,10 @@ def explain_home_entry(
     if not has_row:
         if not reply_reaches_reader:
             return False, "a reply to an account you do not follow: replies reach only followers of both"
-        return True, "merged in when you read: its author had more followers than the fan-out threshold when it was posted"
+        return (
+            True,
+            "merged in when you read: its author had more followers than the fan-out threshold when it was posted",
+        )
     return True, "fanned out to you: you are its author or follow them"
 
 

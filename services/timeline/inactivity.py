@@ -7,19 +7,21 @@ import asyncio
 from collections.abc import Callable
 
 from services.runtime.ids import timestamp_ms_of
-from services.runtime.projection import Record
-from services.timeline.domain import BACKFILL_POSTS, is_inactive, newest_posts
-from services.timeline.reach import without_replies_not_reaching
+from services.timeline.domain import BACKFILL_POSTS, REBUILT_ON_RETURN, is_inactive, newest_posts
+from services.timeline.reach import reaching_posts
+from services.timeline.reader_state import ReaderState
 from services.timeline.repository import TimelineRepository
 
-# What `chirp timeline explain` names as the source of rows written by a rebuild on return.
-REBUILT_ON_RETURN = Record("(rebuilt when the reader returned from inactivity)", -1, -1, None, b"")
 # Users swept at once.
 SWEEP_CONCURRENCY = 32
 
 
 async def sweep_inactive(
-    repo: TimelineRepository, now_ms: int, inactive_after_ms: int, progress: Callable[[int, int], None]
+    repo: TimelineRepository,
+    readers: ReaderState,
+    now_ms: int,
+    inactive_after_ms: int,
+    progress: Callable[[int, int], None],
 ) -> int:
     """Mark every user who has not read for `inactive_after_ms` (or, never having read, was created that long
     ago) as inactive, so fan-out skips them. Returns how many were newly marked."""
@@ -30,10 +32,10 @@ async def sweep_inactive(
     async def sweep(user_id: int) -> None:
         nonlocal marked, done
         async with limit:
-            activity = await repo.activity(user_id)
+            activity = await readers.activity(user_id)
             last_active = activity.last_read_ms if activity.last_read_ms is not None else timestamp_ms_of(user_id)
             if not activity.inactive and is_inactive(last_active, now_ms, inactive_after_ms):
-                await repo.mark_inactive(user_id, await repo.followee_ids(user_id), last_active)
+                await readers.mark_inactive(user_id, await repo.followee_ids(user_id), last_active)
                 marked += 1
             done += 1
             progress(done, len(users))
@@ -42,15 +44,15 @@ async def sweep_inactive(
     return marked
 
 
-async def rebuild_on_return(repo: TimelineRepository, reader: int, now: int) -> None:
+async def rebuild_on_return(repo: TimelineRepository, readers: ReaderState, reader: int, now: int) -> None:
     """Mark the reader active first (fan-out reaches them again from here), then copy in the newest posts of
     everyone they follow. A post applied meanwhile is caught by one or the other: fan-out writes the author's
     timeline before it reads who is inactive; this reads that timeline after marking."""
     followees = await repo.followee_ids(reader)
-    await repo.mark_active(reader, followees, now)
+    await readers.mark_active(reader, followees, now)
     recent = await asyncio.gather(*(repo.recent_post_ids(f, BACKFILL_POSTS) for f in [reader, *followees]))
     candidates = newest_posts([pid for ids in recent for pid in ids])
-    posts = await without_replies_not_reaching(repo, reader, await repo.get_posts(candidates), set(followees))
+    posts = await reaching_posts(repo, reader, await repo.get_posts(candidates), set(followees))
     await asyncio.gather(
         *(
             # Written at the post's own time, like its fan-out: a later unfollow or trim still removes it.

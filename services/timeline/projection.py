@@ -11,21 +11,22 @@ from collections.abc import Sequence
 
 from chirp.graph.v1 import graph_pb2
 from chirp.post.v1 import post_pb2
-from services.runtime.events import micros_of
+from services.runtime.clock import micros_of
 from services.runtime.ids import timestamp_ms_of
-from services.runtime.projection import Record, envelope_of
+from services.runtime.projection.records import Record, envelope_of
 from services.timeline.domain import (
     BACKFILL_POSTS,
     HOME_TIMELINE_CAP,
+    Provenance,
     after_repost_undone,
     fans_out,
     home_recipients,
     trims_home_timelines,
     unfollow_removal_time,
 )
-from services.timeline.reach import without_replies_not_reaching
+from services.timeline.reach import reaching_posts
+from services.timeline.reader_state import ReaderState
 from services.timeline.repository import StoredPost, StoredUser, TimelineRepository
-
 
 # Post events that add or remove a (post, user) row of `post_edges`: event kind -> (edge kind, added).
 _USER_EDGES = {
@@ -41,8 +42,11 @@ THRESHOLD_REFRESH_SECONDS = 1.0
 
 
 class TimelineProjection:
-    def __init__(self, repo: TimelineRepository, post_topic: str, graph_topic: str, fanout_threshold: int) -> None:
+    def __init__(
+        self, repo: TimelineRepository, readers: ReaderState, post_topic: str, graph_topic: str, fanout_threshold: int
+    ) -> None:
         self._repo = repo
+        self._readers = readers
         self._envelopes = {post_topic: post_pb2.PostEvent, graph_topic: graph_pb2.GraphEvent}
         self._default_threshold = fanout_threshold
         self._threshold = fanout_threshold
@@ -50,7 +54,7 @@ class TimelineProjection:
 
     async def _fanout_threshold(self) -> int:
         if time.monotonic() - self._threshold_read_at > THRESHOLD_REFRESH_SECONDS:
-            self._threshold = await self._repo.fanout_threshold() or self._default_threshold
+            self._threshold = await self._readers.fanout_threshold() or self._default_threshold
             self._threshold_read_at = time.monotonic()
         return self._threshold
 
@@ -93,7 +97,9 @@ class TimelineProjection:
         elif kind == "post_reposted":
             repost = event.post_reposted
             readers = home_recipients(repost.user_id, await self._repo.follower_ids(repost.user_id))
-            await self._repo.add_repost_to_homes(readers, repost.post_id, repost.author_id, repost.user_id, at, record)
+            await self._repo.add_repost_to_homes(
+                readers, repost.post_id, repost.author_id, repost.user_id, at, Provenance.of(record)
+            )
         elif kind == "repost_undone":
             await self._on_repost_undone(record, event)
         elif kind == "post_deleted":
@@ -123,7 +129,9 @@ class TimelineProjection:
                 await self._repo.remove_posts_from_home(reader, [undone.post_id], at)
             else:
                 reposted_by = others[0] if outcome == "reposted" else None
-                await self._repo.set_home_entry(reader, undone.post_id, undone.author_id, reposted_by, at, record)
+                await self._repo.set_home_entry(
+                    reader, undone.post_id, undone.author_id, reposted_by, at, Provenance.of(record)
+                )
 
         readers = home_recipients(undone.user_id, await self._repo.follower_ids(undone.user_id))
         await asyncio.gather(*(leave(reader) for reader in readers))
@@ -154,22 +162,24 @@ class TimelineProjection:
         if fans_out(len(followers), threshold):
             # Read after the author's timeline was written, like the followers: a reader who comes back meanwhile
             # is either fanned out to here or finds the post in that timeline when theirs is rebuilt.
-            inactive = await self._repo.inactive_follower_ids(post.author_id)
+            inactive = await self._readers.inactive_follower_ids(post.author_id)
             followers = [f for f in followers if f not in inactive]
         else:
             # Decided once per post and recorded, so a later threshold neither loses nor doubles it.
             await self._repo.hold_back(post.author_id, post.post_id, at)
             followers = []
-        followers_of_replied_to = frozenset(await self._repo.follower_ids(replied_to)) if replied_to and followers else frozenset()
+        followers_of_replied_to = (
+            frozenset(await self._repo.follower_ids(replied_to)) if replied_to and followers else frozenset()
+        )
         recipients = home_recipients(post.author_id, followers, replied_to, followers_of_replied_to)
-        await self._repo.add_to_homes(recipients, post.post_id, post.author_id, at, record)
+        await self._repo.add_to_homes(recipients, post.post_id, post.author_id, at, Provenance.of(record))
         if trims_home_timelines(post.post_id):
             await asyncio.gather(*(self._repo.trim_home(reader, HOME_TIMELINE_CAP, at) for reader in recipients))
 
     async def _reaching(self, reader: int, post_ids: list[int]) -> list[int]:
         """The posts a new follower gets, newest first: those still there, and replies only to accounts the
         follower also follows."""
-        reaching = await without_replies_not_reaching(self._repo, reader, await self._repo.get_posts(post_ids))
+        reaching = await reaching_posts(self._repo, reader, await self._repo.get_posts(post_ids))
         return [pid for pid in post_ids if pid in reaching]
 
     async def _on_graph_event(self, record: Record, event: graph_pb2.GraphEvent) -> None:
@@ -184,7 +194,9 @@ class TimelineProjection:
             await self._repo.add_follower(follow.followee_id, follow.follower_id, at)
             recent = await self._repo.recent_post_ids(follow.followee_id, BACKFILL_POSTS)
             reaching = await self._reaching(follow.follower_id, recent)
-            await self._repo.add_posts_to_home(follow.follower_id, reaching, follow.followee_id, at, record)
+            await self._repo.add_posts_to_home(
+                follow.follower_id, reaching, follow.followee_id, at, Provenance.of(record)
+            )
         elif kind == "user_muted":
             await self._repo.add_mute(event.user_muted.muter_id, event.user_muted.muted_id, at)
         elif kind == "user_unmuted":

@@ -7,12 +7,9 @@ from datetime import datetime
 from cassandra.query import UNSET_VALUE
 
 from services.runtime.cassandra import CassandraSession
-from services.runtime.events import as_utc, datetime_from_ms
-from services.runtime.projection import Record
-from services.timeline.domain import HomeEntry
+from services.runtime.clock import as_utc
+from services.timeline.domain import HomeEntry, Provenance
 
-# Concurrent statements one fan-out keeps in flight: enough to hide latency, few enough not to flood one node.
-MAX_IN_FLIGHT = 128
 FOLLOWER_PAGE = 5000
 # Partitions one IN query names at most (a page holds at most 100 posts).
 IN_LIMIT = 100
@@ -39,37 +36,24 @@ class StoredUser:
     display_name: str
 
 
-@dataclass(frozen=True)
-class Activity:
-    # Milliseconds since the epoch of the last recorded home-timeline read; None if never recorded.
-    last_read_ms: int | None
-    inactive: bool
-
-
 class TimelineRepository:
-    """`keyspace` holds the projections (one version of them); `base_keyspace` the operational state every version
-    shares (fan-out threshold, activity), by default the same keyspace."""
+    """The projected tables of one version (`keyspace`): everything a rebuild replays from the log and replaces.
+    What every version shares is elsewhere, in `reader_state.py`."""
 
-    def __init__(self, session: CassandraSession, keyspace: str, base_keyspace: str | None = None) -> None:
+    def __init__(self, session: CassandraSession, keyspace: str) -> None:
         self._db = session
         self._ks = keyspace
-        self._base = base_keyspace or keyspace
-        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
-
-    async def _run(self, cql: str, params: tuple) -> list:
-        async with self._in_flight:
-            return await self._db.execute(cql, params)
 
     # -- writes (projection) -------------------------------------------------------------------------------
     async def save_user(self, user: StoredUser, at: int) -> None:
-        await self._run(
+        await self._db.execute(
             f"INSERT INTO {self._ks}.users (user_id, handle, display_name) VALUES (?, ?, ?) USING TIMESTAMP ?",
             (user.user_id, user.handle, user.display_name, at),
         )
 
     async def save_post(self, post: StoredPost, at: int) -> None:
         await asyncio.gather(
-            self._run(
+            self._db.execute(
                 f"INSERT INTO {self._ks}.posts (post_id, author_id, text, create_time, in_reply_to_user_id, "
                 "in_reply_to_post_id, quoted_post_id, entities) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
                 (
@@ -84,7 +68,7 @@ class TimelineRepository:
                     at,
                 ),
             ),
-            self._run(
+            self._db.execute(
                 f"INSERT INTO {self._ks}.user_timeline (author_id, post_id) VALUES (?, ?) USING TIMESTAMP ?",
                 (post.author_id, post.post_id, at),
             ),
@@ -92,28 +76,28 @@ class TimelineRepository:
 
     async def add_edge(self, post_id: int, kind: str, other_id: int, at: int) -> None:
         """One like, repost, reply or quote of a post (`kind`), by user or post `other_id`."""
-        await self._run(
+        await self._db.execute(
             f"INSERT INTO {self._ks}.post_edges (post_id, kind, other_id) VALUES (?, ?, ?) USING TIMESTAMP ?",
             (post_id, kind, other_id, at),
         )
 
     async def remove_edge(self, post_id: int, kind: str, other_id: int, at: int) -> None:
-        await self._run(
+        await self._db.execute(
             f"DELETE FROM {self._ks}.post_edges USING TIMESTAMP ? WHERE post_id = ? AND kind = ? AND other_id = ?",
             (at, post_id, kind, other_id),
         )
 
     async def forget_post(self, post_id: int, at: int) -> None:
-        await self._run(f"DELETE FROM {self._ks}.posts USING TIMESTAMP ? WHERE post_id = ?", (at, post_id))
+        await self._db.execute(f"DELETE FROM {self._ks}.posts USING TIMESTAMP ? WHERE post_id = ?", (at, post_id))
 
     async def add_follower(self, user_id: int, follower_id: int, at: int) -> None:
         """The edge both ways: `followers` for fan-out, `following` for reads."""
         await asyncio.gather(
-            self._run(
+            self._db.execute(
                 f"INSERT INTO {self._ks}.followers (user_id, follower_id) VALUES (?, ?) USING TIMESTAMP ?",
                 (user_id, follower_id, at),
             ),
-            self._run(
+            self._db.execute(
                 f"INSERT INTO {self._ks}.following (follower_id, followee_id) VALUES (?, ?) USING TIMESTAMP ?",
                 (follower_id, user_id, at),
             ),
@@ -121,11 +105,11 @@ class TimelineRepository:
 
     async def remove_follower(self, user_id: int, follower_id: int, at: int) -> None:
         await asyncio.gather(
-            self._run(
+            self._db.execute(
                 f"DELETE FROM {self._ks}.followers USING TIMESTAMP ? WHERE user_id = ? AND follower_id = ?",
                 (at, user_id, follower_id),
             ),
-            self._run(
+            self._db.execute(
                 f"DELETE FROM {self._ks}.following USING TIMESTAMP ? WHERE follower_id = ? AND followee_id = ?",
                 (at, follower_id, user_id),
             ),
@@ -134,27 +118,29 @@ class TimelineRepository:
     async def hold_back(self, author_id: int, post_id: int, at: int) -> None:
         """Record a post that is merged into its author's followers' home timelines when they read them."""
         await asyncio.gather(
-            self._run(
+            self._db.execute(
                 f"INSERT INTO {self._ks}.held_back_posts (author_id, post_id) VALUES (?, ?) USING TIMESTAMP ?",
                 (author_id, post_id, at),
             ),
-            self._run(
+            self._db.execute(
                 f"INSERT INTO {self._ks}.held_back_authors (bucket, author_id) VALUES (0, ?) USING TIMESTAMP ?",
                 (author_id, at),
             ),
         )
 
     async def add_mute(self, muter_id: int, muted_id: int, at: int) -> None:
-        await self._run(
-            f"INSERT INTO {self._ks}.mutes (muter_id, muted_id) VALUES (?, ?) USING TIMESTAMP ?", (muter_id, muted_id, at)
+        await self._db.execute(
+            f"INSERT INTO {self._ks}.mutes (muter_id, muted_id) VALUES (?, ?) USING TIMESTAMP ?",
+            (muter_id, muted_id, at),
         )
 
     async def remove_mute(self, muter_id: int, muted_id: int, at: int) -> None:
-        await self._run(
-            f"DELETE FROM {self._ks}.mutes USING TIMESTAMP ? WHERE muter_id = ? AND muted_id = ?", (at, muter_id, muted_id)
+        await self._db.execute(
+            f"DELETE FROM {self._ks}.mutes USING TIMESTAMP ? WHERE muter_id = ? AND muted_id = ?",
+            (at, muter_id, muted_id),
         )
 
-    async def add_to_homes(self, readers: list[int], post_id: int, author_id: int, at: int, source: Record) -> None:
+    async def add_to_homes(self, readers: list[int], post_id: int, author_id: int, at: int, source: Provenance) -> None:
         """`source` is the event that puts the post there, recorded for `chirp timeline explain`. `reposted_by` is
         left unset, not null: no tombstone, and a repost written at a later time keeps its attribution."""
         await asyncio.gather(
@@ -163,22 +149,23 @@ class TimelineRepository:
 
     async def trim_home(self, reader: int, keep: int, at: int) -> None:
         """Everything older than the newest `keep` entries goes, in one range tombstone (not one per row)."""
-        rows = await self._run(
+        rows = await self._db.execute(
             f"SELECT post_id FROM {self._ks}.home_timeline WHERE user_id = ? LIMIT ?", (reader, keep + 1)
         )
         if len(rows) > keep:
-            await self._run(
+            await self._db.execute(
                 f"DELETE FROM {self._ks}.home_timeline USING TIMESTAMP ? WHERE user_id = ? AND post_id <= ?",
                 (at, reader, rows[-1].post_id),
             )
 
     async def add_repost_to_homes(
-        self, readers: list[int], post_id: int, author_id: int, reposter_id: int, at: int, source: Record
+        self, readers: list[int], post_id: int, author_id: int, reposter_id: int, at: int, source: Provenance
     ) -> None:
         await asyncio.gather(
             *(
-                self._run(
-                    f"INSERT INTO {self._ks}.home_reposts (user_id, post_id, reposter_id) VALUES (?, ?, ?) USING TIMESTAMP ?",
+                self._db.execute(
+                    f"INSERT INTO {self._ks}.home_reposts (user_id, post_id, reposter_id) VALUES (?, ?, ?) USING "
+                    "TIMESTAMP ?",
                     (reader, post_id, reposter_id, at),
                 )
                 for reader in readers
@@ -187,93 +174,44 @@ class TimelineRepository:
         )
 
     async def remove_repost(self, reader: int, post_id: int, reposter_id: int, at: int) -> None:
-        await self._run(
-            f"DELETE FROM {self._ks}.home_reposts USING TIMESTAMP ? WHERE user_id = ? AND post_id = ? AND reposter_id = ?",
+        await self._db.execute(
+            f"DELETE FROM {self._ks}.home_reposts USING TIMESTAMP ? WHERE user_id = ? AND post_id = ? AND "
+            "reposter_id = ?",
             (at, reader, post_id, reposter_id),
         )
 
     async def reposters_in_home(self, reader: int, post_id: int) -> list[int]:
-        rows = await self._run(
+        rows = await self._db.execute(
             f"SELECT reposter_id FROM {self._ks}.home_reposts WHERE user_id = ? AND post_id = ?", (reader, post_id)
         )
         return [row.reposter_id for row in rows]
 
     async def set_home_entry(
-        self, reader: int, post_id: int, author_id: int, reposted_by: object, at: int, source: Record
+        self, reader: int, post_id: int, author_id: int, reposted_by: object, at: int, source: Provenance
     ) -> None:
         """The whole row, so that it never exists half-written. `reposted_by`: an id, None (no longer a repost) or
         UNSET_VALUE (leave as is)."""
-        await self._run(
+        await self._db.execute(
             f"INSERT INTO {self._ks}.home_timeline (user_id, post_id, author_id, reposted_by, source_topic, "
             "source_partition, source_offset) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
             (reader, post_id, author_id, reposted_by, source.topic, source.partition, source.offset, at),
         )
 
-    async def add_posts_to_home(self, reader: int, post_ids: list[int], author_id: int, at: int, source: Record) -> None:
+    async def add_posts_to_home(
+        self, reader: int, post_ids: list[int], author_id: int, at: int, source: Provenance
+    ) -> None:
         await asyncio.gather(*(self.add_to_homes([reader], post_id, author_id, at, source) for post_id in post_ids))
 
     async def remove_posts_from_home(self, reader: int, post_ids: list[int], at: int) -> None:
         await asyncio.gather(
             *(
-                self._run(
+                self._db.execute(
                     f"DELETE FROM {self._ks}.home_timeline USING TIMESTAMP ? WHERE user_id = ? AND post_id = ?",
                     (at, reader, post_id),
                 )
                 for post_id in post_ids
             )
         )
-
-    # -- operational state (base keyspace) ----------------------------------------------------------------
-    async def fanout_threshold(self) -> int | None:
-        rows = await self._run(f"SELECT value FROM {self._base}.fanout_settings WHERE name = 'threshold'", ())
-        return rows[0].value if rows else None
-
-    async def set_fanout_threshold(self, value: int) -> None:
-        await self._run(f"INSERT INTO {self._base}.fanout_settings (name, value) VALUES ('threshold', ?)", (value,))
-
-    async def activity(self, user_id: int) -> Activity:
-        rows = await self._run(f"SELECT last_read, inactive FROM {self._base}.activity WHERE user_id = ?", (user_id,))
-        if not rows:
-            return Activity(None, False)
-        last_read = rows[0].last_read
-        return Activity(int(as_utc(last_read).timestamp() * 1000) if last_read else None, bool(rows[0].inactive))
-
-    async def record_read(self, user_id: int, now_ms: int) -> None:
-        await self._run(
-            f"INSERT INTO {self._base}.activity (user_id, last_read, inactive) VALUES (?, ?, false) USING TIMESTAMP ?",
-            (user_id, datetime_from_ms(now_ms), now_ms * 1000),
-        )
-
-    async def mark_inactive(self, user_id: int, followee_ids: list[int], last_read_ms: int) -> None:
-        """Written at the last read's time (plus 1 µs), so a read recorded since, in whatever order the writes
-        land, wins over it: a sweep racing a returning reader cannot leave them skipped."""
-        at = last_read_ms * 1000 + 1
-        await asyncio.gather(
-            self._run(f"UPDATE {self._base}.activity USING TIMESTAMP ? SET inactive = true WHERE user_id = ?", (at, user_id)),
-            *(
-                self._run(
-                    f"INSERT INTO {self._base}.inactive_followers (user_id, follower_id) VALUES (?, ?) USING TIMESTAMP ?",
-                    (followee, user_id, at),
-                )
-                for followee in followee_ids
-            ),
-        )
-
-    async def mark_active(self, user_id: int, followee_ids: list[int], now_ms: int) -> None:
-        await asyncio.gather(
-            *(
-                self._run(
-                    f"DELETE FROM {self._base}.inactive_followers USING TIMESTAMP ? WHERE user_id = ? AND follower_id = ?",
-                    (now_ms * 1000, followee, user_id),
-                )
-                for followee in followee_ids
-            )
-        )
-        await self.record_read(user_id, now_ms)
-
-    async def inactive_follower_ids(self, user_id: int) -> set[int]:
-        rows = await self._run(f"SELECT follower_id FROM {self._base}.inactive_followers WHERE user_id = ?", (user_id,))
-        return {row.follower_id for row in rows}
 
     async def user_ids(self) -> list[int]:
         """Every user the projection knows (the driver pages through the table)."""
@@ -286,7 +224,7 @@ class TimelineRepository:
         after = -(2**63)
         while True:
             page = FOLLOWER_PAGE if limit is None else min(FOLLOWER_PAGE, limit - len(found))
-            rows = await self._run(
+            rows = await self._db.execute(
                 f"SELECT follower_id FROM {self._ks}.followers WHERE user_id = ? AND follower_id > ? LIMIT ?",
                 (user_id, after, page),
             )
@@ -296,52 +234,63 @@ class TimelineRepository:
             after = rows[-1].follower_id
 
     async def followee_ids(self, user_id: int) -> list[int]:
-        rows = await self._run(f"SELECT followee_id FROM {self._ks}.following WHERE follower_id = ?", (user_id,))
+        rows = await self._db.execute(f"SELECT followee_id FROM {self._ks}.following WHERE follower_id = ?", (user_id,))
         return [row.followee_id for row in rows]
 
     async def held_back_authors_followed_by(self, reader: int) -> list[int]:
-        authors = [row.author_id for row in await self._run(f"SELECT author_id FROM {self._ks}.held_back_authors WHERE bucket = 0", ())]
+        authors = [
+            row.author_id
+            for row in await self._db.execute(
+                f"SELECT author_id FROM {self._ks}.held_back_authors WHERE bucket = 0", ()
+            )
+        ]
         if not authors:
             return []
-        rows = await self._run(
-            f"SELECT followee_id FROM {self._ks}.following WHERE follower_id = ? AND followee_id IN ?", (reader, authors)
+        rows = await self._db.execute(
+            f"SELECT followee_id FROM {self._ks}.following WHERE follower_id = ? AND followee_id IN ?",
+            (reader, authors),
         )
         return [row.followee_id for row in rows]
 
     async def is_held_back(self, author_id: int, post_id: int) -> bool:
-        rows = await self._run(
+        rows = await self._db.execute(
             f"SELECT post_id FROM {self._ks}.held_back_posts WHERE author_id = ? AND post_id = ?", (author_id, post_id)
         )
         return bool(rows)
 
     async def held_back_page(self, author_id: int, before: int, limit: int) -> list[HomeEntry]:
-        rows = await self._run(
+        rows = await self._db.execute(
             f"SELECT post_id FROM {self._ks}.held_back_posts WHERE author_id = ? AND post_id < ? LIMIT ?",
             (author_id, before, limit),
         )
         return [HomeEntry(row.post_id, held_back=True, author_id=author_id) for row in rows]
 
-    async def home_row_source(self, reader: int, post_id: int) -> Record | None:
-        """Where the event that wrote the post into the reader's home timeline is in the log (value and key left
-        empty); None without a row."""
-        rows = await self._run(
-            f"SELECT source_topic, source_partition, source_offset FROM {self._ks}.home_timeline WHERE user_id = ? AND post_id = ?",
+    async def home_row_source(self, reader: int, post_id: int) -> Provenance | None:
+        """What wrote the post into the reader's home timeline; None without a row."""
+        rows = await self._db.execute(
+            f"SELECT source_topic, source_partition, source_offset FROM {self._ks}.home_timeline WHERE user_id = ? "
+            "AND post_id = ?",
             (reader, post_id),
         )
-        return Record(rows[0].source_topic or "", rows[0].source_partition or 0, rows[0].source_offset or 0, None, b"") if rows else None
+        return (
+            Provenance(rows[0].source_topic or "", rows[0].source_partition or 0, rows[0].source_offset or 0)
+            if rows
+            else None
+        )
 
     async def follows(self, follower_id: int, user_id: int) -> bool:
-        rows = await self._run(
-            f"SELECT follower_id FROM {self._ks}.followers WHERE user_id = ? AND follower_id = ?", (user_id, follower_id)
+        rows = await self._db.execute(
+            f"SELECT follower_id FROM {self._ks}.followers WHERE user_id = ? AND follower_id = ?",
+            (user_id, follower_id),
         )
         return bool(rows)
 
     async def muted_ids(self, muter_id: int) -> set[int]:
-        rows = await self._run(f"SELECT muted_id FROM {self._ks}.mutes WHERE muter_id = ?", (muter_id,))
+        rows = await self._db.execute(f"SELECT muted_id FROM {self._ks}.mutes WHERE muter_id = ?", (muter_id,))
         return {row.muted_id for row in rows}
 
     async def recent_post_ids(self, author_id: int, limit: int) -> list[int]:
-        rows = await self._run(
+        rows = await self._db.execute(
             f"SELECT post_id FROM {self._ks}.user_timeline WHERE author_id = ? LIMIT ?", (author_id, limit)
         )
         return [row.post_id for row in rows]
@@ -349,18 +298,22 @@ class TimelineRepository:
     async def timeline_page(self, table: str, owner: int, before: int, limit: int) -> list[HomeEntry]:
         """Entries of a home (`home_timeline`) or user (`user_timeline`) timeline, newest first, below `before`."""
         if table == "home_timeline":
-            cql = f"SELECT post_id, reposted_by, author_id FROM {self._ks}.home_timeline WHERE user_id = ? AND post_id < ? LIMIT ?"
-            rows = await self._run(cql, (owner, before, limit))
+            cql = (
+                f"SELECT post_id, reposted_by, author_id FROM {self._ks}.home_timeline "
+                "WHERE user_id = ? AND post_id < ? LIMIT ?"
+            )
+            rows = await self._db.execute(cql, (owner, before, limit))
             return [HomeEntry(row.post_id, row.reposted_by or 0, author_id=row.author_id or 0) for row in rows]
         cql = f"SELECT post_id FROM {self._ks}.user_timeline WHERE author_id = ? AND post_id < ? LIMIT ?"
-        return [HomeEntry(row.post_id, author_id=owner) for row in await self._run(cql, (owner, before, limit))]
+        return [HomeEntry(row.post_id, author_id=owner) for row in await self._db.execute(cql, (owner, before, limit))]
 
     async def get_posts(self, post_ids: list[int]) -> dict[int, StoredPost]:
-        """One query for a page's posts (an IN over their partitions): a read costs a few round trips, not one per item."""
+        """One query for a page's posts (an IN over their partitions): a read costs a few round trips, not one per "
+        "item."""
         unique = list(set(post_ids))
         chunks = await asyncio.gather(
             *(
-                self._run(
+                self._db.execute(
                     f"SELECT post_id, author_id, text, create_time, in_reply_to_user_id, in_reply_to_post_id, "
                     f"quoted_post_id, entities FROM {self._ks}.posts WHERE post_id IN ?",
                     (unique[i : i + IN_LIMIT],),
@@ -387,8 +340,9 @@ class TimelineRepository:
         """Post id -> kind -> how many: each post's edges are one partition, counted by kind, all in one query."""
         counts: dict[int, dict[str, int]] = {pid: {} for pid in post_ids}
         if post_ids:
-            rows = await self._run(
-                f"SELECT post_id, kind, count(*) AS n FROM {self._ks}.post_edges WHERE post_id IN ? GROUP BY post_id, kind",
+            rows = await self._db.execute(
+                f"SELECT post_id, kind, count(*) AS n FROM {self._ks}.post_edges WHERE post_id IN ? GROUP BY "
+                "post_id, kind",
                 (list(counts),),
             )
             for row in rows:
@@ -398,7 +352,7 @@ class TimelineRepository:
     async def get_users(self, user_ids: set[int]) -> dict[int, StoredUser]:
         if not user_ids:
             return {}
-        rows = await self._run(
+        rows = await self._db.execute(
             f"SELECT user_id, handle, display_name FROM {self._ks}.users WHERE user_id IN ?", (list(user_ids),)
         )
         return {r.user_id: StoredUser(r.user_id, r.handle, r.display_name) for r in rows}

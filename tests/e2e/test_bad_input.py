@@ -77,7 +77,9 @@ def test_a_taken_handle_is_already_exists_whatever_its_case(system, clients, aut
 def test_following_yourself_is_refused(system, clients, author):
     topic = system.settings.topic(GRAPH_EVENTS.name)
     before = end_offsets(system.settings, topic)
-    error = refused(clients.graph.FollowUser, graph.FollowUserRequest(follower_id=author.user_id, followee_id=author.user_id))
+    error = refused(
+        clients.graph.FollowUser, graph.FollowUserRequest(follower_id=author.user_id, followee_id=author.user_id)
+    )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "cannot follow" in error.details()
     assert end_offsets(system.settings, topic) == before
@@ -91,7 +93,9 @@ def test_a_malformed_handle_is_invalid(clients, handle):
 
 
 def test_a_page_token_that_was_never_issued_is_invalid(clients, author):
-    error = refused(clients.graph.ListFollowers, graph.ListFollowersRequest(user_id=author.user_id, page_token="garbage!"))
+    error = refused(
+        clients.graph.ListFollowers, graph.ListFollowersRequest(user_id=author.user_id, page_token="garbage!")
+    )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_reason(error) == "PAGE_TOKEN_INVALID"
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.system import REPO
+from services.cli.launcher import REPO
 
 pytestmark = pytest.mark.infra
 
@@ -38,10 +38,14 @@ def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
     assert results["freshness"]["home_visible"]["count"] > 0 and results["freshness"]["home_visible"]["p50_ms"] > 0
     assert results["freshness"]["above_threshold"]["count"] > 0
     reads = [*results["home_reads"]["ladder"], results["home_reads"]["at_half"]]
-    assert all(step["count"] > 0 for step in reads), [(step["offered_rate"], step["errors"], step["error_kinds"]) for step in reads]
+    assert all(step["count"] > 0 for step in reads), [
+        (step["offered_rate"], step["errors"], step["error_kinds"]) for step in reads
+    ]
     # A smoke step has a few dozen requests drawn 60/30/10: a post among them is likely, not certain.
     assert {"home", "user"} <= set(results["mixed"]["ladder"][0]["by_kind"]) <= {"home", "user", "post"}
     assert results["rebuild"]["home_rows"] > 0 and results["rebuild"]["rows_per_second"] > 0
     for process in ("kafka", "cassandra", "graph", "post", "timeline-api", "timeline-worker", "bench-client"):
         assert results["resources"][process]["peak_rss_mb"] > 0, process
-    assert {goal["goal"] for goal in results["goals"]} and all(isinstance(goal["met"], bool) for goal in results["goals"])
+    assert {goal["goal"] for goal in results["goals"]} and all(
+        isinstance(goal["met"], bool) for goal in results["goals"]
+    )

@@ -11,7 +11,9 @@ from tests.helpers import read_topic, unique_handle
 
 def test_post_records_decode_with_the_generated_classes_alone(system, clients):
     author = clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle("contr"))).user
-    created = clients.post.CreatePost(post.CreatePostRequest(author_id=author.user_id, text="contract test ✅"), timeout=10).post
+    created = clients.post.CreatePost(
+        post.CreatePostRequest(author_id=author.user_id, text="contract test ✅"), timeout=10
+    ).post
 
     records = read_topic(system.settings, system.settings.topic(POST_EVENTS.name))
     mine = [r for r in records if r.key == str(author.user_id).encode()]

@@ -5,8 +5,8 @@ import subprocess
 import sys
 import time
 
+from services.cli.launcher import REPO
 from tests.helpers import eventually, unique_handle
-from tests.system import REPO
 
 
 def chirp(system, *args: str) -> str:

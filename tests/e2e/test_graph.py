@@ -30,7 +30,10 @@ def test_of_many_concurrent_claims_on_one_handle_in_different_cases_exactly_one_
     winners = [o for o in outcomes if isinstance(o, int)]
     assert len(winners) == 1
     assert outcomes.count(grpc.StatusCode.ALREADY_EXISTS) == len(spellings) - 1
-    assert clients.graph.ResolveHandle(graph.ResolveHandleRequest(handle=handle.upper()), timeout=10).user.user_id == winners[0]
+    assert (
+        clients.graph.ResolveHandle(graph.ResolveHandleRequest(handle=handle.upper()), timeout=10).user.user_id
+        == winners[0]
+    )
 
 
 def test_a_retried_create_user_with_the_same_request_id_returns_the_same_user(clients):
@@ -48,11 +51,15 @@ def test_following_twice_is_one_follow_and_one_notification(clients):
     assert [u.user_id for u in followers] == [fan]
 
     def notifications():
-        return clients.notification.ListNotifications(notification.ListNotificationsRequest(user_id=star), timeout=10).notifications
+        return clients.notification.ListNotifications(
+            notification.ListNotificationsRequest(user_id=star), timeout=10
+        ).notifications
 
     eventually(notifications)
     clients.post.CreatePost(post.CreatePostRequest(author_id=star, text="a marker after the follows"), timeout=10)
-    eventually(lambda: clients.timeline.GetUserTimeline(timeline.GetUserTimelineRequest(user_id=star), timeout=10).posts)
+    eventually(
+        lambda: clients.timeline.GetUserTimeline(timeline.GetUserTimelineRequest(user_id=star), timeout=10).posts
+    )
     assert len(notifications()) == 1
 
 
@@ -63,7 +70,9 @@ def test_followers_and_following_come_in_pages_that_add_up(clients):
         clients.graph.FollowUser(graph.FollowUserRequest(follower_id=fan, followee_id=star), timeout=10)
     seen, token, pages = [], "", 0
     while True:
-        page = clients.graph.ListFollowers(graph.ListFollowersRequest(user_id=star, page_size=3, page_token=token), timeout=10)
+        page = clients.graph.ListFollowers(
+            graph.ListFollowersRequest(user_id=star, page_size=3, page_token=token), timeout=10
+        )
         seen += [u.user_id for u in page.users]
         pages += 1
         token = page.next_page_token
@@ -77,23 +86,39 @@ def test_followers_and_following_come_in_pages_that_add_up(clients):
 def test_unfollowing_removes_the_followees_posts_from_the_home_timeline(clients):
     reader, writer = create(clients, "reader"), create(clients, "writer")
     clients.graph.FollowUser(graph.FollowUserRequest(follower_id=reader, followee_id=writer), timeout=10)
-    post_id = clients.post.CreatePost(post.CreatePostRequest(author_id=writer, text="soon gone"), timeout=10).post.post_id
+    post_id = clients.post.CreatePost(
+        post.CreatePostRequest(author_id=writer, text="soon gone"), timeout=10
+    ).post.post_id
 
     def home():
-        return [p.post_id for p in clients.timeline.GetHomeTimeline(timeline.GetHomeTimelineRequest(user_id=reader), timeout=10).posts]
+        return [
+            p.post_id
+            for p in clients.timeline.GetHomeTimeline(timeline.GetHomeTimelineRequest(user_id=reader), timeout=10).posts
+        ]
 
     eventually(lambda: post_id in home())
     clients.graph.UnfollowUser(graph.UnfollowUserRequest(follower_id=reader, followee_id=writer), timeout=10)
-    clients.graph.UnfollowUser(graph.UnfollowUserRequest(follower_id=reader, followee_id=writer), timeout=10)  # idempotent
+    clients.graph.UnfollowUser(
+        graph.UnfollowUserRequest(follower_id=reader, followee_id=writer), timeout=10
+    )  # idempotent
     eventually(lambda: post_id not in home())
     assert clients.graph.ListFollowing(graph.ListFollowingRequest(user_id=reader), timeout=10).users == []
 
 
 def test_a_follow_brings_the_followees_earlier_posts_into_the_home_timeline(clients):
     reader, writer = create(clients, "reader"), create(clients, "writer")
-    earlier = clients.post.CreatePost(post.CreatePostRequest(author_id=writer, text="before you came"), timeout=10).post.post_id
+    earlier = clients.post.CreatePost(
+        post.CreatePostRequest(author_id=writer, text="before you came"), timeout=10
+    ).post.post_id
     clients.graph.FollowUser(graph.FollowUserRequest(follower_id=reader, followee_id=writer), timeout=10)
     eventually(
-        lambda: earlier
-        in [p.post_id for p in clients.timeline.GetHomeTimeline(timeline.GetHomeTimelineRequest(user_id=reader), timeout=10).posts]
+        lambda: (
+            earlier
+            in [
+                p.post_id
+                for p in clients.timeline.GetHomeTimeline(
+                    timeline.GetHomeTimelineRequest(user_id=reader), timeout=10
+                ).posts
+            ]
+        )
     )

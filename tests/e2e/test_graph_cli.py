@@ -3,23 +3,21 @@
 import json
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from chirp.graph.v1 import graph_service_pb2 as graph
-from services.cli.graph_commands import register
+from services.cli.common import resolve
+from services.cli.graph_commands import app as graph_commands
 from tests.helpers import unique_handle
 
 
 @pytest.fixture(scope="module")
 def chirp(system):
-    """Run the commands registered on an app of their own, with the settings that reach this session's services."""
-    app = typer.Typer()
-    register(app)
+    """Run the graph service's commands alone, with the settings that reach this session's services."""
     runner = CliRunner(env={key: value for key, value in system.env.items() if key.startswith("CHIRP_")})
 
     def run(*args: str, ok: bool = True):
-        result = runner.invoke(app, list(args))
+        result = runner.invoke(graph_commands, list(args))
         assert (result.exit_code == 0) == ok, f"chirp {' '.join(args)}: {result.output}"
         return result
 
@@ -37,13 +35,17 @@ def test_a_profile_is_updated_and_shown_with_counts_and_the_viewers_relationship
     output = chirp("profile", "update", "--as", ada, "--name", "Ada L.", "--bio", "Engines ⚙️", "--json").stdout
     [updated] = json.loads(output)
     assert (updated["handle"], updated["name"], updated["bio"]) == (ada, "Ada L.", "Engines ⚙️")
-    ids = {handle: clients.user_id(handle) for handle in (ada, bob)}
+    ids = {handle: resolve(clients, handle) for handle in (ada, bob)}
     clients.graph.FollowUser(graph.FollowUserRequest(follower_id=ids[bob], followee_id=ids[ada]), timeout=10)
 
     [shown] = json.loads(chirp("profile", "show", ada, "--as", bob, "--json").stdout)
     assert (shown["followers"], shown["following"], shown["posts"]) == (1, 0, 0)
     assert shown["relationship"] == {
-        "following": True, "followed_by": False, "blocking": False, "blocked_by": False, "muting": False
+        "following": True,
+        "followed_by": False,
+        "blocking": False,
+        "blocked_by": False,
+        "muting": False,
     }
     text = chirp("profile", "show", ada).stdout
     assert f"@{ada} · Ada L." in text and "Engines ⚙️" in text and "1 followers · 0 following · 0 posts" in text
@@ -55,7 +57,11 @@ def test_blocking_and_muting_from_the_command_line_shows_in_the_relationship(cli
     assert chirp("block", f"@{bob}", "--as", ada).stdout.strip() == f"@{ada} blocked @{bob}"
     [shown] = json.loads(chirp("profile", "show", bob, "--as", ada, "--json").stdout)
     assert shown["relationship"] == {
-        "following": False, "followed_by": False, "blocking": True, "blocked_by": False, "muting": True
+        "following": False,
+        "followed_by": False,
+        "blocking": True,
+        "blocked_by": False,
+        "muting": True,
     }
     assert "you blocked them; you muted them" in chirp("profile", "show", bob, "--as", ada).stdout
     assert chirp("unblock", bob, "--as", ada).stdout.strip() == f"@{ada} unblocked @{bob}"

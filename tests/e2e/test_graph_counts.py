@@ -11,9 +11,9 @@ import grpc
 
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_service_pb2 as post
+from services.cli.launcher import free_port
 from tests.e2e.test_graph import create
 from tests.helpers import eventually
-from tests.system import free_port
 
 
 def everyone(list_page, request_type, user_id: int) -> list[int]:
@@ -61,7 +61,7 @@ def test_concurrent_follow_and_unfollow_storms_with_retries_leave_counts_equal_t
         return followed
 
     with ThreadPoolExecutor(max_workers=len(fans)) as pool:
-        expected = dict(zip(fans, pool.map(storm, fans)))
+        expected = dict(zip(fans, pool.map(storm, fans), strict=True))
 
     for star in stars:
         listed = followers(clients, star)
@@ -119,7 +119,9 @@ def test_post_counts_follow_post_created_and_post_deleted_events(clients):
     author, reader = create(clients, "author"), create(clients, "reader")
     assert stats(clients, author).post_count == 0
     posted = [
-        clients.post.CreatePost(post.CreatePostRequest(author_id=author, text=f"post number {i}"), timeout=10).post.post_id
+        clients.post.CreatePost(
+            post.CreatePostRequest(author_id=author, text=f"post number {i}"), timeout=10
+        ).post.post_id
         for i in range(3)
     ]
     eventually(lambda: stats(clients, author).post_count == 3, timeout=15)
@@ -155,7 +157,9 @@ def test_a_graph_process_killed_mid_stream_loses_no_post_and_counts_none_twice(s
     eventually(lambda: consumer_group_members(system.settings, group) == 2, timeout=60, interval=0.5)
 
     def write(i: int) -> None:
-        clients.post.CreatePost(post.CreatePostRequest(author_id=authors[i % len(authors)], text=f"burst {i}"), timeout=30)
+        clients.post.CreatePost(
+            post.CreatePostRequest(author_id=authors[i % len(authors)], text=f"burst {i}"), timeout=30
+        )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         writes = [pool.submit(write, i) for i in range(300)]

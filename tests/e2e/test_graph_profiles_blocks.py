@@ -31,7 +31,9 @@ def follow(clients, follower: int, followee: int) -> None:
 
 
 def relationship(clients, user: int, other: int) -> graph_pb2.Relationship:
-    return clients.graph.GetRelationship(graph.GetRelationshipRequest(user_id=user, other_id=other), timeout=10).relationship
+    return clients.graph.GetRelationship(
+        graph.GetRelationshipRequest(user_id=user, other_id=other), timeout=10
+    ).relationship
 
 
 def ids(users) -> list[int]:
@@ -62,7 +64,9 @@ def test_a_profile_update_publishes_profile_updated_with_the_whole_user_keyed_by
 def test_a_bio_over_160_characters_is_invalid_and_changes_and_publishes_nothing(system, clients):
     ada = create(clients, "ada")
     before = graph_offsets(system)
-    error = refused(clients.graph.UpdateProfile, graph.UpdateProfileRequest(user_id=ada, display_name="Ada", bio="x" * 161))
+    error = refused(
+        clients.graph.UpdateProfile, graph.UpdateProfileRequest(user_id=ada, display_name="Ada", bio="x" * 161)
+    )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_reason(error) == "BIO_TOO_LONG"
     assert "160" in error.details()
@@ -97,10 +101,22 @@ def test_naming_a_user_that_does_not_exist_is_not_found_and_publishes_nothing(sy
 @pytest.mark.parametrize(
     ("call", "reason", "words"),
     [
-        (lambda c, u: (c.graph.BlockUser, graph.BlockUserRequest(blocker_id=u, blocked_id=u)), "SELF_BLOCK", "cannot block"),
-        (lambda c, u: (c.graph.UnblockUser, graph.UnblockUserRequest(blocker_id=u, blocked_id=u)), "SELF_BLOCK", "cannot block"),
+        (
+            lambda c, u: (c.graph.BlockUser, graph.BlockUserRequest(blocker_id=u, blocked_id=u)),
+            "SELF_BLOCK",
+            "cannot block",
+        ),
+        (
+            lambda c, u: (c.graph.UnblockUser, graph.UnblockUserRequest(blocker_id=u, blocked_id=u)),
+            "SELF_BLOCK",
+            "cannot block",
+        ),
         (lambda c, u: (c.graph.MuteUser, graph.MuteUserRequest(muter_id=u, muted_id=u)), "SELF_MUTE", "cannot mute"),
-        (lambda c, u: (c.graph.UnmuteUser, graph.UnmuteUserRequest(muter_id=u, muted_id=u)), "SELF_MUTE", "cannot mute"),
+        (
+            lambda c, u: (c.graph.UnmuteUser, graph.UnmuteUserRequest(muter_id=u, muted_id=u)),
+            "SELF_MUTE",
+            "cannot mute",
+        ),
     ],
     ids=["block", "unblock", "mute", "unmute"],
 )
@@ -146,7 +162,9 @@ def test_a_block_publishes_an_unfollow_for_each_removed_follow_before_user_block
     assert (blocked.user_blocked.blocker_id, blocked.user_blocked.blocked_id) == (ada, bob)
     assert blocked_record.key == str(ada).encode()
     unfollows = {
-        (e.user_unfollowed.follower_id, e.user_unfollowed.followee_id): r for r, e, kind in found if kind == "user_unfollowed"
+        (e.user_unfollowed.follower_id, e.user_unfollowed.followee_id): r
+        for r, e, kind in found
+        if kind == "user_unfollowed"
     }
     assert set(unfollows) == {(ada, bob), (bob, ada)}
     # Each unfollow stays keyed by its follower (so it follows that follow in order), and came first.
@@ -192,7 +210,9 @@ def test_muting_is_private_and_leaves_follows_alone(system, clients):
     assert relationship(clients, bob, ada) == graph_pb2.Relationship(followed_by=True)
     clients.graph.UnmuteUser(graph.UnmuteUserRequest(muter_id=ada, muted_id=bob), timeout=10)
     assert relationship(clients, ada, bob) == graph_pb2.Relationship(following=True)
-    kinds = [(r.key, e.WhichOneof("payload")) for r, e in events_about(system, ada) if "mute" in e.WhichOneof("payload")]
+    kinds = [
+        (r.key, e.WhichOneof("payload")) for r, e in events_about(system, ada) if "mute" in e.WhichOneof("payload")
+    ]
     assert kinds == [(str(ada).encode(), "user_muted"), (str(ada).encode(), "user_unmuted")]
 
 

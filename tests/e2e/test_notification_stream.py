@@ -13,9 +13,9 @@ import grpc
 
 from chirp.notification.v1 import notification_service_pb2 as notification
 from chirp.notification.v1 import notification_service_pb2_grpc
+from services.cli.launcher import REPO, free_port
 from tests.e2e.test_notification_kinds import People
 from tests.helpers import eventually
-from tests.system import REPO, free_port
 
 
 class Listener:
@@ -23,7 +23,9 @@ class Listener:
 
     def __init__(self, stub, user_id: int, after: str = "") -> None:
         self.arrived: list[tuple[str, float]] = []
-        self._call = stub.StreamNotifications(notification.StreamNotificationsRequest(user_id=user_id, after_notification_id=after))
+        self._call = stub.StreamNotifications(
+            notification.StreamNotificationsRequest(user_id=user_id, after_notification_id=after)
+        )
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -54,7 +56,7 @@ def test_the_stream_delivers_within_a_second_from_either_replica_and_a_reconnect
         for count, fan in enumerate(fans[:3], start=1):
             people.post(fan, "live", mentioning=(ana,))
             published = time.monotonic()
-            eventually(lambda: len(listener.arrived) >= count, timeout=1.0, interval=0.02)
+            eventually(lambda count=count: len(listener.arrived) >= count, timeout=1.0, interval=0.02)
             latencies.append(listener.arrived[-1][1] - published)
         listener.close()
         last_seen = listener.ids()[-1]
@@ -81,7 +83,16 @@ def test_chirp_notifications_follow_prints_each_new_notification_as_a_json_line(
     ana, bob = people.users(2)
     people.post(bob, "before", mentioning=(ana,))
     people.until(ana, lambda notes: len(notes) == 1)
-    command = [sys.executable, "-m", "services.cli.main", "notifications", "--as", people.handles[ana], "--follow", "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "services.cli.main",
+        "notifications",
+        "--as",
+        people.handles[ana],
+        "--follow",
+        "--json",
+    ]
     follower = subprocess.Popen(command, env=system.env, cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         lines = queue.Queue()

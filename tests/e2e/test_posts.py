@@ -6,14 +6,13 @@ import grpc
 import pytest
 
 from chirp.graph.v1 import graph_service_pb2 as graph
-from chirp.post.v1 import post_pb2
+from chirp.post.v1 import post_pb2, post_service_pb2_grpc
 from chirp.post.v1 import post_service_pb2 as pb
-from chirp.post.v1 import post_service_pb2_grpc
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
+from services.cli.launcher import free_port
 from services.runtime.errors import error_reason
 from services.runtime.topics import POST_EVENTS
 from tests.helpers import end_offsets, eventually, read_topic, unique_handle
-from tests.system import free_port
 
 
 def user(clients, stem="user") -> int:
@@ -61,7 +60,9 @@ def test_replies_form_a_conversation_that_a_thread_shows_in_order(clients):
     assert [p.post_id for p in thread.replies] == [deeper.post_id]
 
     page = clients.post.GetThread(pb.GetThreadRequest(post_id=root.post_id, page_size=1), timeout=10)
-    rest = clients.post.GetThread(pb.GetThreadRequest(post_id=root.post_id, page_size=1, page_token=page.next_page_token), timeout=10)
+    rest = clients.post.GetThread(
+        pb.GetThreadRequest(post_id=root.post_id, page_size=1, page_token=page.next_page_token), timeout=10
+    )
     assert [p.post_id for p in [*page.replies, *rest.replies]] == [first.post_id, second.post_id]
     assert rest.next_page_token == ""
     assert clients.post.GetPost(pb.GetPostRequest(post_id=root.post_id), timeout=10).post.stats.reply_count == 2
@@ -114,7 +115,12 @@ def test_only_the_author_deletes_a_post_and_the_deletion_reaches_the_topic_and_t
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED and "only the author" in error.details()
     assert p.count == 0
 
-    home = lambda: [x.post_id for x in clients.timeline.GetHomeTimeline(timeline.GetHomeTimelineRequest(user_id=author), timeout=10).posts]
+    def home():
+        return [
+            x.post_id
+            for x in clients.timeline.GetHomeTimeline(timeline.GetHomeTimelineRequest(user_id=author), timeout=10).posts
+        ]
+
     eventually(lambda: post.post_id in home())
     with published() as p:
         clients.post.DeletePost(pb.DeletePostRequest(post_id=post.post_id, user_id=author), timeout=10)
@@ -124,7 +130,10 @@ def test_only_the_author_deletes_a_post_and_the_deletion_reaches_the_topic_and_t
     error = refused(clients.post.LikePost, pb.LikePostRequest(post_id=post.post_id, user_id=other))
     assert error.code() == grpc.StatusCode.NOT_FOUND
 
-    events = [post_pb2.PostEvent.FromString(r.value) for r in read_topic(system.settings, system.settings.topic(POST_EVENTS.name))]
+    events = [
+        post_pb2.PostEvent.FromString(r.value)
+        for r in read_topic(system.settings, system.settings.topic(POST_EVENTS.name))
+    ]
     deleted = [e.post_deleted for e in events if e.WhichOneof("payload") == "post_deleted"]
     assert post_pb2.PostDeleted(post_id=post.post_id, author_id=author) in deleted
     eventually(lambda: post.post_id not in home())
@@ -162,7 +171,11 @@ def test_entities_are_stored_with_the_post_and_carried_in_its_event(system, clie
     assert [c.value for c in stored.cashtags] == ["ACME"]
     assert [u.value for u in stored.urls] == ["https://example.com/a"]
     records = read_topic(system.settings, system.settings.topic(POST_EVENTS.name))
-    [event] = [e for e in (post_pb2.PostEvent.FromString(r.value) for r in records) if e.post_created.post.post_id == post.post_id]
+    [event] = [
+        e
+        for e in (post_pb2.PostEvent.FromString(r.value) for r in records)
+        if e.post_created.post.post_id == post.post_id
+    ]
     assert list(event.post_created.post.hashtags) == list(stored.hashtags)
 
 

@@ -29,13 +29,18 @@ def stored_rows(settings, reader: int) -> int:
 
 
 def test_the_newest_entries_stay_readable_and_older_ones_are_trimmed(system, clients):
-    create = lambda stem: clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(stem)), timeout=10).user.user_id
+    def create(stem):
+        return clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(stem)), timeout=10).user.user_id
+
     reader, authors = create("capr"), [create("capa") for _ in range(AUTHORS)]
     for author in authors:
         clients.graph.FollowUser(graph.FollowUserRequest(follower_id=reader, followee_id=author), timeout=10)
-    write = lambda i: clients.post.CreatePost(
-        post.CreatePostRequest(author_id=authors[i % AUTHORS], text=f"cap {i}"), timeout=30
-    ).post.post_id
+
+    def write(i):
+        return clients.post.CreatePost(
+            post.CreatePostRequest(author_id=authors[i % AUTHORS], text=f"cap {i}"), timeout=30
+        ).post.post_id
+
     with ThreadPoolExecutor(max_workers=6) as pool:
         posted = sorted(pool.map(write, range(POSTS)), reverse=True)
 

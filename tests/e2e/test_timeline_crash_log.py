@@ -15,8 +15,9 @@ from chirp.graph.v1 import graph_pb2
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_pb2
 from chirp.post.v1 import post_service_pb2 as post
+from services.cli.launcher import running_system
 from services.cli.main import app as chirp
-from services.runtime.kafka import EVENT_TYPE_HEADER
+from services.runtime.envelopes import EVENT_TYPE_HEADER
 from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
 from services.timeline.api import home_page
 from services.timeline.domain import HOME_TIMELINE_CAP
@@ -31,7 +32,6 @@ from tests.helpers import (
     read_topic,
     unique_handle,
 )
-from tests.system import running_system
 
 AUTHORS = 40  # each posts 250 times: within the rate limit of 300 in 3 hours
 READERS = 40
@@ -81,7 +81,10 @@ def stored_timelines(settings, readers: list[int]) -> dict[int, list[int]]:
 
 def test_a_killed_worker_under_a_skewed_load_leaves_timelines_equal_to_the_log(system, clients):
     rng = random.Random(23)
-    create = lambda stem: clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(stem)), timeout=10).user.user_id
+
+    def create(stem):
+        return clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(stem)), timeout=10).user.user_id
+
     authors = [create("lauth") for _ in range(AUTHORS)]
     readers = [create("lread") for _ in range(READERS)]
     # Skewed: the first authors are followed by most readers, the last by few (80/20-like).
@@ -115,9 +118,13 @@ def test_a_killed_worker_under_a_skewed_load_leaves_timelines_equal_to_the_log(s
         # The kill landed while posts were still flowing and before the worker had committed all it had seen.
         assert backlog_at_kill and backlog_at_kill[0] > 0
         system.start("timeline")
-        eventually(lambda: caught_up(system.settings, system.settings.consumer_group("timeline")), timeout=300, interval=1)
+        eventually(
+            lambda: caught_up(system.settings, system.settings.consumer_group("timeline")), timeout=300, interval=1
+        )
     finally:
-        CliRunner().invoke(chirp, ["timeline", "fanout-threshold", str(system.settings.fanout_threshold)], env=system.env)
+        CliRunner().invoke(
+            chirp, ["timeline", "fanout-threshold", str(system.settings.fanout_threshold)], env=system.env
+        )
 
     expected = timelines_from_the_log(system.settings, set(readers), set(authors))
     assert sum(map(len, expected.values())) > 2 * POSTS, "the graph should fan each post out to several readers"
@@ -127,7 +134,9 @@ def test_a_killed_worker_under_a_skewed_load_leaves_timelines_equal_to_the_log(s
     for reader in readers:
         actual = stored[reader]
         assert len(actual) == len(set(actual)), "a post appears twice"
-        assert actual == expected[reader], f"{len(set(expected[reader]) - set(actual))} missing, {len(set(actual) - set(expected[reader]))} extra"
+        assert actual == expected[reader], (
+            f"{len(set(expected[reader]) - set(actual))} missing, {len(set(actual) - set(expected[reader]))} extra"
+        )
     # And through the API, for the readers with the most to read.
     for reader in sorted(readers, key=lambda r: -len(expected[r]))[:3]:
         assert home_timeline(clients, reader)[:HOME_TIMELINE_CAP] == expected[reader]

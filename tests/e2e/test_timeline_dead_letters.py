@@ -34,11 +34,15 @@ def test_a_garbage_record_is_dead_lettered_with_its_origin_and_later_posts_still
 
     def timeline_dead_letters():
         letters = read_topic(system.settings, system.settings.topic(DEAD_LETTERS.name))
-        return [dict(r.headers) | {"value": r.value, "key": r.key} for r in letters
-                if dict(r.headers).get("chirp-dead-letter-projection") == b"timeline"]
+        return [
+            dict(r.headers) | {"value": r.value, "key": r.key}
+            for r in letters
+            if dict(r.headers).get("chirp-dead-letter-projection") == b"timeline"
+        ]
 
     letter = next(
-        h for h in eventually(timeline_dead_letters, timeout=30)
+        h
+        for h in eventually(timeline_dead_letters, timeout=30)
         if h["chirp-source-offset"] == str(garbage.offset).encode()
     )
     assert letter["chirp-source-topic"] == post_topic.encode()
@@ -48,6 +52,9 @@ def test_a_garbage_record_is_dead_lettered_with_its_origin_and_later_posts_still
     assert b"UndecodableRecord" in letter["chirp-dead-letter-error"]
 
     def own_home():
-        return [p.post_id for p in clients.timeline.GetHomeTimeline(timeline.GetHomeTimelineRequest(user_id=author), timeout=10).posts]
+        return [
+            p.post_id
+            for p in clients.timeline.GetHomeTimeline(timeline.GetHomeTimelineRequest(user_id=author), timeout=10).posts
+        ]
 
     assert eventually(lambda: own_home() == [after.post_id], timeout=30)

@@ -11,7 +11,7 @@ from chirp.post.v1 import post_pb2
 from chirp.post.v1 import post_service_pb2 as post
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
 from services.cli.main import app as chirp
-from services.runtime.kafka import EVENT_TYPE_HEADER
+from services.runtime.envelopes import EVENT_TYPE_HEADER
 from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
 from tests.helpers import eventually, read_topic, unique_handle
 
@@ -31,8 +31,16 @@ def test_explain_names_the_event_that_put_a_post_there_or_the_rule_that_keeps_it
         users[stem] = clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(stem)), timeout=10).user
     reader, author, late, stranger = (users[s].user_id for s in ("reader", "author", "late", "stranger"))
     clients.graph.FollowUser(graph.FollowUserRequest(follower_id=reader, followee_id=author), timeout=10)
-    write = lambda who, text: clients.post.CreatePost(post.CreatePostRequest(author_id=who, text=text), timeout=10).post.post_id
-    fanned, old, strangers, doomed = write(author, "fanned out"), write(late, "before the follow"), write(stranger, "hi"), write(author, "doomed")
+
+    def write(who, text):
+        return clients.post.CreatePost(post.CreatePostRequest(author_id=who, text=text), timeout=10).post.post_id
+
+    fanned, old, strangers, doomed = (
+        write(author, "fanned out"),
+        write(late, "before the follow"),
+        write(stranger, "hi"),
+        write(author, "doomed"),
+    )
     clients.graph.FollowUser(graph.FollowUserRequest(follower_id=reader, followee_id=late), timeout=10)
     clients.post.DeletePost(post.DeletePostRequest(post_id=doomed, user_id=author), timeout=10)
 
@@ -62,4 +70,8 @@ def test_explain_names_the_event_that_put_a_post_there_or_the_rule_that_keeps_it
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
     assert answer["shown"] is True
-    assert answer["source"] == {"topic": by_backfill.source_topic, "partition": by_backfill.source_partition, "offset": by_backfill.source_offset}
+    assert answer["source"] == {
+        "topic": by_backfill.source_topic,
+        "partition": by_backfill.source_partition,
+        "offset": by_backfill.source_offset,
+    }

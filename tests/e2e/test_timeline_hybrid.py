@@ -12,11 +12,11 @@ from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_service_pb2 as post
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
 from services.cli.main import app as chirp
-from services.runtime.events import now_ms
+from services.runtime.clock import now_ms
 from services.timeline.projection import THRESHOLD_REFRESH_SECONDS
 from services.timeline.repository import TimelineRepository
 from tests.e2e.test_timeline_rules import follow, people, write
-from tests.helpers import caught_up, eventually, home_timeline, on_timeline
+from tests.helpers import caught_up, eventually, home_timeline, on_reader_state, on_timeline
 
 DAY_MS = 86_400_000
 
@@ -60,7 +60,9 @@ def test_posts_above_the_threshold_are_merged_at_read_time_and_a_threshold_chang
         assert set(held) <= rows_of(system.settings, star), "an author sees their own posts at home"
         expected = [*held[::-1], fanned]
         assert home_timeline(clients, fan) == expected
-        assert home_timeline(clients, other) == [reply, question, *expected], "a held-back reply reaches followers of both"
+        assert home_timeline(clients, other) == [reply, question, *expected], (
+            "a held-back reply reaches followers of both"
+        )
         explained = clients.timeline.ExplainHomeTimelineEntry(
             timeline.ExplainHomeTimelineEntryRequest(user_id=fan, post_id=held[0]), timeout=10
         )
@@ -93,17 +95,17 @@ def test_an_inactive_reader_is_skipped_by_fan_out_and_rebuilt_before_the_first_r
     settled(system)
     assert before in rows_of(system.settings, away)
     # The reader last read 40 days ago (longer than the default 30): the sweep marks them, and only them.
-    on_timeline(system.settings, lambda repo: repo.record_read(away, now_ms() - 40 * DAY_MS))
+    on_reader_state(system.settings, lambda readers: readers.record_read(away, now_ms() - 40 * DAY_MS))
     result = CliRunner().invoke(chirp, ["timeline", "sweep-inactive"], env=system.env)
     assert result.exit_code == 0 and "1 users newly marked inactive" in result.output, result.output
-    assert on_timeline(system.settings, lambda repo: repo.activity(away)).inactive
+    assert on_reader_state(system.settings, lambda readers: readers.activity(away)).inactive
 
     during = [write(clients, author, f"while away {i}") for i in range(3)]
     settled(system)
     assert not set(during) & rows_of(system.settings, away), "fan-out skips an inactive reader"
     assert home_timeline(clients, away) == [*during[::-1], before], "rebuilt before the first read answers"
     assert set(during) <= rows_of(system.settings, away)
-    assert not on_timeline(system.settings, lambda repo: repo.activity(away)).inactive
+    assert not on_reader_state(system.settings, lambda readers: readers.activity(away)).inactive
 
     back = write(clients, author, "after the return")
     settled(system)

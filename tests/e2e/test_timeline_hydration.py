@@ -8,16 +8,28 @@ from tests.helpers import eventually, unique_handle
 
 
 def test_an_item_carries_its_entities_and_counts_that_follow_likes_replies_quotes_reposts_and_deletions(clients):
-    create = lambda stem, name="": clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(stem), display_name=name), timeout=10).user
+    def create(stem, name=""):
+        return clients.graph.CreateUser(
+            graph.CreateUserRequest(handle=unique_handle(stem), display_name=name), timeout=10
+        ).user
+
     reader, author = create("hreader"), create("hauthor", "H. Author")
     fans = [create("hfan").user_id for _ in range(2)]
-    clients.graph.FollowUser(graph.FollowUserRequest(follower_id=reader.user_id, followee_id=author.user_id), timeout=10)
-    request = post.CreatePostRequest(author_id=author.user_id, text=f"hi @{reader.handle} #chirp https://example.com $ACME")
+    clients.graph.FollowUser(
+        graph.FollowUserRequest(follower_id=reader.user_id, followee_id=author.user_id), timeout=10
+    )
+    request = post.CreatePostRequest(
+        author_id=author.user_id, text=f"hi @{reader.handle} #chirp https://example.com $ACME"
+    )
     original = clients.post.CreatePost(request, timeout=10).post.post_id
     for fan in fans:
         clients.post.LikePost(post.LikePostRequest(post_id=original, user_id=fan), timeout=10)
-    reply = clients.post.CreatePost(post.CreatePostRequest(author_id=fans[0], text="a reply", in_reply_to_post_id=original), timeout=10).post.post_id
-    clients.post.CreatePost(post.CreatePostRequest(author_id=fans[1], text="a quote", quoted_post_id=original), timeout=10)
+    reply = clients.post.CreatePost(
+        post.CreatePostRequest(author_id=fans[0], text="a reply", in_reply_to_post_id=original), timeout=10
+    ).post.post_id
+    clients.post.CreatePost(
+        post.CreatePostRequest(author_id=fans[1], text="a quote", quoted_post_id=original), timeout=10
+    )
     clients.post.RepostPost(post.RepostPostRequest(post_id=original, user_id=fans[1]), timeout=10)
 
     def item():

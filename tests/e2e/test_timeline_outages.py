@@ -14,10 +14,9 @@ import pytest
 
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_service_pb2 as post
+from services.cli.launcher import DATA_DIR, free_port, infra, running_system
 from services.runtime.topics import DEAD_LETTERS
 from tests.helpers import eventually, home_timeline, read_topic, unique_handle
-from tests.system import DATA_DIR, free_port, infra, running_system
-
 
 AUTHORS = 4
 READERS = 10
@@ -42,7 +41,10 @@ def servers_env():
     ready = infra("wait", check=False, env=env) if started.returncode == 0 else started
     try:
         if ready.returncode != 0:
-            pytest.fail(f"the outage tests' own servers did not start:\n{started.stdout}{started.stderr}{ready.stdout}{ready.stderr}")
+            pytest.fail(
+                "the outage tests' own servers did not "
+                f"start:\n{started.stdout}{started.stderr}{ready.stdout}{ready.stderr}"
+            )
         yield env
     finally:
         infra("clean", check=False, env=env)
@@ -55,7 +57,9 @@ def system(servers_env):
 
 
 def network(clients) -> tuple[list[int], list[int]]:
-    create = lambda stem: clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(stem)), timeout=10).user.user_id
+    def create(stem):
+        return clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(stem)), timeout=10).user.user_id
+
     authors, readers = [create("oauth") for _ in range(AUTHORS)], [create("oread") for _ in range(READERS)]
     for reader in readers:
         for author in authors:
@@ -99,12 +103,18 @@ def home_while_recovering(clients, reader: int) -> list[int]:
 def assert_every_answered_post_reaches_every_reader(clients, readers: list[int], answered: list[int]) -> None:
     expected = sorted(answered, reverse=True)
     for reader in readers:
-        eventually(lambda: len(home_while_recovering(clients, reader)) >= len(expected), timeout=300, interval=1)
+        eventually(
+            lambda reader=reader: len(home_while_recovering(clients, reader)) >= len(expected), timeout=300, interval=1
+        )
         assert home_timeline(clients, reader) == expected
 
 
 def timeline_dead_letters(settings) -> list:
-    return [r for r in read_topic(settings, settings.topic(DEAD_LETTERS.name)) if dict(r.headers).get("chirp-dead-letter-projection") == b"timeline"]
+    return [
+        r
+        for r in read_topic(settings, settings.topic(DEAD_LETTERS.name))
+        if dict(r.headers).get("chirp-dead-letter-projection") == b"timeline"
+    ]
 
 
 def test_with_cassandra_stopped_for_30_seconds_the_workers_wait_and_catch_up_dead_lettering_nothing(system, clients):

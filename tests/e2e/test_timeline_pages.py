@@ -8,13 +8,22 @@ from tests.helpers import eventually, unique_handle
 
 def test_pages_walk_the_timeline_newest_first_without_gaps_or_repeats_while_posts_arrive(clients):
     reader = clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle("reader")), timeout=10).user.user_id
-    writer = clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle("writer"), display_name="W. Riter"), timeout=10).user
+    writer = clients.graph.CreateUser(
+        graph.CreateUserRequest(handle=unique_handle("writer"), display_name="W. Riter"), timeout=10
+    ).user
     clients.graph.FollowUser(graph.FollowUserRequest(follower_id=reader, followee_id=writer.user_id), timeout=10)
-    write = lambda i: clients.post.CreatePost(post.CreatePostRequest(author_id=writer.user_id, text=f"n.{i}"), timeout=10).post.post_id
+
+    def write(i):
+        return clients.post.CreatePost(
+            post.CreatePostRequest(author_id=writer.user_id, text=f"n.{i}"), timeout=10
+        ).post.post_id
+
     posted = [write(i) for i in range(25)]
 
     def page(token=""):
-        return clients.timeline.GetHomeTimeline(timeline.GetHomeTimelineRequest(user_id=reader, page_size=10, page_token=token), timeout=10)
+        return clients.timeline.GetHomeTimeline(
+            timeline.GetHomeTimelineRequest(user_id=reader, page_size=10, page_token=token), timeout=10
+        )
 
     eventually(lambda: len(page().posts) == 10 and page().posts[0].post_id == posted[-1])
     first = page()

@@ -10,9 +10,9 @@ from chirp.post.v1 import post_service_pb2 as post
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
 from services.cli.main import app as chirp
 from services.runtime.cassandra import CassandraSession
-from services.runtime.versions import activate, consumer_group_of, keyspace_of
+from services.runtime.projection.versions import activate, consumer_group_of, keyspace_of
 from services.timeline.domain import HOME_TIMELINE_CAP
-from tests.helpers import caught_up, end_offsets, eventually, unique_handle
+from tests.helpers import caught_up, eventually, unique_handle
 
 # Every projected table, with write times where they come from one event. A home row is written by the post's
 # fan-out and by a follow's backfill; which of them finds the other first depends on the order partitions are
@@ -21,10 +21,15 @@ from tests.helpers import caught_up, end_offsets, eventually, unique_handle
 # keeps the home rows its fan-out wrote (reads hydrate from `posts`, where it is gone), while a follow replayed after
 # the deletion no longer copies it: such rows are unreadable, and compared only through `posts`.
 QUERIES = {
-    "home_timeline": f"SELECT user_id, post_id, author_id, reposted_by FROM {{ks}}.home_timeline PER PARTITION LIMIT {HOME_TIMELINE_CAP}",
+    "home_timeline": (
+        "SELECT user_id, post_id, author_id, reposted_by FROM {ks}.home_timeline "
+        f"PER PARTITION LIMIT {HOME_TIMELINE_CAP}"
+    ),
     "home_reposts": "SELECT user_id, post_id, reposter_id FROM {ks}.home_reposts",
     "user_timeline": "SELECT author_id, post_id FROM {ks}.user_timeline",
-    "posts": "SELECT post_id, author_id, text, create_time, in_reply_to_user_id, entities, writetime(text) FROM {ks}.posts",
+    "posts": (
+        "SELECT post_id, author_id, text, create_time, in_reply_to_user_id, entities, writetime(text) FROM {ks}.posts"
+    ),
     "post_edges": "SELECT post_id, kind, other_id FROM {ks}.post_edges",
     "users": "SELECT user_id, handle, display_name, writetime(handle) FROM {ks}.users",
     "followers": "SELECT user_id, follower_id FROM {ks}.followers",
@@ -70,7 +75,9 @@ def on_cassandra(settings, statement):
 def home(clients, user_id: int) -> list[int] | None:
     """Post ids of a home timeline; None while the timeline process restarts on another version."""
     try:
-        page = clients.timeline.GetHomeTimeline(timeline.GetHomeTimelineRequest(user_id=user_id, page_size=100), timeout=5)
+        page = clients.timeline.GetHomeTimeline(
+            timeline.GetHomeTimelineRequest(user_id=user_id, page_size=100), timeout=5
+        )
     except grpc.RpcError:
         return None
     return [p.post_id for p in page.posts]
@@ -78,8 +85,15 @@ def home(clients, user_id: int) -> list[int] | None:
 
 def test_a_rebuilt_timeline_equals_the_live_one_and_serves_new_posts(system, clients):
     settings = system.settings
-    create = lambda stem: clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(stem), display_name=stem), timeout=10).user.user_id
-    write = lambda author, text: clients.post.CreatePost(post.CreatePostRequest(author_id=author, text=text), timeout=10).post.post_id
+
+    def create(stem):
+        return clients.graph.CreateUser(
+            graph.CreateUserRequest(handle=unique_handle(stem), display_name=stem), timeout=10
+        ).user.user_id
+
+    def write(author, text):
+        return clients.post.CreatePost(post.CreatePostRequest(author_id=author, text=text), timeout=10).post.post_id
+
     ana, bo, cy = create("ana"), create("bo"), create("cy")
     for followee in (bo, cy):
         clients.graph.FollowUser(graph.FollowUserRequest(follower_id=ana, followee_id=followee), timeout=10)

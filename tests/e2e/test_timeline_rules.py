@@ -7,7 +7,10 @@ from tests.helpers import eventually, unique_handle
 
 
 def people(clients, *stems: str) -> list[int]:
-    return [clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(s)), timeout=10).user.user_id for s in stems]
+    return [
+        clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(s)), timeout=10).user.user_id
+        for s in stems
+    ]
 
 
 def follow(clients, follower: int, followee: int) -> None:
@@ -90,8 +93,13 @@ def test_a_post_reposted_by_several_followees_shows_once_with_who_reposted_it_un
     follow(clients, fan_of_author, author)
     follow(clients, fan_of_author, fan1)
     original = write(clients, author, "worth reposting")
-    repost = lambda who: clients.post.RepostPost(post.RepostPostRequest(post_id=original, user_id=who), timeout=10)
-    undo = lambda who: clients.post.UndoRepost(post.UndoRepostRequest(post_id=original, user_id=who), timeout=10)
+
+    def repost(who):
+        return clients.post.RepostPost(post.RepostPostRequest(post_id=original, user_id=who), timeout=10)
+
+    def undo(who):
+        return clients.post.UndoRepost(post.UndoRepostRequest(post_id=original, user_id=who), timeout=10)
+
     repost(fan1)
     eventually(lambda: entries(clients, reader) == [(original, fan1)])
     page = clients.timeline.GetHomeTimeline(timeline.GetHomeTimelineRequest(user_id=reader), timeout=10)

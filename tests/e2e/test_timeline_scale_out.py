@@ -8,8 +8,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_service_pb2 as post
+from services.cli.launcher import free_port
 from tests.helpers import eventually, home_timeline, unique_handle
-from tests.system import free_port
 
 AUTHORS = 4
 FOLLOWERS = 12
@@ -36,7 +36,10 @@ def test_two_workers_share_the_partitions_and_the_survivor_takes_over_a_killed_o
     eventually(lambda: group_members(system.settings, group) == 2, timeout=60, interval=1)
 
     rng = random.Random(11)
-    create = lambda stem: clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(stem)), timeout=10).user.user_id
+
+    def create(stem):
+        return clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle(stem)), timeout=10).user.user_id
+
     authors = [create("sauth") for _ in range(AUTHORS)]
     followers = [create("sfol") for _ in range(FOLLOWERS)]
     follows = {f: set(rng.sample(authors, rng.randint(1, AUTHORS))) for f in followers}
@@ -48,7 +51,9 @@ def test_two_workers_share_the_partitions_and_the_survivor_takes_over_a_killed_o
         if i == KILL_AFTER:
             system.kill("timeline-second")
         author = authors[i % AUTHORS]
-        return author, clients.post.CreatePost(post.CreatePostRequest(author_id=author, text=f"scale {i}"), timeout=30).post.post_id
+        return author, clients.post.CreatePost(
+            post.CreatePostRequest(author_id=author, text=f"scale {i}"), timeout=30
+        ).post.post_id
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         posted = list(pool.map(publish, range(POSTS)))
@@ -57,6 +62,12 @@ def test_two_workers_share_the_partitions_and_the_survivor_takes_over_a_killed_o
 
     for follower, followees in follows.items():
         expected = sorted((pid for author, pid in posted if author in followees), reverse=True)
-        eventually(lambda: len(home_timeline(clients, follower)) >= len(expected), timeout=120, interval=0.5)
+        eventually(
+            lambda follower=follower, expected=expected: len(home_timeline(clients, follower)) >= len(expected),
+            timeout=120,
+            interval=0.5,
+        )
         actual = home_timeline(clients, follower)
-        assert actual == expected, f"{len(set(expected) - set(actual))} missing, {len(set(actual) - set(expected))} extra"
+        assert actual == expected, (
+            f"{len(set(expected) - set(actual))} missing, {len(set(actual) - set(expected))} extra"
+        )

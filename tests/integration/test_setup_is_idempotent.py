@@ -2,9 +2,9 @@
 
 import asyncio
 
+from services.runtime.cassandra import CassandraSession
 from services.runtime.schema import migrate, migrations_of
 from services.runtime.topics import ALL_TOPICS, ensure_topics
-from services.runtime.cassandra import CassandraSession
 from tests.helpers import end_offsets
 
 
@@ -24,7 +24,9 @@ def test_each_keyspace_records_the_migrations_it_ran(system):
     async def applied(service: str) -> list[int]:
         session = await CassandraSession.connect(system.settings)
         try:
-            rows = await session.execute_raw(f"SELECT version FROM {system.settings.keyspace(service)}.schema_migrations")
+            rows = await session.execute_raw(
+                f"SELECT version FROM {system.settings.keyspace(service)}.schema_migrations"
+            )
             return sorted(row.version for row in rows)
         finally:
             session.shutdown()

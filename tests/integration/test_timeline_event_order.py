@@ -9,12 +9,13 @@ import pytest
 from chirp.graph.v1 import graph_pb2
 from chirp.post.v1 import post_pb2
 from services.runtime.cassandra import CassandraSession
-from services.runtime.events import timestamp_from_ms
+from services.runtime.clock import timestamp_from_ms
 from services.runtime.ids import first_id_at
-from services.runtime.projection import Record
+from services.runtime.projection.records import Record
 from services.runtime.schema import migrate
 from services.timeline.api import home_page
 from services.timeline.projection import TimelineProjection
+from services.timeline.reader_state import ReaderState
 from services.timeline.repository import TimelineRepository
 
 POSTS, GRAPH = "posts", "graph"
@@ -45,7 +46,9 @@ class Scenario:
         created = post_pb2.PostCreated(
             post=post_pb2.Post(post_id=post_id, author_id=self.author, text="hi", create_time=timestamp_from_ms(at_ms))
         )
-        return post_id, self._record(POSTS, post_pb2.PostEvent(occurred_at=timestamp_from_ms(at_ms), post_created=created))
+        return post_id, self._record(
+            POSTS, post_pb2.PostEvent(occurred_at=timestamp_from_ms(at_ms), post_created=created)
+        )
 
     def home_after(self, settings, *batches: list[Record]) -> list[int]:
         """Apply the batches one after the other and read the reader's home timeline."""
@@ -54,7 +57,8 @@ class Scenario:
             session = await CassandraSession.connect(settings)
             try:
                 repo = TimelineRepository(session, self.keyspace)
-                projection = TimelineProjection(repo, POSTS, GRAPH, fanout_threshold=10_000)
+                readers = ReaderState(session, self.keyspace)
+                projection = TimelineProjection(repo, readers, POSTS, GRAPH, fanout_threshold=10_000)
                 for batch in batches:
                     await projection.apply(batch)
                 return [entry.post_id for entry in await home_page(repo, self.reader, 2**63 - 1, 100)]

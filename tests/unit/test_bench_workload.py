@@ -55,7 +55,7 @@ def test_arrivals_are_poisson_at_the_offered_rate():
     offsets = poisson_offsets(200, 50, random.Random(4))
     assert offsets == sorted(offsets) and offsets[-1] < 50
     assert 9_600 < len(offsets) < 10_400
-    gaps = [b - a for a, b in zip(offsets, offsets[1:])]
+    gaps = [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
     # Exponential gaps: the standard deviation equals the mean.
     assert abs(statistics.stdev(gaps) / statistics.mean(gaps) - 1) < 0.05
 

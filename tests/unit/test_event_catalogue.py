@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from services.runtime.event_catalogue import render
+from tools.event_catalogue import render
 
 EVENTS_MD = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 

@@ -1,7 +1,8 @@
-"""Pure rules of profiles, blocks and mutes, the events that record them, and the post-count projection."""
+"""Pure rules of handles, follows, profiles, blocks and mutes, the events that record them, and the post-count
+projection."""
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,22 +13,50 @@ from services.graph.domain import (
     Restriction,
     RestrictionKind,
     User,
+    check_follow,
     check_may_follow,
     check_not_self,
+    handle_key,
     updated_profile,
+    validate_display_name,
+    validate_handle,
 )
 from services.graph.post_counts import PostCountProjection
+from services.runtime.clock import micros_of, timestamp_from_ms
+from services.runtime.envelopes import event_id_for
 from services.runtime.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from services.runtime.events import event_id_for, micros_of, timestamp_from_ms
-from services.runtime.projection import Record, apply_until_done
+from services.runtime.projection.records import Record
+from services.runtime.projection.runner import apply_until_done
 from services.text import Profile
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ADA = User(1, "ada", "Ada Lovelace", T0, bio="Analyst")
 CLASSIC = Profile.CLASSIC
 
 
-@pytest.mark.parametrize(("action", "reason"), [("block", "SELF_BLOCK"), ("mute", "SELF_MUTE"), ("follow", "SELF_FOLLOW")])
+def test_handles_are_the_same_whatever_their_case():
+    assert handle_key("Giulia_News") == handle_key("giulia_news")
+
+
+def test_a_handle_may_be_given_with_its_at_sign():
+    assert validate_handle("@ada") == "ada"
+
+
+def test_a_display_name_defaults_to_the_handle_and_is_capped():
+    assert validate_display_name("  ", "ada") == "ada"
+    with pytest.raises(InvalidArgument):
+        validate_display_name("x" * 51, "ada")
+
+
+def test_nobody_follows_themselves():
+    with pytest.raises(InvalidArgument) as refused:
+        check_follow(1, 1)
+    assert refused.value.reason == "SELF_FOLLOW"
+
+
+@pytest.mark.parametrize(
+    ("action", "reason"), [("block", "SELF_BLOCK"), ("mute", "SELF_MUTE"), ("follow", "SELF_FOLLOW")]
+)
 def test_nobody_blocks_mutes_or_follows_themselves(action, reason):
     with pytest.raises(InvalidArgument) as refused:
         check_not_self(action, 7, 7)
@@ -141,13 +170,15 @@ async def test_the_post_count_projection_records_creations_and_deletions_at_the_
         occurred_at=timestamp_from_ms(2000),
         post_deleted=post_pb2.PostDeleted(post_id=10, author_id=1),
     )
-    liked = post_pb2.PostEvent(event_id="x", occurred_at=timestamp_from_ms(1500), post_liked=post_pb2.PostLiked(post_id=10))
+    liked = post_pb2.PostEvent(
+        event_id="x", occurred_at=timestamp_from_ms(1500), post_liked=post_pb2.PostLiked(post_id=10)
+    )
     repo = FakeRepository()
     projection = PostCountProjection(repo, "posts")
     records = [_record(0, created), _record(1, liked), _record(2, b"\xff not protobuf"), _record(3, deleted)]
     dead_letters = CollectedDeadLetters()
-    await apply_until_done("post-counts", projection, records, dead_letters)
-    await apply_until_done("post-counts", projection, records, dead_letters)  # a replay writes the same again
+    await apply_until_done("post-counts", projection, records, dead_letters, max_attempts=5)
+    await apply_until_done("post-counts", projection, records, dead_letters, max_attempts=5)  # a replay: the same again
     once = [("add", 1, 10, micros_of(created.occurred_at)), ("remove", 1, 10, micros_of(deleted.occurred_at))]
     assert repo.writes == once * 2
     assert dead_letters.records == [records[2]] * 2, "the record that does not parse is set aside, the rest applied"

@@ -23,6 +23,8 @@ def test_the_time_of_an_id_is_the_time_it_was_made(ms, worker):
 
 
 def test_different_workers_never_collide_in_the_same_millisecond():
-    clock = lambda: 1_800_000_000_000
+    def clock():
+        return 1_800_000_000_000
+
     a, b = SnowflakeIds(1, clock), SnowflakeIds(2, clock)
     assert not {a.next_id() for _ in range(1000)} & {b.next_id() for _ in range(1000)}

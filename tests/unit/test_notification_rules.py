@@ -16,6 +16,7 @@ from services.notification.domain import (
     Preferences,
     Retraction,
     Standing,
+    for_follow,
     for_post,
     for_reaction,
     group_key,
@@ -27,13 +28,18 @@ from services.notification.domain import (
     shown,
     wanted,
 )
+from services.runtime.envelopes import event_id_for
 
 AT = datetime(2026, 11, 21, 12, 0, 0)
 
 
 def _reply(author: int, parent_author: int, mentioned: list[int]) -> post_pb2.PostEvent:
     post = post_pb2.Post(
-        post_id=20, author_id=author, text="re", in_reply_to_post_id=10, in_reply_to_user_id=parent_author,
+        post_id=20,
+        author_id=author,
+        text="re",
+        in_reply_to_post_id=10,
+        in_reply_to_user_id=parent_author,
         mentions=[post_pb2.Mention(user_id=u) for u in mentioned],
     )
     return post_pb2.PostEvent(event_id="e", post_created=post_pb2.PostCreated(post=post))
@@ -103,3 +109,26 @@ def test_a_notification_id_is_a_position_and_names_its_group():
     for bad in ("", "like:5", "x-like:5", "12-"):
         with pytest.raises(ValueError):
             parse_notification_id(bad)
+
+
+def _post_event(author: int, mentioned: list[int]) -> post_pb2.PostEvent:
+    post = post_pb2.Post(
+        post_id=10, author_id=author, text="hi", mentions=[post_pb2.Mention(user_id=u) for u in mentioned]
+    )
+    return post_pb2.PostEvent(event_id=event_id_for("post-created", 10), post_created=post_pb2.PostCreated(post=post))
+
+
+def test_mentioned_users_are_notified_once_each_and_never_the_author():
+    notes = for_post(_post_event(author=1, mentioned=[2, 1, 3, 2]), max_mentions=10)
+    assert [(n.recipient_id, n.kind, n.actor_id) for n in notes] == [(2, MENTION, 1), (3, MENTION, 1)]
+
+
+def test_a_redelivered_follow_gives_the_same_notification():
+    event = graph_pb2.GraphEvent(event_id="e1", user_followed=graph_pb2.UserFollowed(follower_id=1, followee_id=2))
+    assert for_follow(event) == for_follow(event)
+    assert for_follow(event)[0].recipient_id == 2
+
+
+def test_only_the_first_mentioned_users_up_to_the_limit_are_notified():
+    notes = for_post(_post_event(author=1, mentioned=list(range(2, 20))), max_mentions=10)
+    assert [n.recipient_id for n in notes] == list(range(2, 12))

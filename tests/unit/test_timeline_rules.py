@@ -54,7 +54,9 @@ def test_authors_above_the_threshold_are_not_fanned_out():
     assert fans_out(10, 10) and not fans_out(11, 10) and fans_out(0, 0)
 
 
-entries = st.lists(st.integers(1, 10_000), unique=True).map(lambda ids: [HomeEntry(i) for i in sorted(ids, reverse=True)])
+entries = st.lists(st.integers(1, 10_000), unique=True).map(
+    lambda ids: [HomeEntry(i) for i in sorted(ids, reverse=True)]
+)
 
 
 @given(rows=entries, held=st.lists(entries, max_size=4), limit=st.integers(1, 50))

@@ -12,6 +12,8 @@ from typing import Protocol
 
 import structlog
 
+from services.runtime.projection.records import Record
+
 log = structlog.get_logger(__name__)
 
 ERROR_HEADER = "chirp-dead-letter-error"
@@ -22,23 +24,9 @@ SOURCE_OFFSET_HEADER = "chirp-source-offset"
 SOURCE_KEY_HEADER = "chirp-source-key"
 
 
-class EventError(Exception):
-    """The event can never be applied (it does not parse, say): retrying it cannot help."""
-
-
 class DeadLetters(Protocol):
-    async def send(self, record, error: BaseException) -> None:
+    async def send(self, record: Record, error: BaseException) -> None:
         """Set the record aside for good. May raise an infrastructure error; then the caller retries."""
-
-
-class LoggedDeadLetters:
-    """For a consumer without a producer: the record is logged at error level with where it is, then passed over."""
-
-    def __init__(self, projection: str) -> None:
-        self._projection = projection
-
-    async def send(self, record, error: BaseException) -> None:
-        log.error("projection.dead_letter_logged", projection=self._projection, error=repr(error), **record.where())
 
 
 class KafkaDeadLetters:
@@ -50,17 +38,19 @@ class KafkaDeadLetters:
         self._topic = topic
         self._send_and_wait = send_and_wait
 
-    async def send(self, record, error: BaseException) -> None:
+    async def send(self, record: Record, error: BaseException) -> None:
         await self._send_and_wait(
             self._topic,
             key=f"{record.topic}:{record.partition}".encode(),
             value=record.value,
             headers=dead_letter_headers(self._projection, record, error),
         )
-        log.error("projection.dead_lettered", projection=self._projection, error=repr(error), to=self._topic, **record.where())
+        log.error(
+            "projection.dead_lettered", projection=self._projection, error=repr(error), to=self._topic, **record.where()
+        )
 
 
-def dead_letter_headers(projection: str, record, error: BaseException) -> list[tuple[str, bytes]]:
+def dead_letter_headers(projection: str, record: Record, error: BaseException) -> list[tuple[str, bytes]]:
     return [
         (ERROR_HEADER, repr(error)[:2000].encode()),
         (PROJECTION_HEADER, projection.encode()),

@@ -1,18 +1,8 @@
-"""Event identity and time: what every envelope carries so that consumers can deduplicate and order."""
+"""Time in the forms Chirp stores and sends it: Unix milliseconds, protobuf Timestamps, Cassandra write times."""
 
-import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-
-# Namespace of Chirp's name-based event ids (UUIDv5): the same fact always gets the same id, so a retried
-# publication is recognised as a duplicate by every consumer.
-_EVENT_NAMESPACE = uuid.UUID("6f6b4c1e-2b1d-4c1a-9a53-63686972702e")
-
-
-def event_id_for(*fact: object) -> str:
-    """A deterministic event id for a fact, e.g. event_id_for("post-created", 42)."""
-    return str(uuid.uuid5(_EVENT_NAMESPACE, ":".join(str(part) for part in fact)))
 
 
 def timestamp_from_ms(ms: int) -> Timestamp:
@@ -23,23 +13,23 @@ def timestamp_from_ms(ms: int) -> Timestamp:
 
 def timestamp_from_datetime(moment: datetime) -> Timestamp:
     stamp = Timestamp()
-    stamp.FromDatetime(moment.astimezone(timezone.utc))
+    stamp.FromDatetime(moment.astimezone(UTC))
     return stamp
 
 
 def now_ms() -> int:
-    return int(datetime.now(timezone.utc).timestamp() * 1000)
+    return int(datetime.now(UTC).timestamp() * 1000)
 
 
 def utc_now() -> datetime:
     """Now, at the millisecond precision Cassandra's timestamp keeps, so a re-read equals what was written."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def as_utc(moment: datetime) -> datetime:
     """The driver returns naive UTC datetimes; make them aware."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def ms_of(moment: datetime) -> int:
@@ -47,7 +37,7 @@ def ms_of(moment: datetime) -> int:
 
 
 def datetime_from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def micros_of(stamp: Timestamp) -> int:

@@ -7,9 +7,10 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 from cassandra.cluster import NoHostAvailable
 
-from services.runtime import projection as runner
-from services.runtime.dead_letter import KafkaDeadLetters
-from services.runtime.projection import MAX_BACKOFF_SECONDS, Record, UndecodableRecord, apply_until_done
+from services.runtime.projection import runner
+from services.runtime.projection.dead_letters import KafkaDeadLetters
+from services.runtime.projection.records import Record, UndecodableRecord
+from services.runtime.projection.runner import MAX_BACKOFF_SECONDS, apply_until_done
 
 MAX_ATTEMPTS = 4
 

@@ -12,11 +12,10 @@ from grpc_tools import protoc
 
 from services.runtime.topics import ALL_TOPICS, TopicSpec
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PROTOS = REPO / "protos"
 _TYPE_NAMES = {
-    value: name.removeprefix("TYPE_").lower()
-    for name, value in descriptor_pb2.FieldDescriptorProto.Type.items()
+    value: name.removeprefix("TYPE_").lower() for name, value in descriptor_pb2.FieldDescriptorProto.Type.items()
 }
 
 
@@ -24,7 +23,16 @@ def _descriptors() -> descriptor_pb2.FileDescriptorSet:
     files = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
     with tempfile.NamedTemporaryFile(suffix=".pb") as out:
         well_known = resources.files("grpc_tools") / "_proto"
-        status = protoc.main(["protoc", f"-I{PROTOS}", f"-I{well_known}", "--include_source_info", f"--descriptor_set_out={out.name}", *files])
+        status = protoc.main(
+            [
+                "protoc",
+                f"-I{PROTOS}",
+                f"-I{well_known}",
+                "--include_source_info",
+                f"--descriptor_set_out={out.name}",
+                *files,
+            ]
+        )
         if status != 0:
             raise RuntimeError(f"protoc failed on {files}")
         return descriptor_pb2.FileDescriptorSet.FromString(Path(out.name).read_bytes())
@@ -46,7 +54,9 @@ class _Index:
                 self.messages[full] = message
                 self.comments[("msg", full)] = self.comments.get((file.name, 4, index), "")
                 for field_index, field in enumerate(message.field):
-                    self.comments[("field", full, field.name)] = self.comments.get((file.name, 4, index, 2, field_index), "")
+                    self.comments[("field", full, field.name)] = self.comments.get(
+                        (file.name, 4, index, 2, field_index), ""
+                    )
 
     def type_of(self, field: descriptor_pb2.FieldDescriptorProto) -> str:
         base = field.type_name.lstrip(".") if field.type_name else _TYPE_NAMES[field.type]
@@ -65,7 +75,9 @@ def _fields_table(index: _Index, full_name: str) -> list[str]:
 
 def _topic_section(index: _Index, spec: TopicSpec) -> list[str]:
     envelope = index.messages[spec.value_type]
-    retention = "forever" if spec.config.get("retention.ms") == "-1" else spec.config.get("retention.ms", "broker default")
+    retention = (
+        "forever" if spec.config.get("retention.ms") == "-1" else spec.config.get("retention.ms", "broker default")
+    )
     lines = [
         f"## `{spec.name}`",
         "",
@@ -73,7 +85,8 @@ def _topic_section(index: _Index, spec: TopicSpec) -> list[str]:
         "",
         f"- Value: `{spec.value_type}` (protobuf, binary). {index.comments[('msg', spec.value_type)]}",
         f"- Key: {spec.key}.",
-        f"- Partitions: {spec.partitions}. Retention: {retention} (`cleanup.policy={spec.config.get('cleanup.policy')}`).",
+        f"- Partitions: {spec.partitions}. Retention: {retention} "
+        f"(`cleanup.policy={spec.config.get('cleanup.policy')}`).",
         "",
         "Envelope fields:",
         "",
@@ -93,7 +106,11 @@ def _topic_section(index: _Index, spec: TopicSpec) -> list[str]:
             "",
         ]
         for nested in index.messages[payload].field:
-            if nested.type_name and nested.type_name.lstrip(".") in index.messages and "google.protobuf" not in nested.type_name:
+            if (
+                nested.type_name
+                and nested.type_name.lstrip(".") in index.messages
+                and "google.protobuf" not in nested.type_name
+            ):
                 name = nested.type_name.lstrip(".")
                 lines += [f"`{name}`: {index.comments[('msg', name)]}", "", *_fields_table(index, name), ""]
     return lines

@@ -1,9 +1,9 @@
-"""The running system, as the integration and end-to-end tests drive it.
+"""Chirp's services as processes on this machine, beside any system `make up` started: what the integration and
+end-to-end tests and the bench run against.
 
-A test session gets its own topics, keyspaces and consumer groups (a unique prefix) and its own service processes
-on their own ports, so it never touches a system started with `make up`, and every run starts from an empty log.
-Kafka and Cassandra are the real servers: started by infra/infra.sh when they are not running, and stopped again
-at the end only if this session started them.
+A System gets its own topics, keyspaces and consumer groups (a unique prefix) and its own service processes on
+their own ports, so it never touches a system started with `make up`, and every run starts from an empty log.
+Kafka and Cassandra are the real servers, run by infra/infra.sh (`infra()` below).
 """
 
 import asyncio
@@ -23,17 +23,26 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.cli.client import Clients
 from services.runtime.config import Settings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra" / "infra.sh"
 DATA_DIR = Path(os.environ.get("CHIRP_DATA_DIR", REPO / ".data"))
 SERVICES = ("graph", "post", "timeline", "notification")
 
 
+# Ports free_port handed out in this process: the kernel may offer a port again before its first taker binds it.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A port nothing listens on now. Fixed ports in the ephemeral range can be taken by any outgoing connection."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port nothing listens on now and that this process has not handed out before. Fixed ports in the
+    ephemeral range can be taken by any outgoing connection."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def infra(*args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -42,7 +51,7 @@ def infra(*args: str, check: bool = True, env: dict | None = None) -> subprocess
 
 
 class System:
-    """Service processes of one test session, with the settings that reach them."""
+    """Service processes of one test session or bench run, with the settings and clients that reach them."""
 
     def __init__(self, base_env: dict | None = None) -> None:
         """`base_env` replaces os.environ as what the processes inherit (another Kafka and Cassandra, say)."""
@@ -65,7 +74,9 @@ class System:
 
     def setup(self) -> None:
         """Topics and schemas for this session, through the same command operators use."""
-        subprocess.run([sys.executable, "-m", "services.cli.main", "admin", "setup"], env=self.env, cwd=REPO, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "services.cli.main", "admin", "setup"], env=self.env, cwd=REPO, check=True
+        )
 
     def start(
         self, name: str, *args: str, port: int | None = None, label: str | None = None, env: dict | None = None
@@ -74,7 +85,9 @@ class System:
         label = label or name
         env = dict(self.env, CHIRP_GRPC_PORT=str(port or 0), **(env or {}))
         log = open(self.log_dir / f"{label}.log", "ab")
-        process = subprocess.Popen([sys.executable, "-m", f"services.{name}", *args], env=env, cwd=REPO, stdout=log, stderr=log)
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}", *args], env=env, cwd=REPO, stdout=log, stderr=log
+        )
         self.processes[label] = process
         self.wait_serving(f"127.0.0.1:{port or self.ports[name]}", label)
         return process
@@ -86,9 +99,14 @@ class System:
             while time.monotonic() < deadline:
                 process = self.processes.get(label)
                 if process is not None and process.poll() is not None:
-                    raise RuntimeError(f"{label} exited with {process.returncode}; see {self.log_dir / (label + '.log')}")
+                    raise RuntimeError(
+                        f"{label} exited with {process.returncode}; see {self.log_dir / (label + '.log')}"
+                    )
                 try:
-                    if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                    if (
+                        stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                        == health_pb2.HealthCheckResponse.SERVING
+                    ):
                         return
                 except grpc.RpcError:
                     pass
@@ -111,7 +129,7 @@ class System:
         self.clients.close()
 
     def drop_data(self) -> None:
-        """Delete this session's topics and keyspaces, so test runs do not pile up (empty consumer groups expire)."""
+        """Delete this run's topics and keyspaces, so test runs do not pile up (empty consumer groups expire)."""
         asyncio.run(_drop(self.settings))
 
 
@@ -146,7 +164,9 @@ async def _drop(settings: Settings) -> None:
         await admin.close()
     session = await CassandraSession.connect(settings)
     try:
-        keyspaces = [row.keyspace_name for row in await session.execute_raw("SELECT keyspace_name FROM system_schema.keyspaces")]
+        keyspaces = [
+            row.keyspace_name for row in await session.execute_raw("SELECT keyspace_name FROM system_schema.keyspaces")
+        ]
         for keyspace in keyspaces:
             if keyspace.startswith(f"{settings.keyspace_prefix}_"):  # the services' keyspaces and rebuilt versions
                 await session.execute_raw(f"DROP KEYSPACE IF EXISTS {keyspace}")

@@ -1,0 +1,70 @@
+"""`chirp status` and `chirp admin setup`: operators' view of the whole system and its one-time setup."""
+
+import asyncio
+import json
+import time
+from typing import Annotated
+
+import typer
+
+from services.cli import render
+from services.cli.common import Json
+from services.runtime.config import Settings
+
+app = typer.Typer()
+admin_app = typer.Typer(help="Operations: topics and schemas.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+# Every service's keyspace, migrated by `chirp admin setup`.
+SERVICES = ("graph", "post", "timeline", "notification")
+
+
+@app.command()
+def status(
+    wait: Annotated[float, typer.Option(help="Keep checking up to this many seconds until all are healthy.")] = 0,
+    json_: Json = False,
+) -> None:
+    """Every component and its health. Exit status 0 only when all are healthy."""
+    from services.cli.health import check_all
+
+    settings = Settings()
+    deadline = time.monotonic() + wait
+    while True:
+        results = check_all(settings)
+        healthy = all(ok for _, _, ok, _ in results)
+        if healthy or time.monotonic() >= deadline:
+            break
+        time.sleep(1)
+    if json_:
+        rows = [{"component": n, "address": a, "healthy": ok, "status": s} for n, a, ok, s in results]
+        print(json.dumps(rows, indent=2))
+    else:
+        from rich.table import Table
+
+        table = Table(title="Chirp")
+        for column in ("component", "address", "status"):
+            table.add_column(column)
+        for name, address, ok, state in results:
+            table.add_row(name, address, f"[green]{state}[/green]" if ok else f"[red]{state}[/red]")
+        render.console.print(table)
+    raise typer.Exit(0 if healthy else 1)
+
+
+@admin_app.command("setup")
+def admin_setup() -> None:
+    """Create missing topics and apply pending schema migrations of every service. Safe to repeat."""
+    from services.runtime.logging import configure_logging
+    from services.runtime.schema import migrate
+    from services.runtime.topics import ensure_topics
+
+    settings = Settings()
+    configure_logging("console", "WARNING")
+
+    async def run() -> None:
+        created = await ensure_topics(settings)
+        print(f"topics: {len(created)} created" + (f" ({', '.join(created)})" if created else ", all present"))
+        for service in SERVICES:
+            applied = await migrate(settings, service, f"services.{service}.schema")
+            print(f"schema {settings.keyspace(service)}: " + (f"applied {applied}" if applied else "up to date"))
+
+    asyncio.run(run())

@@ -1,0 +1,49 @@
+"""The graph service, declared once: its gRPC API over its tables, and the projection of the post topic that
+counts each author's posts (services/graph/post_counts.py)."""
+
+from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
+from services.graph.api import GraphApi
+from services.graph.post_counts import PostCountProjection
+from services.graph.repository import GraphRepository
+from services.graph.service import GraphService
+from services.runtime.bootstrap import id_generator
+from services.runtime.idempotency import IdempotentRequests
+from services.runtime.projection.spec import ProjectionSpec
+from services.runtime.service import ApiSpec, Resources, ServiceSpec
+from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
+from services.text import Profile
+
+POST_COUNTS = ProjectionSpec(
+    service="graph",
+    topics=(POST_EVENTS,),
+    repository=lambda session, keyspace, base: GraphRepository(session, keyspace),
+    projection=lambda repo, session, settings: PostCountProjection(repo, settings.topic(POST_EVENTS.name)),
+    # Insert-only rows keyed by the post, in the graph's own keyspace: nothing to rebuild into a new version.
+    versioned=False,
+)
+
+
+async def _api(resources: Resources) -> GraphApi:
+    settings = resources.settings
+    session = await resources.session()
+    keyspace = settings.keyspace("graph")
+    service = GraphService(
+        GraphRepository(session, keyspace),
+        await resources.publisher(),
+        id_generator(settings),
+        settings.topic(GRAPH_EVENTS.name),
+        Profile(settings.text_profile),
+    )
+    return GraphApi(service, IdempotentRequests(session, keyspace))
+
+
+SERVICE = ServiceSpec(
+    name="graph",
+    api=ApiSpec(
+        service=graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"],
+        address=lambda settings: settings.graph_addr,
+        add_to_server=graph_service_pb2_grpc.add_GraphServiceServicer_to_server,
+        build=_api,
+    ),
+    projection=POST_COUNTS,
+)

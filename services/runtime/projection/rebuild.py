@@ -1,0 +1,125 @@
+"""Rebuild a projection by replaying its topics from the beginning into a new version of its tables.
+
+The old version keeps serving and its workers keep writing to it while the rebuild runs. The rebuild runs the
+same consume loop as a worker (`consumer.py`), in the new version's own consumer group, so it commits only what
+it wrote and can be interrupted and started again (it resumes). Once the group's committed offsets have reached
+the ends the topics had when it last looked, it stops and names the new version in the registry: reads switch
+within REFRESH_SECONDS, and the workers restart on the new group, resuming from the offsets the rebuild
+committed. Nothing published meanwhile is lost: what the rebuild did not reach, the restarted workers apply.
+"""
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.runtime.cassandra import CassandraSession
+from services.runtime.config import Settings
+from services.runtime.projection.consumer import consuming_app
+from services.runtime.projection.records import Projection
+from services.runtime.projection.spec import ProjectionSpec
+from services.runtime.projection.versions import (
+    activate,
+    active_version,
+    consumer_group_of,
+    ensure_registry,
+    keyspace_of,
+)
+from services.runtime.resources import SharedResource
+from services.runtime.schema import migrate
+
+# Called with (events applied, events to apply) as the replay goes.
+Progress = Callable[[int, int], None]
+# How often the replay compares its group's committed offsets with the ends of the topics.
+CHECK_SECONDS = 0.5
+
+
+async def rebuild(settings: Settings, spec: ProjectionSpec, progress: Progress) -> int:
+    """Replay the spec's topics into the next version of its tables and make it serve. Returns the new version."""
+    service = spec.service
+    session = await CassandraSession.connect(settings, settings.keyspace(service))
+    try:
+        await ensure_registry(session, settings, service)
+        version = await active_version(session, settings, service) + 1
+        # keyspace_of(service, N) is settings.keyspace(f"{service}_vN"): the same CQL files, applied there.
+        await migrate(settings, f"{service}_v{version}", spec.schema_package)
+        repository = spec.repository(session, keyspace_of(settings, service, version), settings.keyspace(service))
+        projection = spec.projection(repository, session, settings)
+        group = consumer_group_of(settings, service, version)
+        await replay(settings, f"{service}-v{version}", group, spec.topic_names(settings), projection, progress)
+        await activate(session, settings, service, version)
+        return version
+    finally:
+        session.shutdown()
+
+
+async def replay(
+    settings: Settings, name: str, group: str, topics: Sequence[str], projection: Projection, progress: Progress
+) -> None:
+    """Consume `topics` in `group` from its committed offsets (or the beginning) until everything up to the ends
+    they had at the last look is written and committed."""
+    applied = 0
+
+    def count(events: int) -> None:
+        nonlocal applied
+        applied += events
+
+    app = consuming_app(
+        settings=settings,
+        name=name,
+        group=group,
+        topics=topics,
+        projection=SharedResource(lambda: projection),
+        on_applied=count,
+    )
+    offsets = _GroupOffsets(settings, group)
+    await offsets.start(topics)
+    try:
+        await app.start()
+        try:
+            while True:
+                remaining = await offsets.remaining()
+                progress(applied, applied + remaining)
+                if remaining == 0:
+                    return
+                await asyncio.sleep(CHECK_SECONDS)
+        finally:
+            await app.stop()  # commits what it acknowledged
+    finally:
+        await offsets.stop()
+
+
+class _GroupOffsets:
+    """How far a consumer group's committed offsets are from the ends of its topics."""
+
+    def __init__(self, settings: Settings, group: str) -> None:
+        self._group = group
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        self._partitions: list[TopicPartition] = []
+
+    async def start(self, topics: Sequence[str]) -> None:
+        await self._consumer.start()
+        await self._admin.start()
+        metadata = await self._consumer._client.fetch_all_metadata()
+        for topic in topics:
+            partitions = metadata.partitions_for_topic(topic)
+            if not partitions:
+                raise ValueError(f"topic {topic} does not exist")
+            self._partitions.extend(TopicPartition(topic, p) for p in sorted(partitions))
+
+    async def remaining(self) -> int:
+        """Records not yet committed, up to the ends read first (so a record published meanwhile is not counted)."""
+        ends = await self._consumer.end_offsets(self._partitions)
+        committed = await self._admin.list_consumer_group_offsets(self._group, partitions=self._partitions)
+        return sum(max(0, end - _offset(committed.get(tp))) for tp, end in ends.items())
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+        await self._admin.close()
+
+
+def _offset(committed) -> int:
+    """A group with nothing committed on a partition has no entry, or offset -1."""
+    return max(0, committed.offset) if committed is not None else 0

@@ -1,0 +1,49 @@
+"""What a projection consumes and promises: Kafka records in, idempotent writes out."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from google.protobuf.message import DecodeError, Message
+
+
+class EventError(Exception):
+    """The event can never be applied (it does not parse, say): retrying it cannot help."""
+
+
+class UndecodableRecord(EventError):
+    """A record that is not the envelope its topic promises: it goes straight to the dead letters."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One Kafka record as a projection sees it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+    @classmethod
+    def of(cls, message) -> "Record":
+        """From a consumed message (faust's `event.message` or aiokafka's ConsumerRecord: both have these fields)."""
+        return cls(message.topic, message.partition, message.offset, message.key, message.value or b"")
+
+    def where(self) -> dict:
+        return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
+
+
+def envelope_of(record: Record, envelope_types: dict[str, type[Message]]) -> Message:
+    """The envelope a record holds, by its topic; UndecodableRecord (a dead letter) when it does not parse."""
+    envelope = envelope_types[record.topic]()
+    try:
+        envelope.ParseFromString(record.value)
+    except DecodeError as error:
+        raise UndecodableRecord(f"not a {envelope.DESCRIPTOR.full_name}: {error}") from error
+    return envelope
+
+
+class Projection(Protocol):
+    async def apply(self, records: Sequence[Record]) -> None:
+        """Apply a batch, in order. Must be idempotent: the same batch may be applied again after a crash."""

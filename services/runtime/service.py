@@ -1,0 +1,230 @@
+"""What a Chirp service is, declared once in its `wiring.py` (its gRPC API, and what it projects if it projects),
+and how any service runs, in any of its roles:
+
+- `api`: the gRPC API alone (command services, and the read side of a projected service);
+- `worker`: the projection alone (gRPC health only, for probes);
+- `all`: both in one process (the default where there is a projection; `make up` runs it this way).
+"""
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import grpc
+import structlog
+from google.protobuf.descriptor import ServiceDescriptor
+from prometheus_client import start_http_server
+
+from services.runtime.bootstrap import settings_and_logging
+from services.runtime.cassandra import CassandraSession
+from services.runtime.config import Settings
+from services.runtime.grpc_server import GrpcServer, Registration, serve
+from services.runtime.kafka import EventPublisher
+from services.runtime.projection.spec import ProjectionSpec
+from services.runtime.projection.versions import (
+    REFRESH_SECONDS,
+    ServingRepository,
+    active_version,
+    consumer_group_of,
+    ensure_registry,
+    keyspace_of,
+)
+from services.runtime.resources import SharedResource
+
+log = structlog.get_logger(__name__)
+
+Servicer = TypeVar("Servicer")
+R = TypeVar("R")
+
+
+class Resources:
+    """What a service's wiring builds on, each made on first use inside the running event loop (a faust worker
+    starts its loop late) and closed when the process stops: the service's Cassandra session, its event publisher,
+    the repositories that serve reads, and whatever the wiring hands to `on_close`."""
+
+    def __init__(self, settings: Settings, service: str) -> None:
+        self.settings = settings
+        self._service = service
+        self._session: SharedResource[CassandraSession] = SharedResource(
+            lambda: CassandraSession.connect(settings, settings.keyspace(service))
+        )
+        self._publisher: SharedResource[EventPublisher] = SharedResource(self._start_publisher)
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    async def session(self) -> CassandraSession:
+        return await self._session.get()
+
+    async def publisher(self) -> EventPublisher:
+        return await self._publisher.get()
+
+    def serving(self, projection: ProjectionSpec[R]) -> ServingRepository[R]:
+        """The repository of the version of `projection` that serves reads, following rebuilds."""
+        return ServingRepository(self.settings, projection.service, self._session, projection.repository)
+
+    def on_close(self, close: Callable[[], Awaitable[None]]) -> None:
+        self._closers.append(close)
+
+    async def close(self) -> None:
+        for close in reversed(self._closers):
+            await close()
+        publisher = self._publisher.built()
+        if publisher is not None:
+            await publisher.stop()
+        session = self._session.built()
+        if session is not None:
+            session.shutdown()
+
+    async def _start_publisher(self) -> EventPublisher:
+        publisher = EventPublisher(self.settings.kafka_bootstrap, client_id=f"chirp-{self._service}")
+        await publisher.start()
+        return publisher
+
+
+@dataclass(frozen=True)
+class ApiSpec(Generic[Servicer]):
+    """A gRPC API: the protobuf service it implements, where clients reach it, and how its servicer is built."""
+
+    service: ServiceDescriptor
+    address: Callable[[Settings], str]
+    add_to_server: Callable[[Servicer, grpc.aio.Server], None]
+    build: Callable[[Resources], Awaitable[Servicer]]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    api: ApiSpec[Any]
+    projection: ProjectionSpec[Any] | None = None
+
+    @property
+    def roles(self) -> list[str]:
+        return ["all", "api", "worker"] if self.projection is not None else ["api"]
+
+
+def main(spec: ServiceSpec) -> None:
+    """`python -m services.<name> [--role ...]`: read the role and the settings, then run."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m services.{spec.name}",
+        description="all: project and serve the API; api: the API alone; worker: the projection alone",
+    )
+    parser.add_argument("--role", choices=spec.roles, default=spec.roles[0])
+    role = parser.parse_args().role
+    run(spec, role, settings_and_logging())
+
+
+def run(spec: ServiceSpec, role: str, settings: Settings) -> None:
+    resources = Resources(settings, spec.name)
+    port = settings.port_of(spec.api.address(settings))
+    if role == "api":
+        asyncio.run(_serve_api(spec, resources, port))
+        return
+    assert spec.projection is not None, f"{spec.name} projects nothing: it has no {role} role"
+    _run_worker(spec, spec.projection, role, resources, port)
+
+
+async def _serve_api(spec: ServiceSpec, resources: Resources, port: int) -> None:
+    servicer = await spec.api.build(resources)
+    await serve(
+        name=f"{spec.name}-api",
+        port=port,
+        metrics_port=resources.settings.metrics_port,
+        register=[_registration(spec.api, servicer)],
+        service_names=[spec.api.service.full_name],
+        on_stop=resources.close,
+    )
+
+
+def _registration(api: ApiSpec[Servicer], servicer: Servicer) -> Registration:
+    return lambda server: api.add_to_server(servicer, server)
+
+
+def _run_worker(spec: ServiceSpec, projection: ProjectionSpec[Any], role: str, resources: Resources, port: int) -> None:
+    """A faust worker applying the projection; with role `all` it also serves the API. A versioned projection is
+    written in the version that served when the worker started; the worker restarts itself when that changes."""
+    import faust
+    import mode
+
+    from services.runtime.projection.consumer import consuming_app
+
+    settings = resources.settings
+    written = _serving_version(settings, projection) if projection.versioned else 1
+
+    async def build_projection():
+        session = await resources.session()
+        keyspace = keyspace_of(settings, projection.service, written)
+        repository = projection.repository(session, keyspace, settings.keyspace(projection.service))
+        return projection.projection(repository, session, settings)
+
+    app = consuming_app(
+        settings=settings,
+        name=spec.name,
+        group=consumer_group_of(settings, projection.service, written),
+        topics=projection.topic_names(settings),
+        projection=SharedResource(build_projection),
+    )
+    if projection.versioned:
+
+        @app.timer(REFRESH_SECONDS)
+        async def restart_when_another_version_serves() -> None:
+            try:
+                serving = await active_version(await resources.session(), settings, projection.service)
+            except Exception as error:
+                # An exception would stop faust's timer, and with it the worker: during an outage, ask again later.
+                log.warning("projection.version_check_failed", projection=spec.name, error=repr(error))
+                return
+            if serving != written:
+                # The new version's group has committed only what the rebuild wrote: it resumes from there.
+                log.info("projection.version_changed", projection=spec.name, was=written, now=serving)
+                os.execv(sys.executable, sys.orig_argv)
+
+    @app.service
+    class Lifecycle(mode.Service):
+        """Serves gRPC (the API, or health alone for a worker) while the worker runs; closes resources at stop."""
+
+        server: GrpcServer | None = None
+
+        async def on_start(self) -> None:
+            serves_api = role == "all"
+            register = [_registration(spec.api, await spec.api.build(resources))] if serves_api else []
+            self.server = GrpcServer(
+                name=f"{spec.name}-{role}",
+                port=port,
+                register=register,
+                service_names=[spec.api.service.full_name] if serves_api else [],
+            )
+            await self.server.start()
+
+        async def on_stop(self) -> None:
+            if self.server is not None:
+                await self.server.stop()
+            await resources.close()
+
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port)
+    worker = faust.Worker(app, loglevel="info", quiet=True, override_logging=False, redirect_stdouts=False)
+    # faust's terminal spinner writes cursor escape codes to stdout at start and stop, into the JSON log.
+    worker.spinner = None
+    worker.execute_from_commandline()
+
+
+def _serving_version(settings: Settings, projection: ProjectionSpec[Any]) -> int:
+    """The serving version, creating the registry if missing so that no later read of it fails. Read before the
+    worker starts, on a loop of its own: asyncio.run would leave the thread without the loop faust and grpc.aio use."""
+
+    async def read() -> int:
+        session = await CassandraSession.connect(settings, settings.keyspace(projection.service))
+        try:
+            await ensure_registry(session, settings, projection.service)
+            return await active_version(session, settings, projection.service)
+        finally:
+            session.shutdown()
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(read())
+    finally:
+        loop.close()

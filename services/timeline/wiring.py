@@ -1,0 +1,56 @@
+"""The timeline service, declared once: what it projects from which topics into which tables, and its read API.
+`python -m services.timeline`, `chirp projections rebuild timeline` and the bench all start from here."""
+
+from chirp.timeline.v1 import timeline_service_pb2, timeline_service_pb2_grpc
+from services.graph.client import GraphClient
+from services.runtime.cassandra import CassandraSession
+from services.runtime.config import Settings
+from services.runtime.projection.spec import ProjectionSpec
+from services.runtime.service import ApiSpec, Resources, ServiceSpec
+from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
+from services.timeline.api import TimelineApi
+from services.timeline.projection import TimelineProjection
+from services.timeline.reader_state import ReaderState
+from services.timeline.repository import TimelineRepository
+
+
+def reader_state(session: CassandraSession, settings: Settings) -> ReaderState:
+    """The state every version shares, in the base keyspace."""
+    return ReaderState(session, settings.keyspace("timeline"))
+
+
+def _projection(repo: TimelineRepository, session: CassandraSession, settings: Settings) -> TimelineProjection:
+    return TimelineProjection(
+        repo,
+        reader_state(session, settings),
+        settings.topic(POST_EVENTS.name),
+        settings.topic(GRAPH_EVENTS.name),
+        settings.fanout_threshold,
+    )
+
+
+PROJECTION = ProjectionSpec(
+    service="timeline",
+    topics=(POST_EVENTS, GRAPH_EVENTS),
+    repository=lambda session, keyspace, base: TimelineRepository(session, keyspace),
+    projection=_projection,
+)
+
+
+async def _api(resources: Resources) -> TimelineApi:
+    graph = GraphClient(resources.settings.graph_addr)
+    resources.on_close(graph.close)
+    readers = reader_state(await resources.session(), resources.settings)
+    return TimelineApi(resources.serving(PROJECTION), readers, graph)
+
+
+SERVICE = ServiceSpec(
+    name="timeline",
+    api=ApiSpec(
+        service=timeline_service_pb2.DESCRIPTOR.services_by_name["TimelineService"],
+        address=lambda settings: settings.timeline_addr,
+        add_to_server=timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server,
+        build=_api,
+    ),
+    projection=PROJECTION,
+)
