@@ -46,13 +46,16 @@ class _ErrorsAndMetrics(grpc.aio.ServerInterceptor):
                     RPC_ERRORS.labels(method, "UNAVAILABLE").inc()
                     log.warning("rpc.dependency_unavailable", method=method, error=repr(error))
                     await context.abort(
-                        grpc.StatusCode.UNAVAILABLE, "a service this call needs is not answering; nothing was changed, try again"
+                        grpc.StatusCode.UNAVAILABLE,
+                        "a service this call needs is not answering; nothing was changed, try again",
                     )
                 except grpc.aio.AioRpcError as error:
                     if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                         raise
                     RPC_ERRORS.labels(method, "UNAVAILABLE").inc()
-                    await context.abort(grpc.StatusCode.UNAVAILABLE, f"a service this call needs is not answering: {error.details()}")
+                    await context.abort(
+                        grpc.StatusCode.UNAVAILABLE, f"a service this call needs is not answering: {error.details()}"
+                    )
                 except Exception:
                     if context.code() is not None:  # already aborted by the handler
                         raise
@@ -76,7 +79,9 @@ class GrpcServer:
     def __init__(self, *, name: str, port: int, register: Iterable[Registration], service_names: Iterable[str]) -> None:
         self.name = name
         self.port = port
-        self._server = grpc.aio.server(interceptors=[_ErrorsAndMetrics()])
+        # No SO_REUSEPORT (gRPC's default on Linux): a second server on a taken port must fail at start, not
+        # quietly take half of the other's calls.
+        self._server = grpc.aio.server(interceptors=[_ErrorsAndMetrics()], options=[("grpc.so_reuseport", 0)])
         for add in register:
             add(self._server)
         self._health = health.aio.HealthServicer()
