@@ -16,11 +16,15 @@ from chirp.notification.v1 import notification_pb2
 from chirp.notification.v1 import notification_service_pb2 as notification
 from chirp.post.v1 import post_service_pb2 as post
 from services.notification.domain import LIKE, MENTION, NEW_FOLLOWER, QUOTE, REPLY, REPOST
-from services.runtime.events import timestamp_from_ms
+from services.runtime.clock import timestamp_from_ms
 from services.runtime.kafka import EventPublisher
 from services.runtime.topics import GRAPH_EVENTS
 from tests.e2e.test_follow_post_read import chirp
 from tests.helpers import eventually, unique_handle
+
+
+def summary_of(notes) -> set[tuple[int, int, int]]:
+    return {(n.kind, n.actor_id, n.actor_count) for n in notes}
 
 
 class People:
@@ -41,7 +45,9 @@ class People:
 
     def post(self, author: int, text: str = "hello", mentioning: tuple[int, ...] = (), **fields) -> int:
         text = " ".join([text, *(f"@{self.handles[u]}" for u in mentioning)])
-        return self.c.post.CreatePost(post.CreatePostRequest(author_id=author, text=text, **fields), timeout=10).post.post_id
+        return self.c.post.CreatePost(
+            post.CreatePostRequest(author_id=author, text=text, **fields), timeout=10
+        ).post.post_id
 
     def follow(self, follower: int, followee: int) -> None:
         self.c.graph.FollowUser(graph.FollowUserRequest(follower_id=follower, followee_id=followee), timeout=10)
@@ -57,7 +63,8 @@ class People:
         found, token = [], ""
         while True:
             page = self.c.notification.ListNotifications(
-                notification.ListNotificationsRequest(user_id=user, page_size=page_size, page_token=token, kind=kind), timeout=10
+                notification.ListNotificationsRequest(user_id=user, page_size=page_size, page_token=token, kind=kind),
+                timeout=10,
             )
             found.extend(page.notifications)
             token = page.next_page_token
@@ -66,7 +73,7 @@ class People:
 
     def summary(self, user: int) -> set[tuple[int, int, int]]:
         """(kind, newest actor, group size) of each notification."""
-        return {(n.kind, n.actor_id, n.actor_count) for n in self.notifications(user)}
+        return summary_of(self.notifications(user))
 
     def until(self, user: int, expected, timeout: float = 10) -> list:
         """Wait until `expected(notifications)` holds; return the notifications."""
@@ -78,7 +85,9 @@ class People:
         return eventually(check, timeout=timeout)[0]
 
     def actors(self, user: int, notification_id: str) -> list[int]:
-        request = notification.ListNotificationActorsRequest(user_id=user, notification_id=notification_id, page_size=100)
+        request = notification.ListNotificationActorsRequest(
+            user_id=user, notification_id=notification_id, page_size=100
+        )
         return [a.user_id for a in self.c.notification.ListNotificationActors(request, timeout=10).actors]
 
 
@@ -118,7 +127,9 @@ def test_likes_reposts_and_followers_group_into_one_notification_each(clients, s
     for fan in fans[:2]:
         people.repost(fan, first)
     newest = fans[-1]
-    notes = people.until(ana, lambda notes: {(LIKE, newest, 3), (NEW_FOLLOWER, newest, 3), (REPOST, fans[1], 2)} == people.summary(ana))
+    notes = people.until(
+        ana, lambda notes: {(LIKE, newest, 3), (NEW_FOLLOWER, newest, 3), (REPOST, fans[1], 2)} == summary_of(notes)
+    )
     assert len(notes) == 3
     like = next(n for n in notes if n.kind == LIKE)
     assert people.actors(ana, like.notification_id) == fans[::-1]
@@ -135,7 +146,10 @@ def test_retractions_take_back_what_they_caused(clients):
         people.repost(fan, liked)
         people.follow(fan, ana)
     reply = people.post(dan, "a reply that goes", in_reply_to_post_id=liked, mentioning=(bob,))
-    people.until(ana, lambda notes: {(LIKE, cai, 2), (REPOST, cai, 2), (NEW_FOLLOWER, cai, 2), (REPLY, dan, 1)} == people.summary(ana))
+    people.until(
+        ana,
+        lambda notes: {(LIKE, cai, 2), (REPOST, cai, 2), (NEW_FOLLOWER, cai, 2), (REPLY, dan, 1)} == summary_of(notes),
+    )
     people.until(bob, lambda notes: kinds_of(notes) == [(MENTION, dan)])
 
     clients.post.UnlikePost(post.UnlikePostRequest(post_id=liked, user_id=cai), timeout=10)
@@ -143,7 +157,7 @@ def test_retractions_take_back_what_they_caused(clients):
     clients.graph.UnfollowUser(graph.UnfollowUserRequest(follower_id=cai, followee_id=ana), timeout=10)
     clients.post.DeletePost(post.DeletePostRequest(post_id=reply, user_id=dan), timeout=10)
     # The newest liker took it back: the group shows the one before, where that like put it.
-    people.until(ana, lambda notes: {(LIKE, bob, 1), (REPOST, cai, 1), (NEW_FOLLOWER, bob, 1)} == people.summary(ana))
+    people.until(ana, lambda notes: {(LIKE, bob, 1), (REPOST, cai, 1), (NEW_FOLLOWER, bob, 1)} == summary_of(notes))
     people.until(bob, lambda notes: notes == [])
 
     clients.post.DeletePost(post.DeletePostRequest(post_id=liked, user_id=ana), timeout=10)
@@ -173,8 +187,14 @@ def test_preferences_turn_kinds_off_and_can_ask_for_people_followed_only(clients
     people = People(clients)
     ana, bob, cai = people.users(3)
     handle = people.handles[ana]
-    shown = json.loads(chirp(system, "notifications", "prefs", "--as", handle, "--off", "like", "--only-following", "--json"))
-    assert shown == {"on": ["new_follower", "mention", "reply", "repost", "quote"], "off": ["like"], "only_following": True}
+    shown = json.loads(
+        chirp(system, "notifications", "prefs", "--as", handle, "--off", "like", "--only-following", "--json")
+    )
+    assert shown == {
+        "on": ["new_follower", "mention", "reply", "repost", "quote"],
+        "off": ["like"],
+        "only_following": True,
+    }
     people.follow(ana, cai)
     liked = people.post(ana, "prefs")
     people.like(cai, liked)
@@ -212,20 +232,33 @@ def test_pages_kinds_unread_counts_and_marking_read(clients, system):
     people.follow(others[0], ana)
     people.follow(others[0], ana)  # a repeated follow publishes the same event again: still one follower
     everything = people.until(ana, lambda notes: len(notes) == 6)
-    assert [n.create_time.ToMilliseconds() for n in everything] == sorted((n.create_time.ToMilliseconds() for n in everything), reverse=True)
-    assert [n.notification_id for n in people.notifications(ana, page_size=2)] == [n.notification_id for n in everything]
+    assert [n.create_time.ToMilliseconds() for n in everything] == sorted(
+        (n.create_time.ToMilliseconds() for n in everything), reverse=True
+    )
+    assert [n.notification_id for n in people.notifications(ana, page_size=2)] == [
+        n.notification_id for n in everything
+    ]
     assert [n.kind for n in people.notifications(ana, kind=NEW_FOLLOWER)] == [NEW_FOLLOWER]
     assert people.summary(ana) >= {(NEW_FOLLOWER, others[0], 1)}
 
-    unread = lambda: clients.notification.GetUnreadCount(notification.GetUnreadCountRequest(user_id=ana), timeout=10).unread_count
+    def unread():
+        return clients.notification.GetUnreadCount(
+            notification.GetUnreadCountRequest(user_id=ana), timeout=10
+        ).unread_count
+
     assert unread() == 6
     third = everything[2]
-    marked = clients.notification.MarkRead(notification.MarkReadRequest(user_id=ana, notification_id=third.notification_id, request_id=f"read-{ana}"), timeout=10)
+    marked = clients.notification.MarkRead(
+        notification.MarkReadRequest(user_id=ana, notification_id=third.notification_id, request_id=f"read-{ana}"),
+        timeout=10,
+    )
     assert marked.read_up_to == third.notification_id
     assert unread() == 2
     assert [n.unread for n in people.notifications(ana)] == [True, True, False, False, False, False]
     # The position never moves back.
-    clients.notification.MarkRead(notification.MarkReadRequest(user_id=ana, notification_id=everything[-1].notification_id), timeout=10)
+    clients.notification.MarkRead(
+        notification.MarkReadRequest(user_id=ana, notification_id=everything[-1].notification_id), timeout=10
+    )
     assert unread() == 2
     assert "0 unread" in chirp(system, "notifications", "read", "--as", people.handles[ana])
     table = chirp(system, "notifications", "--as", people.handles[ana])
@@ -243,7 +276,9 @@ def test_a_block_projected_after_the_acts_that_followed_it_takes_them_back(clien
     [after, before] = people.until(ana, lambda notes: len(notes) == 2)
     blocked_at = timestamp_from_ms((before.create_time.ToMilliseconds() + after.create_time.ToMilliseconds()) // 2)
     late_block = graph_pb2.GraphEvent(
-        event_id=str(uuid.uuid4()), occurred_at=blocked_at, user_blocked=graph_pb2.UserBlocked(blocker_id=ana, blocked_id=bob)
+        event_id=str(uuid.uuid4()),
+        occurred_at=blocked_at,
+        user_blocked=graph_pb2.UserBlocked(blocker_id=ana, blocked_id=bob),
     )
 
     async def publish() -> None:
