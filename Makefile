@@ -11,7 +11,7 @@ GEN := gen/python
 PROTOS := $(shell find protos -name '*.proto')
 INFRA := infra/infra.sh
 RUN := services/run.sh
-LINTED := services tests bench
+LINTED := services tests bench tools
 # Every lock is resolved for Python 3.11 with hashes; `make lock LOCK_FLAGS=--upgrade` moves the pins that
 # pyproject.toml leaves free (uv otherwise keeps the ones already in the lock).
 LOCK_FLAGS ?=
@@ -51,18 +51,19 @@ lock: $(VENV)/.deps ## regenerate requirements.lock (image), requirements-dev.lo
 	$(UV_COMPILE) --group build -c requirements-dev.lock -o requirements-build.lock
 
 # All three run, so one pass shows every finding.
-lint: install ## ruff format --check and ruff check on services, tests and bench; mypy on services/runtime
+lint: install ## ruff format --check and ruff check; mypy on services/runtime; the import rules (lint-imports)
 	@status=0; \
 	$(BIN)/ruff format --check $(LINTED) || status=1; \
 	$(BIN)/ruff check $(LINTED) || status=1; \
 	$(BIN)/mypy || status=1; \
+	$(BIN)/lint-imports || status=1; \
 	exit $$status
 
 require: ## Java 17 and Maven, installed with apt-get when missing
 	bash infra/require.sh
 
 docs: install ## regenerate docs/events.md from protos/ and the topic declarations
-	$(BIN)/python -m services.runtime.event_catalogue
+	$(BIN)/python -m tools.event_catalogue
 
 infra: require ## fetch (once) and start Kafka and Cassandra, wait until both answer
 	$(INFRA) fetch
