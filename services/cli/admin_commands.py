@@ -16,7 +16,7 @@ admin_app = typer.Typer(help="Operations: topics and schemas.", no_args_is_help=
 app.add_typer(admin_app, name="admin")
 
 # Every service's keyspace, migrated by `chirp admin setup`.
-SERVICES = ("graph", "post", "timeline", "notification")
+SERVICES = ("identity", "graph", "post", "timeline", "notification")
 
 
 @app.command()
@@ -52,7 +52,9 @@ def status(
 
 @admin_app.command("setup")
 def admin_setup() -> None:
-    """Create missing topics and apply pending schema migrations of every service. Safe to repeat."""
+    """Create missing topics, apply pending schema migrations of every service, and create the identity service's
+    signing key and the operator's credential (owner-only files) when there are none. Safe to repeat."""
+    from services.identity import admin as identity_admin
     from services.runtime.logging import configure_logging
     from services.runtime.schema import migrate
     from services.runtime.topics import ensure_topics
@@ -66,5 +68,18 @@ def admin_setup() -> None:
         for service in SERVICES:
             applied = await migrate(settings, service, f"services.{service}.schema")
             print(f"schema {settings.keyspace(service)}: " + (f"applied {applied}" if applied else "up to date"))
+        kid = identity_admin.ensure_signing_key(settings)
+        print(f"signing key: {'created ' + kid if kid else 'present'} in {settings.signing_keys_dir}")
+        created = await identity_admin.ensure_operator_credential(settings)
+        print(f"operator credential: {'written to' if created else 'kept in'} {settings.operator_credential_file}")
 
     asyncio.run(run())
+
+
+@admin_app.command("rotate-signing-key")
+def rotate_signing_key() -> None:
+    """Create a new signing key for the identity service: it signs from the service's next start; older keys keep
+    verifying until their files are removed (after at least a credential's lifetime, 5 minutes)."""
+    from services.identity import admin as identity_admin
+
+    print(f"signing key {identity_admin.rotate_signing_key(Settings())} created in {Settings().signing_keys_dir}")

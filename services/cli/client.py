@@ -1,4 +1,5 @@
-"""gRPC clients of the four services, as the CLI uses them."""
+"""gRPC clients of Chirp's services, as the CLI (and the tests) use them: every call carries the credential of the
+account the CLI acts as (services/cli/credentials.py)."""
 
 from functools import cached_property
 
@@ -6,9 +7,12 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chirp.graph.v1 import graph_service_pb2_grpc
+from chirp.identity.v1 import identity_service_pb2_grpc
 from chirp.notification.v1 import notification_service_pb2_grpc
 from chirp.post.v1 import post_service_pb2_grpc
 from chirp.timeline.v1 import timeline_service_pb2_grpc
+from services.cli.credentials import BearerInterceptor, Credentials
+from services.runtime.channels import channel
 from services.runtime.config import Settings
 
 TIMEOUT = 10
@@ -17,12 +21,29 @@ TIMEOUT = 10
 class Clients:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._plain: dict[str, grpc.Channel] = {}
         self._channels: dict[str, grpc.Channel] = {}
+        self.credentials = Credentials(settings, self._plain_channel(settings.identity_addr))
+
+    def _plain_channel(self, address: str) -> grpc.Channel:
+        if address not in self._plain:
+            self._plain[address] = channel(self.settings, address)
+        return self._plain[address]
 
     def channel(self, address: str) -> grpc.Channel:
+        """A channel whose calls carry the credential."""
         if address not in self._channels:
-            self._channels[address] = grpc.insecure_channel(address)
+            self._channels[address] = channel(self.settings, address, BearerInterceptor(self.credentials.bearer))
         return self._channels[address]
+
+    def act_as(self, user_id: int) -> None:
+        """The account the following calls act for."""
+        self.credentials.act_as(user_id)
+
+    @cached_property
+    def identity(self) -> identity_service_pb2_grpc.IdentityServiceStub:
+        # Its calls carry their own proof (a password, a session): no credential.
+        return identity_service_pb2_grpc.IdentityServiceStub(self._plain_channel(self.settings.identity_addr))
 
     @cached_property
     def graph(self) -> graph_service_pb2_grpc.GraphServiceStub:
@@ -43,12 +64,12 @@ class Clients:
     def health(self, address: str) -> str:
         """SERVING, NOT_SERVING, or why the check failed."""
         try:
-            stub = health_pb2_grpc.HealthStub(self.channel(address))
+            stub = health_pb2_grpc.HealthStub(self._plain_channel(address))
             response = stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
             return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
         except grpc.RpcError as error:
             return f"unreachable ({error.code().name})"
 
     def close(self) -> None:
-        for channel in self._channels.values():
-            channel.close()
+        for each in (*self._channels.values(), *self._plain.values()):
+            each.close()

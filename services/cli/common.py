@@ -35,3 +35,11 @@ def call(fn, *args, **kwargs):
 def resolve(c: Clients, handle: str) -> int:
     """The user id of a handle (with or without its @)."""
     return call(c.graph.ResolveHandle, graph.ResolveHandleRequest(handle=handle)).user.user_id
+
+
+def acting(c: Clients, handle: str) -> int:
+    """The user id of the account a command acts as (`--as`): the calls that follow carry its credential, from
+    your sign-in (`chirp login`) when it is one of your accounts, else the operator's (logged by every service)."""
+    user_id = resolve(c, handle)
+    c.act_as(user_id)
+    return user_id

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from chirp.graph.v1 import graph_service_pb2 as graph
 from services.cli import render
-from services.cli.common import As, Json, call, clients, resolve
+from services.cli.common import As, Json, acting, call, clients, resolve
 
 RELATIONSHIP_WORDS = {
     "following": "you follow them",
@@ -62,7 +62,7 @@ def user_create(handle: str, name: Annotated[str, typer.Option(help="Display nam
 def follow(target: str, as_: As) -> None:
     """Follow TARGET."""
     c = clients()
-    call(c.graph.FollowUser, graph.FollowUserRequest(follower_id=resolve(c, as_), followee_id=resolve(c, target)))
+    call(c.graph.FollowUser, graph.FollowUserRequest(follower_id=acting(c, as_), followee_id=resolve(c, target)))
     print(f"@{as_.removeprefix('@')} follows @{target.removeprefix('@')}")
 
 
@@ -70,7 +70,7 @@ def follow(target: str, as_: As) -> None:
 def unfollow(target: str, as_: As) -> None:
     """Stop following TARGET."""
     c = clients()
-    call(c.graph.UnfollowUser, graph.UnfollowUserRequest(follower_id=resolve(c, as_), followee_id=resolve(c, target)))
+    call(c.graph.UnfollowUser, graph.UnfollowUserRequest(follower_id=acting(c, as_), followee_id=resolve(c, target)))
     print(f"@{as_.removeprefix('@')} no longer follows @{target.removeprefix('@')}")
 
 
@@ -86,7 +86,7 @@ def report(as_json: bool, as_: str, target: str, verb: str, **holds: bool) -> No
 
 def pair(as_: str, target: str) -> tuple:
     c = clients()
-    return c, resolve(c, as_), resolve(c, target)
+    return c, acting(c, as_), resolve(c, target)
 
 
 @app.command()
@@ -129,7 +129,7 @@ def profile_show(handle: str, as_: Viewer = "", json_: Json = False) -> None:
     found = call(c.graph.GetUser, graph.GetUserRequest(user_id=user_id))
     relationship = None
     if as_:
-        request = graph.GetRelationshipRequest(user_id=resolve(c, as_), other_id=user_id)
+        request = graph.GetRelationshipRequest(user_id=acting(c, as_), other_id=user_id)
         relationship = call(c.graph.GetRelationship, request).relationship
     profile = profile_dict(found.user, found.stats, relationship)
     render.print_json([profile]) if json_ else print_profile(profile)
@@ -139,6 +139,6 @@ def profile_show(handle: str, as_: Viewer = "", json_: Json = False) -> None:
 def profile_update(as_: As, name: Name = None, bio: Bio = None, json_: Json = False) -> None:
     """Change your display name and/or bio."""
     c = clients()
-    request = graph.UpdateProfileRequest(user_id=resolve(c, as_), display_name=name, bio=bio)
+    request = graph.UpdateProfileRequest(user_id=acting(c, as_), display_name=name, bio=bio)
     profile = profile_dict(call(c.graph.UpdateProfile, request).user)
     render.print_json([profile]) if json_ else print_profile(profile)

@@ -9,6 +9,7 @@ Kafka and Cassandra are the real servers, run by infra/infra.sh (`infra()` below
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,7 +27,8 @@ from services.runtime.config import Settings
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra" / "infra.sh"
 DATA_DIR = Path(os.environ.get("CHIRP_DATA_DIR", REPO / ".data"))
-SERVICES = ("graph", "post", "timeline", "notification")
+# In start order: every service verifies credentials with identity's keys, and post asks graph.
+SERVICES = ("identity", "graph", "post", "timeline", "notification")
 
 
 # Ports free_port handed out in this process: the kernel may offer a port again before its first taker binds it.
@@ -64,11 +66,19 @@ class System:
             "CHIRP_LOG_FORMAT": "json",
             **{f"CHIRP_{name.upper()}_ADDR": f"127.0.0.1:{port}" for name, port in self.ports.items()},
         }
+        self.log_dir = DATA_DIR / "logs" / "tests" / prefix
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        # Its own signing keys and operator credential (made by `chirp admin setup`), removed with its data.
+        self.secrets_dir = DATA_DIR / "secrets" / prefix
+        self.env |= {
+            "CHIRP_SIGNING_KEYS_DIR": str(self.secrets_dir / "keys"),
+            "CHIRP_OPERATOR_CREDENTIAL_FILE": str(self.secrets_dir / "operator-credential"),
+            "CHIRP_REGISTRATIONS_OPEN": "true",
+            "CHIRP_OAUTH_PASSWORD_GRANT": "true",
+        }
         self.settings = Settings(
             **{key.removeprefix("CHIRP_").lower(): value for key, value in self.env.items() if key.startswith("CHIRP_")}
         )
-        self.log_dir = DATA_DIR / "logs" / "tests" / prefix
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         self.processes: dict[str, subprocess.Popen] = {}
         self.clients = Clients(self.settings)
 
@@ -129,8 +139,10 @@ class System:
         self.clients.close()
 
     def drop_data(self) -> None:
-        """Delete this run's topics and keyspaces, so test runs do not pile up (empty consumer groups expire)."""
+        """Delete this run's topics, keyspaces and secrets, so test runs do not pile up (empty consumer groups
+        expire)."""
         asyncio.run(_drop(self.settings))
+        shutil.rmtree(self.secrets_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from chirp.notification.v1 import notification_pb2
 from chirp.notification.v1 import notification_service_pb2 as notification
 from chirp.notification.v1.notification_pb2 import NotificationKind
 from services.cli import render
-from services.cli.common import As, Json, Limit, call, clients, fail, resolve
+from services.cli.common import As, Json, Limit, acting, call, clients, fail
 
 KIND_NAMES = [
     NotificationKind.Name(k).removeprefix("NOTIFICATION_KIND_").lower() for k in NotificationKind.values() if k
@@ -93,7 +93,7 @@ def notifications(
     if not as_:
         fail("--as HANDLE is required")
     c = clients()
-    user_id = resolve(c, as_)
+    user_id = acting(c, as_)
     request = notification.ListNotificationsRequest(
         user_id=user_id, page_size=limit, kind=kind_number(kind) if kind else 0
     )
@@ -140,7 +140,7 @@ def read(
 ) -> None:
     """Mark notifications as read."""
     c = clients()
-    user_id = resolve(c, as_)
+    user_id = acting(c, as_)
     marked = call(c.notification.MarkRead, notification.MarkReadRequest(user_id=user_id, notification_id=up_to))
     unread = call(c.notification.GetUnreadCount, notification.GetUnreadCountRequest(user_id=user_id)).unread_count
     print(f"read up to {marked.read_up_to or 'nothing yet'}; {unread} unread")
@@ -158,7 +158,7 @@ def prefs(
 ) -> None:
     """Show the preferences, changing them first when options are given."""
     c = clients()
-    user_id = resolve(c, as_)
+    user_id = acting(c, as_)
     current = call(c.notification.GetPreferences, notification.GetPreferencesRequest(user_id=user_id))
     if off or on or only_following is not None:
         disabled = (set(current.disabled_kinds) | {kind_number(k) for k in off or []}) - {
@@ -186,7 +186,7 @@ def actors(notification_id: str, as_: As, limit: Limit = 20, json_: Json = False
     """Everyone in a grouped notification, newest first."""
     c = clients()
     request = notification.ListNotificationActorsRequest(
-        user_id=resolve(c, as_), notification_id=notification_id, page_size=limit
+        user_id=acting(c, as_), notification_id=notification_id, page_size=limit
     )
     items = [
         {"handle": a.handle, "at": render.iso(a.create_time)}

@@ -7,7 +7,7 @@ import typer
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_service_pb2 as post
 from services.cli import render
-from services.cli.common import As, Json, call, clients, resolve
+from services.cli.common import As, Json, acting, call, clients
 
 app = typer.Typer()
 
@@ -16,7 +16,7 @@ app = typer.Typer()
 def post_(text: str, as_: As) -> None:
     """Publish a post; prints its id."""
     c = clients()
-    created = call(c.post.CreatePost, post.CreatePostRequest(author_id=resolve(c, as_), text=text)).post
+    created = call(c.post.CreatePost, post.CreatePostRequest(author_id=acting(c, as_), text=text)).post
     print(created.post_id)
 
 
@@ -39,7 +39,7 @@ def show(c, posts, title: str, as_json: bool) -> None:
 def reply(post_id: PostId, text: str, as_: As, json_: Json = False) -> None:
     """Reply to a post; prints the reply's id."""
     c = clients()
-    request = post.CreatePostRequest(author_id=resolve(c, as_), text=text, in_reply_to_post_id=post_id)
+    request = post.CreatePostRequest(author_id=acting(c, as_), text=text, in_reply_to_post_id=post_id)
     created = call(c.post.CreatePost, request).post
     render.print_json([render.stored_post_dict(created, as_.removeprefix("@"))]) if json_ else print(created.post_id)
 
@@ -49,7 +49,7 @@ def quote(post_id: PostId, text: str, as_: As, json_: Json = False) -> None:
     """Quote a post with your own text; prints the new post's id."""
     c = clients()
     created = call(
-        c.post.CreatePost, post.CreatePostRequest(author_id=resolve(c, as_), text=text, quoted_post_id=post_id)
+        c.post.CreatePost, post.CreatePostRequest(author_id=acting(c, as_), text=text, quoted_post_id=post_id)
     ).post
     render.print_json([render.stored_post_dict(created, as_.removeprefix("@"))]) if json_ else print(created.post_id)
 
@@ -58,7 +58,7 @@ def quote(post_id: PostId, text: str, as_: As, json_: Json = False) -> None:
 def repost(post_id: PostId, as_: As, undo: Undo = False, json_: Json = False) -> None:
     """Repost a post (or take the repost back with --undo)."""
     c = clients()
-    user_id = resolve(c, as_)
+    user_id = acting(c, as_)
     if undo:
         call(c.post.UndoRepost, post.UndoRepostRequest(post_id=post_id, user_id=user_id))
     else:
@@ -70,7 +70,7 @@ def repost(post_id: PostId, as_: As, undo: Undo = False, json_: Json = False) ->
 def like(post_id: PostId, as_: As, undo: Undo = False, json_: Json = False) -> None:
     """Like a post (or take the like back with --undo)."""
     c = clients()
-    user_id = resolve(c, as_)
+    user_id = acting(c, as_)
     if undo:
         call(c.post.UnlikePost, post.UnlikePostRequest(post_id=post_id, user_id=user_id))
     else:
@@ -82,7 +82,7 @@ def like(post_id: PostId, as_: As, undo: Undo = False, json_: Json = False) -> N
 def delete(post_id: PostId, as_: As, json_: Json = False) -> None:
     """Delete one of your posts."""
     c = clients()
-    call(c.post.DeletePost, post.DeletePostRequest(post_id=post_id, user_id=resolve(c, as_)))
+    call(c.post.DeletePost, post.DeletePostRequest(post_id=post_id, user_id=acting(c, as_)))
     report(json_, {"post_id": str(post_id), "deleted": True})
 
 

@@ -9,7 +9,7 @@ import typer
 
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
 from services.cli import render
-from services.cli.common import As, Json, Limit, call, clients, resolve
+from services.cli.common import As, Json, Limit, acting, call, clients, resolve
 from services.runtime.config import Settings
 
 app = typer.Typer(help="Home and user timelines.", no_args_is_help=True)
@@ -35,7 +35,7 @@ def show_posts(title: str, posts, as_json: bool) -> None:
 def timeline_home(as_: As, limit: Limit = 20, json_: Json = False) -> None:
     """The posts of everyone HANDLE follows, newest first."""
     c = clients()
-    request = timeline.GetHomeTimelineRequest(user_id=resolve(c, as_), page_size=limit)
+    request = timeline.GetHomeTimelineRequest(user_id=acting(c, as_), page_size=limit)
     show_posts(f"home timeline of @{as_.removeprefix('@')}", call(c.timeline.GetHomeTimeline, request).posts, json_)
 
 
@@ -56,7 +56,7 @@ def timeline_explain(
     c = clients()
     answer = call(
         c.timeline.ExplainHomeTimelineEntry,
-        timeline.ExplainHomeTimelineEntryRequest(user_id=resolve(c, as_), post_id=post_id),
+        timeline.ExplainHomeTimelineEntryRequest(user_id=acting(c, as_), post_id=post_id),
     )
     source = (
         {"topic": answer.source_topic, "partition": answer.source_partition, "offset": answer.source_offset}

@@ -5,11 +5,31 @@ from chirp.graph.v1 import graph_service_pb2 as pb
 from chirp.graph.v1 import graph_service_pb2_grpc
 from services.graph.events import relationship_message, stats_message, user_message
 from services.graph.service import GraphService
+from services.runtime.access import acting, privileged, public
 from services.runtime.idempotency import IdempotentRequests
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+
+
+# Who may call what (services/runtime/access.py). Accounts are created through the identity service.
+ACCESS = {
+    "CreateUser": privileged("identity"),
+    "GetUser": public(),
+    "ResolveHandle": public(),
+    "UpdateProfile": acting("user_id", "write:accounts"),
+    "FollowUser": acting("follower_id", "write:follows"),
+    "UnfollowUser": acting("follower_id", "write:follows"),
+    "ListFollowers": public(),
+    "ListFollowing": public(),
+    "BlockUser": acting("blocker_id", "write:blocks"),
+    "UnblockUser": acting("blocker_id", "write:blocks"),
+    "MuteUser": acting("muter_id", "write:mutes"),
+    "UnmuteUser": acting("muter_id", "write:mutes"),
+    # Private: it says whom the user blocks and mutes.
+    "GetRelationship": acting("user_id", "read:follows"),
+}
 
 
 class GraphApi(graph_service_pb2_grpc.GraphServiceServicer):

@@ -2,7 +2,7 @@
 counts each author's posts (services/graph/post_counts.py)."""
 
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
-from services.graph.api import GraphApi
+from services.graph.api import ACCESS, GraphApi
 from services.graph.post_counts import PostCountProjection
 from services.graph.repository import GraphRepository
 from services.graph.service import GraphService
@@ -44,6 +44,7 @@ SERVICE = ServiceSpec(
         address=lambda settings: settings.graph_addr,
         add_to_server=graph_service_pb2_grpc.add_GraphServiceServicer_to_server,
         build=_api,
+        rules=ACCESS,
     ),
     projection=POST_COUNTS,
 )

@@ -9,6 +9,7 @@ from chirp.notification.v1 import notification_service_pb2 as pb
 from services.graph.client import GraphClient
 from services.notification.domain import KINDS, Preferences, group_of, notification_id, parse_notification_id, shown
 from services.notification.repository import FeedRow, NotificationRepository
+from services.runtime.access import acting
 from services.runtime.clock import datetime_from_ms, ms_of, timestamp_from_datetime
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
@@ -42,6 +43,18 @@ def _parse_id(value: str) -> Position:
 
 def _id_of(position: Position) -> str:
     return notification_id(ms_of(position[0]), position[1])
+
+
+# Who may call what (services/runtime/access.py): notifications, read positions and preferences are their owner's.
+ACCESS = {
+    "ListNotifications": acting("user_id", "read:notifications"),
+    "ListNotificationActors": acting("user_id", "read:notifications"),
+    "GetUnreadCount": acting("user_id", "read:notifications"),
+    "MarkRead": acting("user_id", "write:statuses"),
+    "GetPreferences": acting("user_id", "read:notifications"),
+    "UpdatePreferences": acting("user_id", "write:notifications"),
+    "StreamNotifications": acting("user_id", "read:notifications"),
+}
 
 
 class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer):

@@ -3,7 +3,7 @@
 
 from chirp.notification.v1 import notification_service_pb2, notification_service_pb2_grpc
 from services.graph.client import GraphClient
-from services.notification.api import NotificationApi
+from services.notification.api import ACCESS, NotificationApi
 from services.notification.projection import NotificationProjection
 from services.notification.repository import NotificationRepository
 from services.runtime.cassandra import CassandraSession
@@ -40,6 +40,7 @@ SERVICE = ServiceSpec(
         address=lambda settings: settings.notification_addr,
         add_to_server=notification_service_pb2_grpc.add_NotificationServiceServicer_to_server,
         build=_api,
+        rules=ACCESS,
     ),
     projection=PROJECTION,
 )

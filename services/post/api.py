@@ -4,11 +4,25 @@ from chirp.post.v1 import post_service_pb2 as pb
 from chirp.post.v1 import post_service_pb2_grpc
 from services.post.domain import Reaction
 from services.post.service import PostService
+from services.runtime.access import acting, public
 from services.runtime.idempotency import IdempotentRequests
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+
+
+# Who may call what (services/runtime/access.py).
+ACCESS = {
+    "CreatePost": acting("author_id", "write:statuses"),
+    "GetPost": public(),
+    "DeletePost": acting("user_id", "write:statuses"),
+    "GetThread": public(),
+    "RepostPost": acting("user_id", "write:statuses"),
+    "UndoRepost": acting("user_id", "write:statuses"),
+    "LikePost": acting("user_id", "write:favourites"),
+    "UnlikePost": acting("user_id", "write:favourites"),
+}
 
 
 class PostApi(post_service_pb2_grpc.PostServiceServicer):

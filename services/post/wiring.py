@@ -2,7 +2,7 @@
 
 from chirp.post.v1 import post_service_pb2, post_service_pb2_grpc
 from services.graph.client import GraphClient
-from services.post.api import PostApi
+from services.post.api import ACCESS, PostApi
 from services.post.domain import PostingRules
 from services.post.repository import PostRepository
 from services.post.service import PostService
@@ -38,5 +38,6 @@ SERVICE = ServiceSpec(
         address=lambda settings: settings.post_addr,
         add_to_server=post_service_pb2_grpc.add_PostServiceServicer_to_server,
         build=_api,
+        rules=ACCESS,
     ),
 )

@@ -27,14 +27,31 @@ class Settings(BaseSettings):
     # Replication factor of the topics `chirp admin setup` creates (3 in production, 1 on one broker).
     kafka_replication_factor: int = 1
 
-    # Where clients (other services, the CLI) reach each gRPC API.
+    # Where clients (other services, the CLI, the edge) reach each gRPC API.
     graph_addr: str = "127.0.0.1:50051"
     post_addr: str = "127.0.0.1:50052"
     timeline_addr: str = "127.0.0.1:50053"
     notification_addr: str = "127.0.0.1:50054"
+    identity_addr: str = "127.0.0.1:50055"
 
     # Port a server process listens on; 0 means the service's default port (the one in its *_addr above).
     grpc_port: int = 0
+    # The interface servers listen on: loopback unless told otherwise (0.0.0.0 in Kubernetes, behind policies).
+    bind_host: str = "127.0.0.1"
+    # TLS for gRPC: a server with a certificate and key serves only TLS; clients with a CA file verify servers
+    # against it (and connect with TLS). Empty: plaintext, for one machine.
+    grpc_tls_cert_file: str = ""
+    grpc_tls_key_file: str = ""
+    grpc_tls_ca_file: str = ""
+
+    # The identity service's Ed25519 signing keys (PEM files, owner-only); only the identity service reads them.
+    signing_keys_dir: str = ".data/keys/identity"
+    # The operator's credential, which `chirp admin setup` writes (owner-only) and the CLI reads.
+    operator_credential_file: str = ".data/operator-credential"
+    # Whether anyone may sign up (Mastodon's registrations), and whether the OAuth password grant (first-party
+    # command-line apps) is allowed. Both on in the local `make up`, off by default.
+    registrations_open: bool = False
+    oauth_password_grant: bool = False
     # Port of the Prometheus /metrics endpoint; 0 turns it off.
     metrics_port: int = 0
 

@@ -52,6 +52,10 @@ class PermissionDenied(ChirpError):
     code = grpc.StatusCode.PERMISSION_DENIED
 
 
+class Unauthenticated(ChirpError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
 class ResourceExhausted(ChirpError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
@@ -66,6 +70,7 @@ _CODE_NUMBERS = {
     grpc.StatusCode.ALREADY_EXISTS: code_pb2.ALREADY_EXISTS,
     grpc.StatusCode.FAILED_PRECONDITION: code_pb2.FAILED_PRECONDITION,
     grpc.StatusCode.PERMISSION_DENIED: code_pb2.PERMISSION_DENIED,
+    grpc.StatusCode.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
     grpc.StatusCode.RESOURCE_EXHAUSTED: code_pb2.RESOURCE_EXHAUSTED,
     grpc.StatusCode.UNAVAILABLE: code_pb2.UNAVAILABLE,
     grpc.StatusCode.UNKNOWN: code_pb2.UNKNOWN,

@@ -1,94 +1,199 @@
-"""One way to run a gRPC API: health, reflection, error mapping, metrics and graceful shutdown on SIGTERM."""
+"""One way to run a gRPC API: who may call what, error mapping, health, reflection, metrics and graceful shutdown.
+
+Every call of a served API passes one gate (`_Gate`) before its handler runs, unary and streaming alike:
+- a request that does not parse as its message (corrupt bytes, invalid UTF-8) is INVALID_ARGUMENT, not UNKNOWN;
+- the method's access rule is checked against the call's credential (services/runtime/access.py);
+- a ChirpError becomes its status (AIP-193), an outage of a dependency UNAVAILABLE, anything else INTERNAL (a bug,
+  logged; the caller learns nothing of the internals).
+"""
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable, Iterable
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import structlog
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import Counter, Histogram, start_http_server
 
-from services.runtime.errors import ChirpError
+from services.runtime.access import Rule, authorize, credential_of, current_caller, missing_rules
+from services.runtime.config import Settings
+from services.runtime.credentials import CredentialVerifier
+from services.runtime.errors import ChirpError, InvalidArgument
 from services.runtime.outages import INFRASTRUCTURE_ERRORS
 
 log = structlog.get_logger(__name__)
 
-RPC_LATENCY = Histogram("chirp_grpc_server_handling_seconds", "Time to answer an RPC.", ["method"])
+RPC_LATENCY = Histogram(
+    "chirp_grpc_server_handling_seconds", "Time to answer an RPC (a stream: until it ends).", ["method"]
+)
 RPC_ERRORS = Counter("chirp_grpc_server_errors_total", "RPCs answered with an error.", ["method", "code"])
 
 # Seconds in-flight calls get to finish after SIGTERM; Kubernetes' default grace period is 30 s.
 SHUTDOWN_GRACE_SECONDS = 20
-
-
-class _ErrorsAndMetrics(grpc.aio.ServerInterceptor):
-    """Turn ChirpError into its status, any other exception into INTERNAL, and time every call."""
-
-    async def intercept_service(self, continuation, handler_call_details):
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        method = handler_call_details.method
-        inner = handler.unary_unary
-
-        async def unary_unary(request, context: grpc.aio.ServicerContext):
-            with RPC_LATENCY.labels(method).time():
-                try:
-                    return await inner(request, context)
-                except ChirpError as error:
-                    RPC_ERRORS.labels(method, error.code.name).inc()
-                    await context.abort_with_status(error.to_status())
-                except asyncio.CancelledError:
-                    raise
-                except INFRASTRUCTURE_ERRORS as error:
-                    # Retryable: the caller should back off and try again, as for any UNAVAILABLE.
-                    RPC_ERRORS.labels(method, "UNAVAILABLE").inc()
-                    log.warning("rpc.dependency_unavailable", method=method, error=repr(error))
-                    await context.abort(
-                        grpc.StatusCode.UNAVAILABLE,
-                        "a service this call needs is not answering; nothing was changed, try again",
-                    )
-                except grpc.aio.AioRpcError as error:
-                    if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                        raise
-                    RPC_ERRORS.labels(method, "UNAVAILABLE").inc()
-                    await context.abort(
-                        grpc.StatusCode.UNAVAILABLE, f"a service this call needs is not answering: {error.details()}"
-                    )
-                except Exception:
-                    if context.code() is not None:  # already aborted by the handler
-                        raise
-                    RPC_ERRORS.labels(method, "INTERNAL").inc()
-                    log.exception("rpc.failed", method=method)
-                    await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
-
-        return grpc.unary_unary_rpc_method_handler(
-            unary_unary,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-
+# What of a malformed request's parse error reaches the caller.
+MAX_PARSE_ERROR = 200
 
 Registration = Callable[[grpc.aio.Server], None]
 
 
-class GrpcServer:
-    """A grpc.aio server with the standard health service, reflection, error mapping and metrics."""
+@dataclass(frozen=True)
+class Api:
+    """A protobuf service a server serves: its descriptor, how its servicer is added, who may call each method."""
 
-    def __init__(self, *, name: str, port: int, register: Iterable[Registration], service_names: Iterable[str]) -> None:
+    service: ServiceDescriptor
+    register: Registration
+    # Method name (e.g. "CreatePost") -> its rule; every method of the service must have one.
+    rules: Mapping[str, Rule]
+
+
+class _Malformed:
+    """What a request that does not parse is handed to the gate as, instead of failing inside gRPC (UNKNOWN)."""
+
+    def __init__(self, message_name: str, error: Exception) -> None:
+        self.message_name = message_name
+        self.error = error
+
+
+def _lenient(deserialize, message_name: str):
+    def parse(data: bytes):
+        try:
+            return deserialize(data)
+        except Exception as error:
+            return _Malformed(message_name, error)
+
+    return parse
+
+
+class _Gate(grpc.aio.ServerInterceptor):
+    def __init__(self, rules: Mapping[str, Rule], verifier: CredentialVerifier | None) -> None:
+        # Full method path ("/chirp.post.v1.PostService/CreatePost") -> rule. Health and reflection have none.
+        self._rules = rules
+        self._verifier = verifier
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        rule = self._rules.get(method)
+        if rule is None:  # health and reflection: open to probes and tools
+            return handler
+        message_name = method.rsplit("/", 1)[-1] + "Request"
+        deserializer = _lenient(handler.request_deserializer, message_name)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(method, rule, handler.unary_unary),
+                request_deserializer=deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream(method, rule, handler.unary_stream),
+                request_deserializer=deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    async def _admit(self, rule: Rule, request, context) -> None:
+        if isinstance(request, _Malformed):
+            raise InvalidArgument(
+                "REQUEST_MALFORMED",
+                f"the request is not a valid {request.message_name}: {str(request.error)[:MAX_PARSE_ERROR]}",
+            )
+        caller = await authorize(rule, credential_of(context.invocation_metadata()), request, self._verifier)
+        current_caller.set(caller)
+
+    def _unary(self, method: str, rule: Rule, inner):
+        async def unary_unary(request, context: grpc.aio.ServicerContext):
+            with RPC_LATENCY.labels(method).time():
+                try:
+                    await self._admit(rule, request, context)
+                    return await inner(request, context)
+                except Exception as error:
+                    await _abort(method, context, error)
+
+        return unary_unary
+
+    def _stream(self, method: str, rule: Rule, inner):
+        async def unary_stream(request, context: grpc.aio.ServicerContext):
+            started = time.monotonic()
+            try:
+                await self._admit(rule, request, context)
+                async for item in inner(request, context):
+                    yield item
+            except Exception as error:
+                await _abort(method, context, error)
+            finally:
+                RPC_LATENCY.labels(method).observe(time.monotonic() - started)
+
+        return unary_stream
+
+
+async def _abort(method: str, context: grpc.aio.ServicerContext, error: Exception) -> None:
+    """End the call with the status the error stands for (context.abort raises, which ends the handler)."""
+    if isinstance(error, ChirpError):
+        RPC_ERRORS.labels(method, error.code.name).inc()
+        await context.abort_with_status(error.to_status())
+    if isinstance(error, INFRASTRUCTURE_ERRORS):
+        # Retryable: the caller should back off and try again, as for any UNAVAILABLE.
+        RPC_ERRORS.labels(method, "UNAVAILABLE").inc()
+        log.warning("rpc.dependency_unavailable", method=method, error=repr(error))
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE, "a service this call needs is not answering; nothing was changed, try again"
+        )
+    if isinstance(error, grpc.aio.AioRpcError) and error.code() in (
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    ):
+        RPC_ERRORS.labels(method, "UNAVAILABLE").inc()
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE, f"a service this call needs is not answering: {error.details()}"
+        )
+    if context.code() is not None or isinstance(error, asyncio.CancelledError):  # aborted by the handler, or gone
+        raise error
+    RPC_ERRORS.labels(method, "INTERNAL").inc()
+    log.error("rpc.failed", method=method, exc_info=error)
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
+
+
+class GrpcServer:
+    """A grpc.aio server with the gate, the standard health service and reflection, on the configured address."""
+
+    def __init__(
+        self, *, name: str, port: int, apis: Sequence[Api], settings: Settings, verifier: CredentialVerifier | None
+    ) -> None:
         self.name = name
         self.port = port
+        rules: dict[str, Rule] = {}
+        for api in apis:
+            methods = [method.name for method in api.service.methods]
+            missing = missing_rules(api.rules, methods)
+            if missing:
+                raise ValueError(f"{api.service.full_name} has no access rule for {', '.join(missing)}")
+            rules |= {f"/{api.service.full_name}/{method}": api.rules[method] for method in methods}
         # No SO_REUSEPORT (gRPC's default on Linux): a second server on a taken port must fail at start, not
         # quietly take half of the other's calls.
-        self._server = grpc.aio.server(interceptors=[_ErrorsAndMetrics()], options=[("grpc.so_reuseport", 0)])
-        for add in register:
-            add(self._server)
+        self._server = grpc.aio.server(interceptors=[_Gate(rules, verifier)], options=[("grpc.so_reuseport", 0)])
+        for api in apis:
+            api.register(self._server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
-        self._names = list(service_names)
+        self._names = [api.service.full_name for api in apis]
         reflection.enable_server_reflection([*self._names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server)
-        self._server.add_insecure_port(f"[::]:{port}")
+        address = f"{settings.bind_host}:{port}"
+        if settings.grpc_tls_cert_file:
+            credentials = grpc.ssl_server_credentials(
+                [(Path(settings.grpc_tls_key_file).read_bytes(), Path(settings.grpc_tls_cert_file).read_bytes())]
+            )
+            self._server.add_secure_port(address, credentials)
+        else:
+            self._server.add_insecure_port(address)
 
     async def start(self) -> None:
         await self._server.start()
@@ -104,16 +209,9 @@ class GrpcServer:
 
 
 async def serve(
-    *,
-    name: str,
-    port: int,
-    register: Iterable[Registration],
-    service_names: Iterable[str],
-    metrics_port: int = 0,
-    on_stop: Callable[[], Awaitable[None]] | None = None,
+    server: GrpcServer, *, metrics_port: int = 0, on_stop: Callable[[], Awaitable[None]] | None = None
 ) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully and run `on_stop`."""
-    server = GrpcServer(name=name, port=port, register=register, service_names=service_names)
     if metrics_port:
         start_http_server(metrics_port)
     await server.start()
@@ -125,4 +223,4 @@ async def serve(
     await server.stop()
     if on_stop is not None:
         await on_stop()
-    log.info("server.stopped", service=name)
+    log.info("server.stopped", service=server.name)

@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -19,10 +19,14 @@ import structlog
 from google.protobuf.descriptor import ServiceDescriptor
 from prometheus_client import start_http_server
 
+from chirp.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
+from services.runtime.access import Rule
 from services.runtime.bootstrap import settings_and_logging
 from services.runtime.cassandra import CassandraSession
+from services.runtime.channels import aio_channel
 from services.runtime.config import Settings
-from services.runtime.grpc_server import GrpcServer, Registration, serve
+from services.runtime.credentials import CredentialVerifier
+from services.runtime.grpc_server import Api, GrpcServer, serve
 from services.runtime.kafka import EventPublisher
 from services.runtime.projection.spec import ProjectionSpec
 from services.runtime.projection.versions import (
@@ -44,11 +48,12 @@ R = TypeVar("R")
 class Resources:
     """What a service's wiring builds on, each made on first use inside the running event loop (a faust worker
     starts its loop late) and closed when the process stops: the service's Cassandra session, its event publisher,
-    the repositories that serve reads, and whatever the wiring hands to `on_close`."""
+    the repositories that serve reads, the verifier of credentials, and whatever the wiring hands to `on_close`."""
 
     def __init__(self, settings: Settings, service: str) -> None:
         self.settings = settings
         self._service = service
+        self._verifier: CredentialVerifier | None = None
         self._session: SharedResource[CassandraSession] = SharedResource(
             lambda: CassandraSession.connect(settings, settings.keyspace(service))
         )
@@ -64,6 +69,24 @@ class Resources:
     def serving(self, projection: ProjectionSpec[R]) -> ServingRepository[R]:
         """The repository of the version of `projection` that serves reads, following rebuilds."""
         return ServingRepository(self.settings, projection.service, self._session, projection.repository)
+
+    def verifier(self) -> CredentialVerifier:
+        """Verifies the credentials of incoming calls with the identity service's public keys (GetSigningKeys)."""
+        if self._verifier is None:
+            identity = aio_channel(self.settings, self.settings.identity_addr)
+            stub = identity_service_pb2_grpc.IdentityServiceStub(identity)
+
+            async def fetch_keys() -> str:
+                response = await stub.GetSigningKeys(identity_service_pb2.GetSigningKeysRequest(), timeout=5)
+                return response.jwks
+
+            self._verifier = CredentialVerifier(fetch_keys)
+            self.on_close(identity.close)
+        return self._verifier
+
+    def use_verifier(self, verifier: CredentialVerifier) -> None:
+        """For the identity service, which verifies with the keys it holds instead of asking itself."""
+        self._verifier = verifier
 
     def on_close(self, close: Callable[[], Awaitable[None]]) -> None:
         self._closers.append(close)
@@ -86,12 +109,14 @@ class Resources:
 
 @dataclass(frozen=True)
 class ApiSpec(Generic[Servicer]):
-    """A gRPC API: the protobuf service it implements, where clients reach it, and how its servicer is built."""
+    """A gRPC API: the protobuf service it implements, where clients reach it, how its servicer is built, and who
+    may call each of its methods (services/runtime/access.py)."""
 
     service: ServiceDescriptor
     address: Callable[[Settings], str]
     add_to_server: Callable[[Servicer, grpc.aio.Server], None]
     build: Callable[[Resources], Awaitable[Servicer]]
+    rules: Mapping[str, Rule]
 
 
 @dataclass(frozen=True)
@@ -127,19 +152,19 @@ def run(spec: ServiceSpec, role: str, settings: Settings) -> None:
 
 
 async def _serve_api(spec: ServiceSpec, resources: Resources, port: int) -> None:
-    servicer = await spec.api.build(resources)
-    await serve(
-        name=f"{spec.name}-api",
-        port=port,
-        metrics_port=resources.settings.metrics_port,
-        register=[_registration(spec.api, servicer)],
-        service_names=[spec.api.service.full_name],
-        on_stop=resources.close,
+    server = await _server(spec, resources, port, f"{spec.name}-api", serves_api=True)
+    await serve(server, metrics_port=resources.settings.metrics_port, on_stop=resources.close)
+
+
+async def _server(spec: ServiceSpec, resources: Resources, port: int, name: str, serves_api: bool) -> GrpcServer:
+    """The process's gRPC server: the API (built now, inside the loop) or, for a worker, health alone."""
+    apis = []
+    if serves_api:
+        servicer = await spec.api.build(resources)
+        apis.append(Api(spec.api.service, lambda server: spec.api.add_to_server(servicer, server), spec.api.rules))
+    return GrpcServer(
+        name=name, port=port, apis=apis, settings=resources.settings, verifier=resources.verifier() if apis else None
     )
-
-
-def _registration(api: ApiSpec[Servicer], servicer: Servicer) -> Registration:
-    return lambda server: api.add_to_server(servicer, server)
 
 
 def _run_worker(spec: ServiceSpec, projection: ProjectionSpec[Any], role: str, resources: Resources, port: int) -> None:
@@ -188,14 +213,7 @@ def _run_worker(spec: ServiceSpec, projection: ProjectionSpec[Any], role: str, r
         server: GrpcServer | None = None
 
         async def on_start(self) -> None:
-            serves_api = role == "all"
-            register = [_registration(spec.api, await spec.api.build(resources))] if serves_api else []
-            self.server = GrpcServer(
-                name=f"{spec.name}-{role}",
-                port=port,
-                register=register,
-                service_names=[spec.api.service.full_name] if serves_api else [],
-            )
+            self.server = await _server(spec, resources, port, f"{spec.name}-{role}", serves_api=role == "all")
             await self.server.start()
 
         async def on_stop(self) -> None:

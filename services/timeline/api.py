@@ -10,6 +10,7 @@ from chirp.post.v1 import post_pb2
 from chirp.timeline.v1 import timeline_pb2, timeline_service_pb2_grpc
 from chirp.timeline.v1 import timeline_service_pb2 as pb
 from services.graph.client import GraphClient
+from services.runtime.access import acting, public
 from services.runtime.clock import now_ms, timestamp_from_datetime
 from services.runtime.errors import NotFound
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
@@ -30,6 +31,14 @@ from services.timeline.repository import StoredPost, StoredUser, TimelineReposit
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 _NEWEST = 2**63 - 1
+
+
+# Who may call what (services/runtime/access.py). A home timeline says whom its reader follows and mutes.
+ACCESS = {
+    "GetHomeTimeline": acting("user_id", "read:statuses"),
+    "GetUserTimeline": public(),
+    "ExplainHomeTimelineEntry": acting("user_id", "read:statuses"),
+}
 
 
 class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):

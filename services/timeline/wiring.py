@@ -8,7 +8,7 @@ from services.runtime.config import Settings
 from services.runtime.projection.spec import ProjectionSpec
 from services.runtime.service import ApiSpec, Resources, ServiceSpec
 from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
-from services.timeline.api import TimelineApi
+from services.timeline.api import ACCESS, TimelineApi
 from services.timeline.projection import TimelineProjection
 from services.timeline.reader_state import ReaderState
 from services.timeline.repository import TimelineRepository
@@ -51,6 +51,7 @@ SERVICE = ServiceSpec(
         address=lambda settings: settings.timeline_addr,
         add_to_server=timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server,
         build=_api,
+        rules=ACCESS,
     ),
     projection=PROJECTION,
 )

@@ -49,8 +49,8 @@ def test_the_stream_delivers_within_a_second_from_either_replica_and_a_reconnect
     ana, *fans = people.users(7)
     port = free_port()
     system.start("notification", port=port, label="notification-2")
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    listener = Listener(notification_service_pb2_grpc.NotificationServiceStub(channel), ana)
+    second = notification_service_pb2_grpc.NotificationServiceStub(clients.channel(f"127.0.0.1:{port}"))
+    listener = Listener(second, ana)
     latencies = []
     try:
         for count, fan in enumerate(fans[:3], start=1):
@@ -72,7 +72,6 @@ def test_the_stream_delivers_within_a_second_from_either_replica_and_a_reconnect
         finally:
             again.close()
     finally:
-        channel.close()
         if "notification-2" in system.processes:
             system.kill("notification-2", signal.SIGTERM)
     print(f"stream latencies after the post was acknowledged: {[round(s, 3) for s in latencies]}")

@@ -183,15 +183,14 @@ def test_past_the_posting_rate_limit_a_post_is_resource_exhausted_and_publishes_
     port = free_port()
     system.start("post", port=port, label="post-limited", env={"CHIRP_POST_RATE_LIMIT": "3"})
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            limited = post_service_pb2_grpc.PostServiceStub(channel)
-            author = user(clients)
-            for i in range(3):
-                limited.CreatePost(pb.CreatePostRequest(author_id=author, text=f"post {i}"), timeout=10)
-            with published() as p:
-                error = refused(limited.CreatePost, pb.CreatePostRequest(author_id=author, text="one too many"))
-            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            assert "at most 3 times in 3 hours" in error.details() and error_reason(error) == "POST_RATE_LIMITED"
-            assert p.count == 0
+        limited = post_service_pb2_grpc.PostServiceStub(clients.channel(f"127.0.0.1:{port}"))
+        author = user(clients)
+        for i in range(3):
+            limited.CreatePost(pb.CreatePostRequest(author_id=author, text=f"post {i}"), timeout=10)
+        with published() as p:
+            error = refused(limited.CreatePost, pb.CreatePostRequest(author_id=author, text="one too many"))
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "at most 3 times in 3 hours" in error.details() and error_reason(error) == "POST_RATE_LIMITED"
+        assert p.count == 0
     finally:
         system.kill("post-limited")
