@@ -212,7 +212,9 @@ class IdentityService:
         )
         found = await self._repo.get_person(person_id) if person_id is not None else None
         stored_hash = found[1] if found is not None else None
-        if found is None or not await asyncio.to_thread(verify_password, stored_hash, password):
+        # Hashed first, whether or not the login was found: the refusal must take as long either way.
+        verified = await asyncio.to_thread(verify_password, stored_hash, password)
+        if found is None or not verified:
             raise Unauthenticated("LOGIN_FAILED", "that login and password do not match")
         person = found[0]
         if stored_hash is not None and needs_rehash(stored_hash):
