@@ -168,11 +168,14 @@ class IdentityService:
                     raise AlreadyExists("EMAIL_TAKEN", "that email address belongs to another person")
                 email_claimed = True
             account = await self._new_account(person_id, username, display_name)
-        except ChirpError:
-            # A refusal (a taken email, a handle graph will not take): nothing was made, so free what was claimed.
-            await self._repo.release_username(key, person_id)
-            if email_claimed:
-                await self._repo.release_email(login_key(email), person_id)
+        except Exception as error:
+            # After a refusal (a taken email, a handle graph will not take) nothing was made; after an outage,
+            # without a request id no retry can resume this attempt. Either way, free what was claimed. With a
+            # request id, an outage keeps the claims for the retry to finish.
+            if isinstance(error, ChirpError) or not request_id:
+                await self._repo.release_username(key, person_id)
+                if email_claimed:
+                    await self._repo.release_email(login_key(email), person_id)
             raise
         person = Person(person_id, username, email, utc_now())
         await self._repo.save_person(person, password_hash)
@@ -228,8 +231,9 @@ class IdentityService:
 
     async def sign_out(self, session_token: str) -> None:
         """Ends the session; ending one that is unknown or already ended is no error."""
-        if session_token:
-            await self._repo.delete_session(secret_hash(session_token))
+        found = await self._repo.session(secret_hash(session_token)) if session_token else None
+        if found is not None:
+            await self._repo.delete_sessions(found[0], [secret_hash(session_token)])
 
     async def session_person(self, session_token: str) -> Person:
         if not session_token:
@@ -241,16 +245,20 @@ class IdentityService:
         return person[0]
 
     async def set_password(self, session_token: str, username: str, password: str) -> None:
-        """With a session, the session's own person; without one, the operator sets it for `username`."""
+        """With a session, the session's own person; without one, the operator sets it for `username`. Every other
+        session of the person ends: whoever knew the old password is signed out."""
         validate_password(password)
+        keep = b""
         if session_token:
             person = await self.session_person(session_token)
             if username and login_key(username) != login_key(person.username):
                 raise PermissionDenied("NOT_YOUR_PASSWORD", "a session sets the password of its own person only")
-            person_id = person.person_id
+            person_id, keep = person.person_id, secret_hash(session_token)
         else:
             person_id = await self._operator_target(username)
         await self._repo.set_password_hash(person_id, await asyncio.to_thread(hash_password, password))
+        others = [token_hash for token_hash in await self._repo.sessions_of(person_id) if token_hash != keep]
+        await self._repo.delete_sessions(person_id, others)
 
     async def _operator_target(self, username: str) -> int:
         caller = current_caller.get()
