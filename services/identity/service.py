@@ -19,6 +19,7 @@ from services.identity.domain import (
     Person,
     Registration,
     account_request_id,
+    handle_key,
     is_email,
     login_key,
     matches,
@@ -106,7 +107,14 @@ class IdentityService:
     # People and accounts.
 
     async def sign_up(
-        self, username: str, email: str, password: str, display_name: str, request_id: str, app_token: str, scopes
+        self,
+        username: str,
+        email: str,
+        password: str,
+        display_name: str,
+        request_id: str,
+        app_token: str,
+        scopes: list[str],
     ) -> Registration:
         """A person with a password and their first account (handle = username). With an app's own token the
         answer carries a token for that app acting as the new account, else a sign-in session."""
@@ -129,9 +137,8 @@ class IdentityService:
         """Another account for the session's person. One they already have under that handle is answered again,
         so a retry after a lost answer succeeds."""
         person = await self.session_person(session_token)
-        wanted = login_key(handle.removeprefix("@"))
         for account in await self._repo.accounts_of(person.person_id):
-            if login_key(account.handle) == wanted:
+            if handle_key(account.handle) == handle_key(handle):
                 return account
         return await self._new_account(person.person_id, handle, display_name)
 
@@ -197,9 +204,7 @@ class IdentityService:
 
     async def _new_account(self, person_id: int, handle: str, display_name: str) -> Account:
         credential, _ = self.sign(Caller(Kind.SERVICE, service=SERVICE_NAME))
-        user = await self._graph.create_user(
-            handle, display_name, account_request_id(person_id, handle.removeprefix("@")), credential
-        )
+        user = await self._graph.create_user(handle, display_name, account_request_id(person_id, handle), credential)
         account = Account(user.user_id, user.handle, user.display_name)
         await self._repo.save_account(person_id, account)
         return account
@@ -297,7 +302,7 @@ class IdentityService:
         await self._repo.save_token(secret_hash(issued.token), grant, issued.create_time)
         return issued
 
-    async def _sign_up_grant(self, app_token: str, scopes) -> Grant:
+    async def _sign_up_grant(self, app_token: str, scopes: list[str]) -> Grant:
         """What the new account's token will be: the app of `app_token` (its own token, with write:accounts) and
         the scopes asked for, or else the app token's own."""
         grant = await self._repo.get_token(secret_hash(app_token))
