@@ -6,7 +6,7 @@ from chirp.graph.v1 import graph_service_pb2_grpc
 from services.graph.events import relationship_message, stats_message, user_message
 from services.graph.service import GraphService
 from services.runtime.idempotency import IdempotentRequests
-from services.runtime.pagination import clamp_page_size, decode_token, encode_token
+from services.runtime.pagination import ID, clamp_page_size, decode_token, encode_token
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -98,7 +98,7 @@ class GraphApi(graph_service_pb2_grpc.GraphServiceServicer):
 
     async def _page(self, direction: str, request):
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        position = decode_token(request.page_token, keys=("after",))
+        position = decode_token(request.page_token, keys={"after": ID})
         users, last = await self._service.list_edges(
             direction, request.user_id, position["after"] if position else 0, size
         )

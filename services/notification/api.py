@@ -7,7 +7,15 @@ from datetime import datetime, timedelta
 from chirp.notification.v1 import notification_pb2, notification_service_pb2_grpc
 from chirp.notification.v1 import notification_service_pb2 as pb
 from services.graph.client import GraphClient
-from services.notification.domain import KINDS, Preferences, group_of, notification_id, parse_notification_id, shown
+from services.notification.domain import (
+    KINDS,
+    PAGE_POSITION,
+    Preferences,
+    group_of,
+    notification_id,
+    parse_notification_id,
+    shown,
+)
 from services.notification.repository import FeedRow, NotificationRepository
 from services.runtime.clock import datetime_from_ms, ms_of, timestamp_from_datetime
 from services.runtime.errors import InvalidArgument, NotFound
@@ -52,7 +60,7 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
     async def ListNotifications(self, request: pb.ListNotificationsRequest, context) -> pb.ListNotificationsResponse:
         repo = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        position = decode_token(request.page_token, keys=("time", "group"))
+        position = decode_token(request.page_token, keys=PAGE_POSITION)
         before = (datetime_from_ms(position["time"]), position["group"]) if position else None
         found = await self._shown_before(repo, request.user_id, before, size + 1, request.kind)
         if not found and not await repo.handles({request.user_id}):

@@ -6,6 +6,7 @@ from datetime import datetime
 from chirp.graph.v1 import graph_pb2
 from chirp.notification.v1.notification_pb2 import NotificationKind
 from chirp.post.v1 import post_pb2
+from services.runtime.pagination import UNIX_MS, Text
 
 NEW_FOLLOWER = NotificationKind.NOTIFICATION_KIND_NEW_FOLLOWER
 MENTION = NotificationKind.NOTIFICATION_KIND_MENTION
@@ -142,6 +143,12 @@ def shown(act_time: datetime, group_size: int, newest_act_time: datetime | None)
 def notification_id(ms: int, key: str) -> str:
     """The id is the position in the recipient's list: the newest act's time and its group."""
     return f"{ms}-{key}"
+
+
+# The longest group key is "mention:" or "repost:" and a 19-digit post id.
+MAX_GROUP_KEY_LENGTH = len("mention:") + 19
+# What a page token of ListNotifications holds: the position of the last notification of the page.
+PAGE_POSITION = {"time": UNIX_MS, "group": Text(MAX_GROUP_KEY_LENGTH)}
 
 
 def parse_notification_id(value: str) -> tuple[int, str]:

@@ -5,7 +5,7 @@ from chirp.post.v1 import post_service_pb2_grpc
 from services.post.domain import Reaction
 from services.post.service import PostService
 from services.runtime.idempotency import IdempotentRequests
-from services.runtime.pagination import clamp_page_size, decode_token, encode_token
+from services.runtime.pagination import ID, clamp_page_size, decode_token, encode_token
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -37,7 +37,7 @@ class PostApi(post_service_pb2_grpc.PostServiceServicer):
 
     async def GetThread(self, request: pb.GetThreadRequest, context) -> pb.GetThreadResponse:
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        position = decode_token(request.page_token, keys=("after",))
+        position = decode_token(request.page_token, keys={"after": ID})
         ancestors, post, replies, last = await self._service.get_thread(
             request.post_id, position["after"] if position else 0, size
         )

@@ -12,7 +12,7 @@ from chirp.timeline.v1 import timeline_service_pb2 as pb
 from services.graph.client import GraphClient
 from services.runtime.clock import now_ms, timestamp_from_datetime
 from services.runtime.errors import NotFound
-from services.runtime.pagination import clamp_page_size, decode_token, encode_token
+from services.runtime.pagination import ID, clamp_page_size, decode_token, encode_token
 from services.runtime.projection.versions import ServingRepository
 from services.timeline.domain import (
     ACTIVITY_RESOLUTION_MS,
@@ -80,7 +80,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         held-back posts (home timelines only), then the items' posts, counts and people."""
         repo = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        position = decode_token(request.page_token, keys=("before",))
+        position = decode_token(request.page_token, keys={"before": ID})
         before = position["before"] if position else _NEWEST
         reader, home = request.user_id, table == "home_timeline"
         known, entries, muted, activity = await asyncio.gather(

@@ -1,15 +1,26 @@
 """Refusals: the right status, a message naming the rule, and nothing written to the log."""
 
+
+import asyncio
+import base64
+import json
+import signal
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
-
 from chirp.graph.v1 import graph_service_pb2 as graph
+from chirp.notification.v1 import notification_pb2
 from chirp.notification.v1 import notification_service_pb2 as notification
 from chirp.post.v1 import post_service_pb2 as post
+from chirp.post.v1 import post_service_pb2_grpc
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
+from services.cli.launcher import free_port
+from services.runtime.cassandra import CassandraSession
+from services.runtime.clock import MAX_UNIX_MS, now_ms
 from services.runtime.errors import error_reason
 from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
-from tests.helpers import end_offsets, unique_handle
+from tests.helpers import end_offsets, eventually, unique_handle
 
 
 @pytest.fixture
@@ -114,3 +125,58 @@ def test_a_brand_new_account_reads_an_empty_timeline_not_an_error(clients):
     user = clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle("newbie")), timeout=10).user
     page = clients.timeline.GetHomeTimeline(timeline.GetHomeTimelineRequest(user_id=user.user_id), timeout=10)
     assert list(page.posts) == [] and page.next_page_token == ""
+
+
+def forged(position) -> str:
+    """A page token as a client can forge one: url-safe base64 of any JSON."""
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def reason_and_code(error: grpc.RpcError) -> tuple[str | None, grpc.StatusCode]:
+    return error_reason(error), error.code()
+
+
+@pytest.fixture
+def post_of(clients, author):
+    return clients.post.CreatePost(post.CreatePostRequest(author_id=author.user_id, text="a thread"), timeout=10).post
+
+
+# Each paged RPC: the client that calls it, its request, whose page it asks for, and the keys of its tokens.
+PAGED = {
+    "ListFollowers": ("graph", graph.ListFollowersRequest, "user_id", ("after",)),
+    "ListFollowing": ("graph", graph.ListFollowingRequest, "user_id", ("after",)),
+    "GetThread": ("post", post.GetThreadRequest, "post_id", ("after",)),
+    "GetHomeTimeline": ("timeline", timeline.GetHomeTimelineRequest, "user_id", ("before",)),
+    "GetUserTimeline": ("timeline", timeline.GetUserTimelineRequest, "user_id", ("before",)),
+    "ListNotifications": ("notification", notification.ListNotificationsRequest, "user_id", ("time", "group")),
+}
+
+
+WRONG_VALUES = ["12", 1.5, True, None, [1], {"a": 1}, -1, 10**20, 2**63, "x" * 10_000]
+
+
+@pytest.mark.parametrize("rpc", PAGED)
+@pytest.mark.parametrize("value", WRONG_VALUES, ids=lambda v: repr(v)[:12])
+def test_a_forged_page_token_with_the_right_keys_but_wrong_values_is_invalid_argument(
+    clients, author, post_of, rpc, value
+):
+    service, request_type, subject, keys = PAGED[rpc]
+    call = getattr(getattr(clients, service), rpc)
+    page_of = {"post_id": post_of.post_id} if subject == "post_id" else {"user_id": author.user_id}
+    # Every key wrong, and only the first (the others as a real token has them).
+    fine = {"after": 0, "before": 2**62, "time": now_ms(), "group": "follow", "actor": 1}
+    for token in (
+        forged({key: value for key in keys}),
+        forged({key: value if i == 0 else fine[key] for i, key in enumerate(keys)}),
+    ):
+        error = refused(call, request_type(page_token=token, **page_of))
+        assert reason_and_code(error) == ("PAGE_TOKEN_INVALID", grpc.StatusCode.INVALID_ARGUMENT), token
+
+
+def test_a_page_token_time_of_10_to_the_20_is_invalid_argument_not_try_again(clients, author):
+    token = forged({"time": 10**20, "group": "follow"})
+    error = refused(
+        clients.notification.ListNotifications,
+        notification.ListNotificationsRequest(user_id=author.user_id, page_token=token),
+    )
+    assert reason_and_code(error) == ("PAGE_TOKEN_INVALID", grpc.StatusCode.INVALID_ARGUMENT)
