@@ -180,3 +180,30 @@ def test_a_page_token_time_of_10_to_the_20_is_invalid_argument_not_try_again(cli
         notification.ListNotificationsRequest(user_id=author.user_id, page_token=token),
     )
     assert reason_and_code(error) == ("PAGE_TOKEN_INVALID", grpc.StatusCode.INVALID_ARGUMENT)
+
+
+@pytest.mark.parametrize("handle", ["", " ", "@", "x" * 100_000, "ada\0", "a" * 16])
+def test_resolving_what_cannot_be_a_handle_is_invalid_argument_with_a_short_message(clients, handle):
+    error = refused(clients.graph.ResolveHandle, graph.ResolveHandleRequest(handle=handle))
+    assert reason_and_code(error) == ("HANDLE_INVALID", grpc.StatusCode.INVALID_ARGUMENT)
+    assert len(error.details()) <= 300
+
+
+def test_a_post_mentioning_a_handle_too_long_to_exist_is_still_published(clients, author):
+    created = clients.post.CreatePost(
+        post.CreatePostRequest(author_id=author.user_id, text="hi @abcdefghijklmnopqrst"), timeout=10
+    ).post
+    assert [(m.handle, m.user_id) for m in created.mentions] == [("abcdefghijklmnopqrst", 0)]
+
+
+@pytest.mark.parametrize("rpc", ["CreateUser", "ResolveHandle"])
+def test_an_error_quotes_only_a_short_prefix_of_huge_input(clients, rpc):
+    handle = "é" * 100_000
+    if rpc == "CreateUser":
+        error = refused(clients.graph.CreateUser, graph.CreateUserRequest(handle=handle))
+    else:
+        error = refused(clients.graph.ResolveHandle, graph.ResolveHandleRequest(handle=handle))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(error.details()) <= 300 and "use 1 to 15 letters" in error.details()
+    trailer = sum(len(key) + len(value) for key, value in error.trailing_metadata())
+    assert trailer < 4096, trailer

@@ -1,11 +1,10 @@
 """Pure rules of handles, follows, profiles, blocks and mutes, the events that record them, and the post-count
 projection."""
 
+
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-
 import pytest
-
 from chirp.post.v1 import post_pb2
 from services.graph import events
 from services.graph.domain import (
@@ -29,8 +28,13 @@ from services.runtime.projection.records import Record
 from services.runtime.projection.runner import apply_until_done
 from services.text import Profile
 
+
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
 ADA = User(1, "ada", "Ada Lovelace", T0, bio="Analyst")
+
+
 CLASSIC = Profile.CLASSIC
 
 
@@ -46,6 +50,14 @@ def test_a_display_name_defaults_to_the_handle_and_is_capped():
     assert validate_display_name("  ", "ada") == "ada"
     with pytest.raises(InvalidArgument):
         validate_display_name("x" * 51, "ada")
+
+
+@pytest.mark.parametrize("handle", ["", " ", "@", "x" * 100_000, "ada\0", "ad a"])
+def test_what_cannot_be_a_handle_is_refused_with_a_short_message(handle):
+    with pytest.raises(InvalidArgument) as refused:
+        validate_handle(handle)
+    assert refused.value.reason == "HANDLE_INVALID"
+    assert len(refused.value.message) <= 300
 
 
 def test_nobody_follows_themselves():
