@@ -207,3 +207,39 @@ def test_an_error_quotes_only_a_short_prefix_of_huge_input(clients, rpc):
     assert len(error.details()) <= 300 and "use 1 to 15 letters" in error.details()
     trailer = sum(len(key) + len(value) for key, value in error.trailing_metadata())
     assert trailer < 4096, trailer
+
+
+@pytest.mark.parametrize(
+    ("char", "named"), [("\0", "U+0000 (NULL, a control character)"), ("\u202e", "U+202E (RIGHT-TO-LEFT OVERRIDE)")]
+)
+def test_nul_and_bidi_overrides_are_refused_in_posts_names_and_bios_and_publish_nothing(
+    system, clients, author, char, named
+):
+    graph_topic, post_topic = system.settings.topic(GRAPH_EVENTS.name), system.settings.topic(POST_EVENTS.name)
+    before = end_offsets(system.settings, graph_topic), end_offsets(system.settings, post_topic)
+    evil = unique_handle("evil")
+    calls = [
+        (clients.post.CreatePost, post.CreatePostRequest(author_id=author.user_id, text=f"hi {char}you"), "TEXT"),
+        (clients.graph.CreateUser, graph.CreateUserRequest(handle=evil, display_name=f"Ada{char}"), "DISPLAY_NAME"),
+        (
+            clients.graph.UpdateProfile,
+            graph.UpdateProfileRequest(user_id=author.user_id, display_name=char),
+            "DISPLAY_NAME",
+        ),
+        (clients.graph.UpdateProfile, graph.UpdateProfileRequest(user_id=author.user_id, bio=f"poet{char}"), "BIO"),
+    ]
+    for call, request, what in calls:
+        error = refused(call, request)
+        assert reason_and_code(error) == (f"{what}_INVALID_CHARACTER", grpc.StatusCode.INVALID_ARGUMENT)
+        assert named in error.details()
+    assert (end_offsets(system.settings, graph_topic), end_offsets(system.settings, post_topic)) == before
+
+
+def test_a_bio_of_one_huge_url_is_refused_though_it_counts_23(system, clients, author):
+    topic = system.settings.topic(GRAPH_EVENTS.name)
+    before = end_offsets(system.settings, topic)
+    bio = "https://example.com/" + "a" * 4000
+    error = refused(clients.graph.UpdateProfile, graph.UpdateProfileRequest(user_id=author.user_id, bio=bio))
+    assert reason_and_code(error) == ("BIO_TOO_LONG", grpc.StatusCode.INVALID_ARGUMENT)
+    assert "at most 1024 bytes" in error.details()
+    assert end_offsets(system.settings, topic) == before

@@ -1,10 +1,11 @@
 """Pure rules of handles, follows, profiles, blocks and mutes, the events that record them, and the post-count
 projection."""
 
-
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+
 import pytest
+
 from chirp.post.v1 import post_pb2
 from services.graph import events
 from services.graph.domain import (
@@ -28,13 +29,8 @@ from services.runtime.projection.records import Record
 from services.runtime.projection.runner import apply_until_done
 from services.text import Profile
 
-
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
 ADA = User(1, "ada", "Ada Lovelace", T0, bio="Analyst")
-
-
 CLASSIC = Profile.CLASSIC
 
 
@@ -50,6 +46,22 @@ def test_a_display_name_defaults_to_the_handle_and_is_capped():
     assert validate_display_name("  ", "ada") == "ada"
     with pytest.raises(InvalidArgument):
         validate_display_name("x" * 51, "ada")
+
+
+@pytest.mark.parametrize(
+    ("name", "named"), [("Ada\0", "U+0000 (NULL"), ("\u202eecalevoL adA", "U+202E (RIGHT-TO-LEFT OVERRIDE)")]
+)
+def test_a_display_name_with_nul_or_a_bidi_override_is_refused_naming_the_character(name, named):
+    with pytest.raises(InvalidArgument) as refused:
+        validate_display_name(name, "ada")
+    assert refused.value.reason == "DISPLAY_NAME_INVALID_CHARACTER"
+    assert named in refused.value.message
+    with pytest.raises(InvalidArgument):
+        updated_profile(ADA, name, None, CLASSIC)
+
+
+def test_a_display_name_keeps_right_to_left_text_and_its_marks():
+    assert validate_display_name("\u200fעדה לאבלייס", "ada") == "\u200fעדה לאבלייס"
 
 
 @pytest.mark.parametrize("handle", ["", " ", "@", "x" * 100_000, "ada\0", "ad a"])
