@@ -7,6 +7,7 @@ from services.graph.events import relationship_message, stats_message, user_mess
 from services.graph.service import GraphService
 from services.runtime.idempotency import IdempotentRequests
 from services.runtime.pagination import ID, clamp_page_size, decode_token, encode_token
+from services.runtime.validation import check_requests
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -16,6 +17,7 @@ class GraphApi(graph_service_pb2_grpc.GraphServiceServicer):
     def __init__(self, service: GraphService, requests: IdempotentRequests) -> None:
         self._service = service
         self._requests = requests
+        check_requests(self, pb.DESCRIPTOR.services_by_name["GraphService"])
 
     async def CreateUser(self, request: pb.CreateUserRequest, context) -> pb.CreateUserResponse:
         async def create():

@@ -21,6 +21,7 @@ from services.runtime.clock import datetime_from_ms, ms_of, timestamp_from_datet
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
 from services.runtime.projection.versions import ServingRepository
+from services.runtime.validation import check_requests
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -56,6 +57,7 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
     def __init__(self, repository: ServingRepository[NotificationRepository], graph: GraphClient) -> None:
         self._repository = repository
         self._graph = graph
+        check_requests(self, pb.DESCRIPTOR.services_by_name["NotificationService"])
 
     async def ListNotifications(self, request: pb.ListNotificationsRequest, context) -> pb.ListNotificationsResponse:
         repo = await self._repository.get()

@@ -6,6 +6,7 @@ from services.post.domain import Reaction
 from services.post.service import PostService
 from services.runtime.idempotency import IdempotentRequests
 from services.runtime.pagination import ID, clamp_page_size, decode_token, encode_token
+from services.runtime.validation import check_requests
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -15,6 +16,7 @@ class PostApi(post_service_pb2_grpc.PostServiceServicer):
     def __init__(self, service: PostService, requests: IdempotentRequests) -> None:
         self._service = service
         self._requests = requests
+        check_requests(self, pb.DESCRIPTOR.services_by_name["PostService"])
 
     async def CreatePost(self, request: pb.CreatePostRequest, context) -> pb.CreatePostResponse:
         async def create():

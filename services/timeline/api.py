@@ -14,6 +14,7 @@ from services.runtime.clock import now_ms, timestamp_from_datetime
 from services.runtime.errors import NotFound
 from services.runtime.pagination import ID, clamp_page_size, decode_token, encode_token
 from services.runtime.projection.versions import ServingRepository
+from services.runtime.validation import check_requests
 from services.timeline.domain import (
     ACTIVITY_RESOLUTION_MS,
     HomeEntry,
@@ -39,6 +40,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         self._repository = repository
         self._readers = readers
         self._graph = graph
+        check_requests(self, pb.DESCRIPTOR.services_by_name["TimelineService"])
 
     async def GetHomeTimeline(self, request: pb.GetHomeTimelineRequest, context) -> pb.GetHomeTimelineResponse:
         posts, token = await self._page("home_timeline", request)

@@ -209,6 +209,21 @@ def test_an_error_quotes_only_a_short_prefix_of_huge_input(clients, rpc):
     assert trailer < 4096, trailer
 
 
+def test_an_undefined_notification_kind_is_invalid_argument(clients, author):
+    error = refused(
+        clients.notification.ListNotifications, notification.ListNotificationsRequest(user_id=author.user_id, kind=99)
+    )
+    assert reason_and_code(error) == ("ENUM_VALUE_INVALID", grpc.StatusCode.INVALID_ARGUMENT)
+    assert "kind is 99" in error.details()
+    error = refused(
+        clients.notification.UpdatePreferences,
+        notification.UpdatePreferencesRequest(
+            user_id=author.user_id, preferences=notification_pb2.NotificationPreferences(disabled_kinds=[1, 99])
+        ),
+    )
+    assert reason_and_code(error) == ("ENUM_VALUE_INVALID", grpc.StatusCode.INVALID_ARGUMENT)
+
+
 @pytest.mark.parametrize(
     ("char", "named"), [("\0", "U+0000 (NULL, a control character)"), ("\u202e", "U+202E (RIGHT-TO-LEFT OVERRIDE)")]
 )
