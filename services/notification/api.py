@@ -17,7 +17,7 @@ from services.notification.domain import (
     shown,
 )
 from services.notification.repository import FeedRow, NotificationRepository
-from services.runtime.clock import datetime_from_ms, ms_of, timestamp_from_datetime
+from services.runtime.clock import datetime_from_ms, ms_of, now_ms, timestamp_from_datetime
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
 from services.runtime.projection.versions import ServingRepository
@@ -39,12 +39,13 @@ def _position(row: FeedRow) -> Position:
     return row.create_time, row.group_key
 
 
-def _parse_id(value: str) -> Position:
+def _parse_id(value: str, field: str = "notification_id") -> Position:
+    """The position an id stands for; INVALID_ARGUMENT for one this API did not give, nor could have given yet."""
     try:
-        ms, key = parse_notification_id(value)
-    except ValueError:
+        ms, key = parse_notification_id(value, now_ms())
+    except ValueError as error:
         raise InvalidArgument(
-            "NOTIFICATION_ID_INVALID", f"{value!r} is not a notification id this API returned"
+            "NOTIFICATION_ID_INVALID", f"{field} {value!r} is not a notification id this API returned: {error}"
         ) from None
     return datetime_from_ms(ms), key
 
@@ -65,12 +66,8 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
         position = decode_token(request.page_token, keys=PAGE_POSITION)
         before = (datetime_from_ms(position["time"]), position["group"]) if position else None
         found = await self._shown_before(repo, request.user_id, before, size + 1, request.kind)
-        if not found and not await repo.handles({request.user_id}):
-            # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
-            if not await self._graph.user_exists(request.user_id):
-                raise NotFound(
-                    "USER_NOT_FOUND", f"there is no user with id {request.user_id}", user_id=str(request.user_id)
-                )
+        if not found:
+            await self._require_user(repo, request.user_id)
         page = found[:size]
         token = ""
         if len(found) > size:
@@ -84,7 +81,17 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
     ) -> pb.ListNotificationActorsResponse:
         repo = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        actors = (await repo.actors(request.user_id, group_of(request.notification_id)))[:size]
+        try:
+            key = group_of(request.notification_id)
+        except ValueError:
+            raise InvalidArgument(
+                "NOTIFICATION_ID_INVALID",
+                f"notification_id {request.notification_id!r} is neither a notification id nor a group key this API"
+                " returned",
+            ) from None
+        actors = (await repo.actors(request.user_id, key))[:size]
+        if not actors:
+            await self._require_user(repo, request.user_id)
         handles = await repo.handles({actor_id for actor_id, _ in actors})
         return pb.ListNotificationActorsResponse(
             actors=[
@@ -103,14 +110,19 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
             if read
             else repo.feed_before(request.user_id, None, MAX_UNREAD)
         )
+        if not rows:
+            await self._require_user(repo, request.user_id)
         return pb.GetUnreadCountResponse(unread_count=len(await self._shown(repo, rows)))
 
     async def MarkRead(self, request: pb.MarkReadRequest, context) -> pb.MarkReadResponse:
         repo = await self._repository.get()
+        # Checked before the request id is claimed: a refusal writes nothing.
+        up_to = _parse_id(request.notification_id) if request.notification_id else None
+        await self._require_user(repo, request.user_id)
 
         async def mark() -> pb.MarkReadResponse:
-            if request.notification_id:
-                await repo.save_read_position(request.user_id, _parse_id(request.notification_id))
+            if up_to:
+                await repo.save_read_position(request.user_id, up_to)
             else:
                 newest = await repo.feed_before(request.user_id, None, 1)
                 if newest:
@@ -124,7 +136,10 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
         self, request: pb.GetPreferencesRequest, context
     ) -> notification_pb2.NotificationPreferences:
         repo = await self._repository.get()
-        return _preferences_message(await repo.preferences(request.user_id))
+        preferences = await repo.preferences(request.user_id)
+        if preferences == Preferences():  # nothing stored: maybe no such user
+            await self._require_user(repo, request.user_id)
+        return _preferences_message(preferences)
 
     async def UpdatePreferences(
         self, request: pb.UpdatePreferencesRequest, context
@@ -136,6 +151,7 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
                 "NOTIFICATION_KIND_INVALID", f"disabled_kinds must name notification kinds, got {unknown}"
             )
         preferences = Preferences(frozenset(request.preferences.disabled_kinds), request.preferences.only_following)
+        await self._require_user(repo, request.user_id)
 
         async def update() -> notification_pb2.NotificationPreferences:
             await repo.save_preferences(request.user_id, preferences)
@@ -151,10 +167,11 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
         repo = await self._repository.get()
         user_id = request.user_id
         if request.after_notification_id:
-            cursor = _parse_id(request.after_notification_id)
+            cursor = _parse_id(request.after_notification_id, "after_notification_id")
         else:
             newest = await repo.feed_before(user_id, None, 1)
             cursor = _position(newest[0]) if newest else (datetime_from_ms(0), "")
+        await self._require_user(repo, user_id)
 
         async def recent() -> list[FeedRow]:
             """Acts in the late window up to the cursor, then the oldest acts after it."""
@@ -175,6 +192,12 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
                 cursor = max(cursor, _position(fresh[-1]))
                 seen = {position for position in seen if position[0] >= cursor[0] - LATE_ACTS}
             await asyncio.sleep(POLL_SECONDS)
+
+    async def _require_user(self, repo: NotificationRepository, user_id: int) -> None:
+        """NOT_FOUND unless the user exists: known to this projection, or else (created a moment ago, not projected
+        yet) to the graph, which alone knows."""
+        if not await repo.handles({user_id}) and not await self._graph.user_exists(user_id):
+            raise NotFound("USER_NOT_FOUND", f"there is no user with id {user_id}", user_id=str(user_id))
 
     async def _shown_before(
         self, repo: NotificationRepository, user_id: int, before: Position | None, limit: int, kind: int

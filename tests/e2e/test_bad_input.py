@@ -209,6 +209,58 @@ def test_an_error_quotes_only_a_short_prefix_of_huge_input(clients, rpc):
     assert trailer < 4096, trailer
 
 
+def followed_by_someone(clients, user) -> notification_pb2.Notification:
+    """The new-follower notification `user` gets once someone follows them."""
+    fan = clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle("fan")), timeout=10).user
+    clients.graph.FollowUser(graph.FollowUserRequest(follower_id=fan.user_id, followee_id=user.user_id), timeout=10)
+    request = notification.ListNotificationsRequest(user_id=user.user_id)
+    return eventually(lambda: list(clients.notification.ListNotifications(request, timeout=10).notifications), 30)[0]
+
+
+def test_mark_read_refuses_an_id_from_the_future_so_the_read_position_is_not_frozen(clients, author):
+    newest = followed_by_someone(clients, author)
+    for future in (f"{MAX_UNIX_MS}-follow", f"{now_ms() + 3_600_000}-{newest.group_key}"):
+        error = refused(
+            clients.notification.MarkRead, notification.MarkReadRequest(user_id=author.user_id, notification_id=future)
+        )
+        assert reason_and_code(error) == ("NOTIFICATION_ID_INVALID", grpc.StatusCode.INVALID_ARGUMENT)
+        assert "future" in error.details()
+    marked = clients.notification.MarkRead(
+        notification.MarkReadRequest(user_id=author.user_id, notification_id=newest.notification_id), timeout=10
+    )
+    assert marked.read_up_to == newest.notification_id
+
+
+def test_mark_read_refuses_an_id_longer_than_any_notification_id(clients, author):
+    error = refused(
+        clients.notification.MarkRead,
+        notification.MarkReadRequest(user_id=author.user_id, notification_id="1-like:1" + "1" * 3_900_000),
+    )
+    assert reason_and_code(error) == ("NOTIFICATION_ID_INVALID", grpc.StatusCode.INVALID_ARGUMENT)
+    assert len(error.details()) <= 300
+
+
+def test_mark_read_and_preferences_of_a_user_that_does_not_exist_are_not_found_and_store_nothing(system, clients):
+    nobody = 777_000_001
+    calls = [
+        (clients.notification.MarkRead, notification.MarkReadRequest(user_id=nobody, notification_id="1-like:1")),
+        (clients.notification.MarkRead, notification.MarkReadRequest(user_id=nobody)),
+        (
+            clients.notification.UpdatePreferences,
+            notification.UpdatePreferencesRequest(
+                user_id=nobody, preferences=notification_pb2.NotificationPreferences(only_following=True)
+            ),
+        ),
+        (clients.notification.GetPreferences, notification.GetPreferencesRequest(user_id=nobody)),
+        (clients.notification.GetUnreadCount, notification.GetUnreadCountRequest(user_id=nobody)),
+    ]
+    for call, request in calls:
+        assert reason_and_code(refused(call, request)) == ("USER_NOT_FOUND", grpc.StatusCode.NOT_FOUND), request
+    keyspace = system.settings.keyspace("notification")
+    for table in ("read_positions", "preferences"):
+        assert cql(system.settings, f"SELECT * FROM {keyspace}.{table} WHERE user_id = ?", (nobody,)) == []
+
+
 def test_an_undefined_notification_kind_is_invalid_argument(clients, author):
     error = refused(
         clients.notification.ListNotifications, notification.ListNotificationsRequest(user_id=author.user_id, kind=99)
@@ -258,3 +310,14 @@ def test_a_bio_of_one_huge_url_is_refused_though_it_counts_23(system, clients, a
     assert reason_and_code(error) == ("BIO_TOO_LONG", grpc.StatusCode.INVALID_ARGUMENT)
     assert "at most 1024 bytes" in error.details()
     assert end_offsets(system.settings, topic) == before
+
+
+def cql(settings, statement: str, parameters: tuple) -> list[tuple]:
+    async def run():
+        session = await CassandraSession.connect(settings)
+        try:
+            return [tuple(row) for row in await session.execute(statement, parameters)]
+        finally:
+            session.shutdown()
+
+    return asyncio.run(run())
