@@ -8,6 +8,7 @@ from chirp.notification.v1 import notification_pb2, notification_service_pb2_grp
 from chirp.notification.v1 import notification_service_pb2 as pb
 from services.graph.client import GraphClient
 from services.notification.domain import (
+    ACTOR_POSITION,
     KINDS,
     PAGE_POSITION,
     Preferences,
@@ -79,6 +80,7 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
     async def ListNotificationActors(
         self, request: pb.ListNotificationActorsRequest, context
     ) -> pb.ListNotificationActorsResponse:
+        """A page of the group's actors, newest first; the token is the last one's (time, actor id)."""
         repo = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         try:
@@ -89,17 +91,24 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
                 f"notification_id {request.notification_id!r} is neither a notification id nor a group key this API"
                 " returned",
             ) from None
-        actors = (await repo.actors(request.user_id, key))[:size]
-        if not actors:
+        position = decode_token(request.page_token, keys=ACTOR_POSITION)
+        actors = await repo.actors(request.user_id, key)
+        if position:
+            after = (position["time"], position["actor"])
+            actors = [(actor_id, at) for actor_id, at in actors if (ms_of(at), actor_id) < after]
+        elif not actors:
             await self._require_user(repo, request.user_id)
-        handles = await repo.handles({actor_id for actor_id, _ in actors})
+        page = actors[:size]
+        token = encode_token({"time": ms_of(page[-1][1]), "actor": page[-1][0]}) if len(actors) > size else ""
+        handles = await repo.handles({actor_id for actor_id, _ in page})
         return pb.ListNotificationActorsResponse(
             actors=[
                 notification_pb2.NotificationActor(
                     user_id=actor_id, handle=handles.get(actor_id, ""), create_time=timestamp_from_datetime(at)
                 )
-                for actor_id, at in actors
-            ]
+                for actor_id, at in page
+            ],
+            next_page_token=token,
         )
 
     async def GetUnreadCount(self, request: pb.GetUnreadCountRequest, context) -> pb.GetUnreadCountResponse:

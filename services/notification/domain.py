@@ -7,7 +7,7 @@ from chirp.graph.v1 import graph_pb2
 from chirp.notification.v1.notification_pb2 import NotificationKind
 from chirp.post.v1 import post_pb2
 from services.runtime.clock import MAX_UNIX_MS
-from services.runtime.pagination import UNIX_MS, Text
+from services.runtime.pagination import ID, UNIX_MS, Text
 
 NEW_FOLLOWER = NotificationKind.NOTIFICATION_KIND_NEW_FOLLOWER
 MENTION = NotificationKind.NOTIFICATION_KIND_MENTION
@@ -156,6 +156,8 @@ MAX_NOTIFICATION_ID_LENGTH = 15 + 1 + MAX_GROUP_KEY_LENGTH
 MAX_CLOCK_SKEW_MS = 60_000
 # What a page token of ListNotifications holds: the position of the last notification of the page.
 PAGE_POSITION = {"time": UNIX_MS, "group": Text(MAX_GROUP_KEY_LENGTH)}
+# And one of ListNotificationActors: the last actor of the page and when they acted.
+ACTOR_POSITION = {"time": UNIX_MS, "actor": ID}
 _POST_GROUP_PREFIXES = tuple(prefix for kind, prefix in _PREFIX.items() if kind != NEW_FOLLOWER)
 
 

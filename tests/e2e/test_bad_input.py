@@ -149,6 +149,12 @@ PAGED = {
     "GetHomeTimeline": ("timeline", timeline.GetHomeTimelineRequest, "user_id", ("before",)),
     "GetUserTimeline": ("timeline", timeline.GetUserTimelineRequest, "user_id", ("before",)),
     "ListNotifications": ("notification", notification.ListNotificationsRequest, "user_id", ("time", "group")),
+    "ListNotificationActors": (
+        "notification",
+        lambda **fields: notification.ListNotificationActorsRequest(notification_id="follow", **fields),
+        "user_id",
+        ("time", "actor"),
+    ),
 }
 
 
@@ -274,6 +280,40 @@ def test_an_undefined_notification_kind_is_invalid_argument(clients, author):
         ),
     )
     assert reason_and_code(error) == ("ENUM_VALUE_INVALID", grpc.StatusCode.INVALID_ARGUMENT)
+
+
+def test_notification_actors_page_past_any_page_size(clients, author, post_of):
+    likers = [
+        clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle("liker")), timeout=10).user
+        for _ in range(5)
+    ]
+    for liker in likers:
+        clients.post.LikePost(post.LikePostRequest(post_id=post_of.post_id, user_id=liker.user_id), timeout=10)
+    group = f"like:{post_of.post_id}"
+
+    def actors(token: str = "", size: int = 2):
+        request = notification.ListNotificationActorsRequest(
+            user_id=author.user_id, notification_id=group, page_size=size, page_token=token
+        )
+        return clients.notification.ListNotificationActors(request, timeout=10)
+
+    eventually(lambda: len(actors(size=100).actors) == 5, timeout=30)
+    pages, token = [], ""
+    while True:
+        page = actors(token)
+        pages.append([a.user_id for a in page.actors])
+        token = page.next_page_token
+        if not token:
+            break
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [u for p in pages for u in p] == [a.user_id for a in actors(size=100).actors]
+    assert sorted(u for p in pages for u in p) == sorted(liker.user_id for liker in likers)
+    for bad in ("", "nonsense", "1-" + "x" * 100, f"like:{post_of.post_id}" + "0" * 30):
+        error = refused(
+            clients.notification.ListNotificationActors,
+            notification.ListNotificationActorsRequest(user_id=author.user_id, notification_id=bad),
+        )
+        assert reason_and_code(error) == ("NOTIFICATION_ID_INVALID", grpc.StatusCode.INVALID_ARGUMENT), bad
 
 
 @pytest.mark.parametrize(
