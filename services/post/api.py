@@ -40,14 +40,13 @@ class PostApi(post_service_pb2_grpc.PostServiceServicer):
     async def GetThread(self, request: pb.GetThreadRequest, context) -> pb.GetThreadResponse:
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         position = decode_token(request.page_token, keys={"after": ID})
-        ancestors, post, replies, last = await self._service.get_thread(
-            request.post_id, position["after"] if position else 0, size
-        )
+        thread = await self._service.get_thread(request.post_id, position["after"] if position else 0, size)
         return pb.GetThreadResponse(
-            ancestors=ancestors,
-            post=post,
-            replies=replies,
-            next_page_token=encode_token({"after": last}) if last is not None else "",
+            ancestors=thread.ancestors,
+            ancestors_truncated=thread.ancestors_truncated,
+            post=thread.post,
+            replies=thread.replies,
+            next_page_token=encode_token({"after": thread.last_reply_id}) if thread.last_reply_id is not None else "",
         )
 
     async def RepostPost(self, request: pb.RepostPostRequest, context) -> pb.RepostPostResponse:

@@ -1,6 +1,7 @@
 """Use cases of the post service. Each checks everything before it writes or publishes anything."""
 
 import asyncio
+from dataclasses import dataclass
 
 import structlog
 
@@ -16,6 +17,16 @@ from services.runtime.kafka import EventPublisher
 from services.text import validate_post
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Thread:
+    ancestors: list[post_pb2.Post]  # root first
+    # The conversation goes further up than `ancestors`: only the MAX_THREAD_DEPTH nearest are given.
+    ancestors_truncated: bool
+    post: post_pb2.Post
+    replies: list[post_pb2.Post]  # a page of direct replies, oldest first
+    last_reply_id: int | None  # where the next page starts; None when this is the last one
 
 
 class PostService:
@@ -90,21 +101,25 @@ class PostService:
         await self._publisher.publish(self._topic, post.author_id, events.post_deleted(post, now))
         await self._repo.mark_deleted(post_id, now)
 
-    async def get_thread(self, post_id: int, after: int, limit: int) -> tuple[list, post_pb2.Post, list, int | None]:
-        """(ancestors root first, the post, a page of direct replies oldest first, where the next page starts)."""
+    async def get_thread(self, post_id: int, after: int, limit: int) -> Thread:
+        """The post's ancestors (the MAX_THREAD_DEPTH nearest, root first), the post and a page of direct replies."""
         post = await self.get_post(post_id)
-        ancestors = []
+        ancestors: list[post_pb2.Post] = []
         parent_id = post.in_reply_to_post_id
-        while parent_id and len(ancestors) < MAX_THREAD_DEPTH:
+        truncated = False
+        while parent_id:
             ancestor = await self._repo.get(parent_id)
             if ancestor is None:
                 break  # a deleted ancestor ends the visible chain
+            if len(ancestors) == MAX_THREAD_DEPTH:
+                truncated = True  # there is a visible post above the ones returned
+                break
             ancestors.append(ancestor)
             parent_id = ancestor.in_reply_to_post_id
         ids = await self._repo.reply_ids(post_id, after, limit + 1)
         more = len(ids) > limit
         replies = [r for r in await asyncio.gather(*(self._repo.get(i) for i in ids[:limit])) if r is not None]
-        return ancestors[::-1], post, replies, (ids[limit - 1] if more else None)
+        return Thread(ancestors[::-1], truncated, post, replies, ids[limit - 1] if more else None)
 
     async def react(self, reaction: Reaction, post_id: int, user_id: int, add: bool) -> None:
         """Like/unlike or repost/undo: idempotent. A repeated like publishes the same event again (same id) so a

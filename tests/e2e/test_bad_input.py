@@ -316,6 +316,23 @@ def test_notification_actors_page_past_any_page_size(clients, author, post_of):
         assert reason_and_code(error) == ("NOTIFICATION_ID_INVALID", grpc.StatusCode.INVALID_ARGUMENT), bad
 
 
+def test_a_thread_deeper_than_100_says_its_ancestors_are_truncated(clients):
+    writer = clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle("deep")), timeout=10).user
+    chain = [clients.post.CreatePost(post.CreatePostRequest(author_id=writer.user_id, text="0"), timeout=10).post]
+    for depth in range(1, 102):
+        request = post.CreatePostRequest(
+            author_id=writer.user_id, text=str(depth), in_reply_to_post_id=chain[-1].post_id
+        )
+        chain.append(clients.post.CreatePost(request, timeout=10).post)
+    deepest = clients.post.GetThread(post.GetThreadRequest(post_id=chain[101].post_id), timeout=10)
+    assert [p.post_id for p in deepest.ancestors] == [p.post_id for p in chain[1:101]]
+    assert deepest.ancestors_truncated
+    assert deepest.ancestors[0].in_reply_to_post_id == chain[0].post_id  # where to look further up
+    whole = clients.post.GetThread(post.GetThreadRequest(post_id=chain[100].post_id), timeout=10)
+    assert [p.post_id for p in whole.ancestors] == [p.post_id for p in chain[:100]]
+    assert not whole.ancestors_truncated
+
+
 @pytest.mark.parametrize(
     ("char", "named"), [("\0", "U+0000 (NULL, a control character)"), ("\u202e", "U+202E (RIGHT-TO-LEFT OVERRIDE)")]
 )
