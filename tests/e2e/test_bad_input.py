@@ -369,6 +369,28 @@ def test_a_bio_of_one_huge_url_is_refused_though_it_counts_23(system, clients, a
     assert end_offsets(system.settings, topic) == before
 
 
+def test_the_post_rate_limit_holds_exactly_under_concurrent_calls(system, clients):
+    limit, calls = 20, 60
+    port = free_port()
+    system.start("post", port=port, label="post-limited", env={"CHIRP_POST_RATE_LIMIT": str(limit)})
+    try:
+        stub = post_service_pb2_grpc.PostServiceStub(clients.channel(f"127.0.0.1:{port}"))
+        user = clients.graph.CreateUser(graph.CreateUserRequest(handle=unique_handle("burst")), timeout=10).user
+
+        def create(n: int) -> grpc.StatusCode:
+            try:
+                stub.CreatePost(post.CreatePostRequest(author_id=user.user_id, text=f"post {n}"), timeout=60)
+                return grpc.StatusCode.OK
+            except grpc.RpcError as error:
+                return error.code()
+
+        with ThreadPoolExecutor(max_workers=calls) as pool:
+            codes = Counter(pool.map(create, range(calls)))
+        assert codes == {grpc.StatusCode.OK: limit, grpc.StatusCode.RESOURCE_EXHAUSTED: calls - limit}
+    finally:
+        system.kill("post-limited", signal.SIGTERM)
+
+
 def cql(settings, statement: str, parameters: tuple) -> list[tuple]:
     async def run():
         session = await CassandraSession.connect(settings)
