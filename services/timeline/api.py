@@ -54,6 +54,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         self, request: pb.ExplainHomeTimelineEntryRequest, context
     ) -> pb.ExplainHomeTimelineEntryResponse:
         repo = await self._repository.get()
+        await self._require_user(repo, request.user_id)
         post = (await repo.get_posts([request.post_id])).get(request.post_id)
         source = await repo.home_row_source(request.user_id, request.post_id)
         author_id = post.author_id if post else None
@@ -92,9 +93,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
             self._readers.activity(reader) if home else _nothing(),
         )
         if not known:
-            # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
-            if not await self._graph.user_exists(reader):
-                raise NotFound("USER_NOT_FOUND", f"there is no user with id {reader}", user_id=str(reader))
+            await self._require_user(repo, reader)
         if home and await self._note_read(repo, reader, activity):
             entries = await home_page(repo, reader, before, size + 1)
         more = len(entries) > size
@@ -119,6 +118,12 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
             and shown_at_home(posts[entry.post_id].author_id, entry.reposted_by, muted or set())
         ]
         return items, encode_token({"before": entries[-1].post_id}) if more else ""
+
+    async def _require_user(self, repo: TimelineRepository, user_id: int) -> None:
+        """NOT_FOUND unless the user exists: known to this projection or else (created a moment ago, not projected
+        yet) to the graph, which alone knows."""
+        if not await repo.get_users({user_id}) and not await self._graph.user_exists(user_id):
+            raise NotFound("USER_NOT_FOUND", f"there is no user with id {user_id}", user_id=str(user_id))
 
     async def _note_read(self, repo: TimelineRepository, reader: int, activity: Activity) -> bool:
         """Record the read (at most once a minute). A reader fan-out skipped as inactive is rebuilt first: True
