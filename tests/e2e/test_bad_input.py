@@ -1,14 +1,15 @@
 """Refusals: the right status, a message naming the rule, and nothing written to the log."""
 
-
 import asyncio
 import base64
 import json
 import signal
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+
 import grpc
 import pytest
+
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.notification.v1 import notification_pb2
 from chirp.notification.v1 import notification_service_pb2 as notification
@@ -127,6 +128,10 @@ def test_a_brand_new_account_reads_an_empty_timeline_not_an_error(clients):
     assert list(page.posts) == [] and page.next_page_token == ""
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Bad input, everywhere (issue 10): each a request a new user sent that was answered INTERNAL, UNAVAILABLE or OK.
+
+
 def forged(position) -> str:
     """A page token as a client can forge one: url-safe base64 of any JSON."""
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
@@ -156,8 +161,6 @@ PAGED = {
         ("time", "actor"),
     ),
 }
-
-
 WRONG_VALUES = ["12", 1.5, True, None, [1], {"a": 1}, -1, 10**20, 2**63, "x" * 10_000]
 
 
