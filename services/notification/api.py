@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from chirp.notification.v1 import notification_pb2, notification_service_pb2_grpc
 from chirp.notification.v1 import notification_service_pb2 as pb
@@ -18,7 +18,7 @@ from services.notification.domain import (
     shown,
 )
 from services.notification.repository import FeedRow, NotificationRepository
-from services.runtime.clock import datetime_from_ms, ms_of, now_ms, timestamp_from_datetime
+from services.runtime.clock import datetime_from_ms, ms_of, timestamp_from_datetime
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
 from services.runtime.projection.versions import ServingRepository
@@ -43,7 +43,7 @@ def _position(row: FeedRow) -> Position:
 def _parse_id(value: str, field: str = "notification_id") -> Position:
     """The position an id stands for; INVALID_ARGUMENT for one this API did not give, nor could have given yet."""
     try:
-        ms, key = parse_notification_id(value, now_ms())
+        ms, key = parse_notification_id(value, ms_of(datetime.now(UTC)))
     except ValueError as error:
         raise InvalidArgument(
             "NOTIFICATION_ID_INVALID", f"{field} {value!r} is not a notification id this API returned: {error}"
