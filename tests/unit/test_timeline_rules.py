@@ -1,6 +1,6 @@
 """Fan-out and explanation rules of home timelines, without servers."""
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from services.timeline.domain import (
@@ -59,7 +59,6 @@ entries = st.lists(st.integers(1, 10_000), unique=True).map(
 )
 
 
-@settings(deadline=None)  # a rule, not a timing: a loaded machine must not fail it
 @given(rows=entries, held=st.lists(entries, max_size=4), limit=st.integers(1, 50))
 def test_a_merged_page_is_newest_first_each_post_once_and_rows_win(rows, held, limit):
     held = [[HomeEntry(e.post_id, held_back=True) for e in author] for author in held]
