@@ -3,11 +3,11 @@
 import pytest
 from hypothesis import settings
 
+from services.cli.launcher import infra, running_system
+
 # Property tests check rules, not speed: no per-example deadline, so a busy machine cannot fail them.
 settings.register_profile("chirp", deadline=None)
 settings.load_profile("chirp")
-
-from services.cli.launcher import infra, running_system
 
 
 @pytest.fixture(scope="session")
