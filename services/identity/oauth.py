@@ -196,7 +196,7 @@ class _Server(AuthorizationServer):
         self.wait(self.repo.save_token(secret_hash(token["access_token"]), grant, created))
 
     def create_oauth2_request(self, request: OAuth2Request) -> OAuth2Request:
-        return request  # already one: built by `_request`
+        return request  # already one: a _Request
 
     def handle_response(self, status: int, body, headers) -> tuple:
         return status, body, dict(headers)
