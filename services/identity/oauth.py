@@ -103,7 +103,7 @@ class OAuthServer:
 
     async def validate(self, parameters: dict[str, str]) -> tuple[App, frozenset[str], str]:
         """(the app, the scopes asked for, where the answer goes) of an authorization request, once it is valid."""
-        grant = await self._run(lambda: self._server.get_consent_grant(_request("GET", parameters)))
+        grant = await self._run(lambda: self._server.get_consent_grant(_Request("GET", parameters)))
         return grant.client.app, frozenset(grant.request.scope.split()), grant.redirect_uri
 
     async def authorize(self, parameters: dict[str, str], owner: Owner | None) -> tuple[str, str]:
@@ -111,7 +111,7 @@ class OAuthServer:
         or denied when `owner` is None (then the redirect carries error=access_denied, or, out of band, neither)."""
 
         def decide() -> tuple[str, str]:
-            request = _request("GET", parameters)
+            request = _Request("GET", parameters)
             grant = self._server.get_consent_grant(request, end_user=owner)
             try:
                 _, _, headers = self._server.create_authorization_response(request, grant_user=owner, grant=grant)
@@ -125,13 +125,13 @@ class OAuthServer:
 
     async def exchange(self, form: dict[str, str]) -> IssuedToken:
         """The token endpoint: a new access token for the grant the form asks for."""
-        _, body, _ = await self._run(lambda: self._server.create_token_response(_request("POST", form)))
+        _, body, _ = await self._run(lambda: self._server.create_token_response(_Request("POST", form)))
         created = datetime.fromtimestamp(body["created_at"], UTC)
         return IssuedToken(body["access_token"], frozenset(body["scope"].split()), created)
 
     async def revoke(self, form: dict[str, str]) -> None:
         """RFC 7009: the client's own token is revoked; an unknown one is no error."""
-        await self._run(lambda: self._server.create_endpoint_response("revocation", _request("POST", form)))
+        await self._run(lambda: self._server.create_endpoint_response("revocation", _Request("POST", form)))
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -143,11 +143,21 @@ class OAuthServer:
             raise refusal(error) from error
 
 
-def _request(method: str, fields: dict[str, str]) -> OAuth2Request:
-    """An authlib request from the fields a gRPC request carried (empty ones left out, as if never sent)."""
-    request = OAuth2Request(method, _REQUEST_URI)
-    request.payload = BasicOAuth2Payload({key: value for key, value in fields.items() if value})
-    return request
+class _Request(OAuth2Request):
+    """An authlib request from the fields a gRPC request carried (empty ones left out, as if never sent): the
+    query of an authorization request, the form of a token or revocation request."""
+
+    def __init__(self, method: str, fields: dict[str, str]) -> None:
+        super().__init__(method, _REQUEST_URI)
+        self.payload = BasicOAuth2Payload({key: value for key, value in fields.items() if value})
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self.payload.data
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self.payload.data
 
 
 class _Server(AuthorizationServer):
@@ -186,7 +196,7 @@ class _Server(AuthorizationServer):
         self.wait(self.repo.save_token(secret_hash(token["access_token"]), grant, created))
 
     def create_oauth2_request(self, request: OAuth2Request) -> OAuth2Request:
-        return request  # already one: built by `_request`
+        return request  # already one: a _Request
 
     def handle_response(self, status: int, body, headers) -> tuple:
         return status, body, dict(headers)

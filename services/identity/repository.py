@@ -38,7 +38,9 @@ class IdentityRepository:
             idempotent=False,
         )
         row = rows[0]
-        return row.applied, row.person_id, row.request_id or ""
+        if row.applied:  # an applied transaction answers [applied] alone
+            return True, person_id, request_id
+        return False, row.person_id, row.request_id or ""
 
     async def claim_email(self, key: str, person_id: int) -> tuple[bool, int]:
         """(claimed, the holder's person id)."""
@@ -47,7 +49,7 @@ class IdentityRepository:
             (key, person_id),
             idempotent=False,
         )
-        return rows[0].applied, rows[0].person_id
+        return (True, person_id) if rows[0].applied else (False, rows[0].person_id)
 
     async def release_username(self, key: str, person_id: int) -> None:
         """Give back a username this person claimed but could not use (only theirs: never another's claim)."""
