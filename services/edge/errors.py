@@ -1,9 +1,9 @@
 """HTTP errors as Mastodon answers them (`{"error": "..."}`), and the one place gRPC statuses become them."""
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from starlette.responses import JSONResponse
-
-from services.runtime.errors import error_reason
 
 INVALID_TOKEN = "The access token is invalid"
 OUTSIDE_SCOPES = "This action is outside the authorized scopes"
@@ -34,11 +34,21 @@ def unprocessable(message: str) -> HttpError:
     return HttpError(422, f"Validation failed: {message}")
 
 
+def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+    """The ErrorInfo a Chirp service attached to a refusal (empty when none)."""
+    status = rpc_status.from_call(error)
+    for detail in status.details if status else ():
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return info
+    return error_details_pb2.ErrorInfo()
+
+
 def from_grpc(error: grpc.aio.AioRpcError) -> HttpError:
     """What a service's refusal means to a Mastodon client. A 422 keeps the service's message: it names Chirp's rule
     (the 140-character limit, counted the twitter-text way)."""
     code, message = error.code(), error.details() or ""
-    reason = error_reason(error)
+    reason = error_info(error).reason
     if code is grpc.StatusCode.UNAUTHENTICATED:
         return unauthorized()
     if code is grpc.StatusCode.PERMISSION_DENIED:

@@ -19,9 +19,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from chirp.identity.v1 import identity_service_pb2 as identity
 from services.edge.calls import OWN_PROOF, Call, Routes, json_response, text_param
-from services.edge.errors import HttpError
+from services.edge.errors import HttpError, error_info
 from services.runtime import scopes
-from services.runtime.errors import error_reason
 
 routes = Routes()
 
@@ -139,9 +138,12 @@ async def _authorization_page(call: Call, parameters, csrf: str, error: str = ""
             identity.ValidateAuthorizationRequest(parameters=parameters), timeout=10
         )
     except grpc.aio.AioRpcError as refusal:
-        if refusal.code() is not grpc.StatusCode.INVALID_ARGUMENT:
+        info = error_info(refusal)
+        if not info.reason.islower():
             raise
-        reason = error_reason(refusal) or "invalid_request"
+        if info.metadata.get("redirect_to"):  # RFC 6749 4.1.2.1: the client learns of its own mistake
+            return RedirectResponse(info.metadata["redirect_to"], status_code=302)
+        reason = info.reason
         page = _page(
             "message.html",
             400,
@@ -244,8 +246,8 @@ class OAuthError(Exception):
         self.description = description
 
 
-def _oauth_response(error: str, description: str, basic: bool) -> Response:
-    status = 401 if error in CLIENT_ERRORS else 400
+def _oauth_response(error: str, description: str, basic: bool, status: int | None = None) -> Response:
+    status = status or (401 if error in CLIENT_ERRORS else 400)
     headers = {"Cache-Control": "no-store"}
     if status == 401 and basic:
         headers["WWW-Authenticate"] = 'Basic realm="chirp"'
@@ -260,10 +262,12 @@ async def _rfc6749(call: Call, method, request) -> tuple[object | None, Response
     except grpc.aio.AioRpcError as refusal:
         if refusal.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             raise HttpError(503, "Service temporarily unavailable, try again", {"Retry-After": "1"}) from refusal
-        reason = error_reason(refusal) or ""
+        info = error_info(refusal)
+        reason = info.reason
         if not reason.islower():  # a Chirp reason, not an RFC 6749 code
             reason = "invalid_client" if refusal.code() is grpc.StatusCode.UNAUTHENTICATED else "invalid_request"
-        return None, _oauth_response(reason, refusal.details() or reason, basic)
+        status = int(info.metadata.get("http_status") or (401 if reason in CLIENT_ERRORS else 400))
+        return None, _oauth_response(reason, refusal.details() or reason, basic, status)
 
 
 @routes.post("/oauth/token", OWN_PROOF)
