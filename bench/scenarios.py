@@ -33,6 +33,7 @@ from chirp.post.v1 import post_service_pb2 as post_pb
 from chirp.post.v1 import post_service_pb2_grpc
 from chirp.timeline.v1 import timeline_service_pb2 as timeline_pb
 from chirp.timeline.v1 import timeline_service_pb2_grpc
+from services.cli.credentials import AioBearerInterceptor, OperatorCredentials
 from services.cli.launcher import DATA_DIR, System, free_port
 from services.graph.domain import Follow
 from services.graph.events import user_followed
@@ -208,7 +209,7 @@ class Bench:
         """All side by side (each start waits until SERVING; the post service reaches the graph service only when
         called)."""
         self._phase("setup")
-        task = self.progress.add_task("starting services", total=6 if self.with_notification else 5)
+        task = self.progress.add_task("starting services", total=7 if self.with_notification else 6)
         self.system.setup()
         self.progress.advance(task)
         self.worker_port = free_port()  # the worker's next start (after the fan-out hold) listens here
@@ -219,6 +220,7 @@ class Bench:
             self.progress.advance(task)
 
         services = [
+            ("identity", "identity"),
             ("graph", "graph"),
             ("post", "post"),
             ("timeline-api", "timeline", "--role", "api"),
@@ -230,10 +232,12 @@ class Bench:
                 started.result()
 
     async def _measure(self) -> None:
+        # The bench acts as every account it drives, as an operator would.
+        operator = [AioBearerInterceptor(OperatorCredentials(self.settings).bearer)]
         async with (
-            grpc.aio.insecure_channel(self.settings.graph_addr) as graph_channel,
-            grpc.aio.insecure_channel(self.settings.post_addr) as post_channel,
-            grpc.aio.insecure_channel(self.settings.timeline_addr) as timeline_channel,
+            grpc.aio.insecure_channel(self.settings.graph_addr, interceptors=operator) as graph_channel,
+            grpc.aio.insecure_channel(self.settings.post_addr, interceptors=operator) as post_channel,
+            grpc.aio.insecure_channel(self.settings.timeline_addr, interceptors=operator) as timeline_channel,
         ):
             self.graph_api = graph_service_pb2_grpc.GraphServiceStub(graph_channel)
             self.post_api = post_service_pb2_grpc.PostServiceStub(post_channel)

@@ -46,7 +46,8 @@ def power_law_graph(size: int, mean_following: float, rng: random.Random, expone
     ranking = list(range(size))
     rng.shuffle(ranking)
     cumulative = list(itertools.accumulate((rank + 1) ** -exponent for rank in range(size)))
-    names = [user["name"] for user in json.loads(DEMO_NETWORK.read_text())["users"]]
+    people = json.loads(DEMO_NETWORK.read_text())["people"]
+    names = [account["name"] for person in people for account in person["accounts"]]
     follows: list[tuple[int, int]] = []
     for follower in range(size):
         wanted = max(1, min(size // 10 or 1, round(rng.paretovariate(2.0) * mean_following / 2)))

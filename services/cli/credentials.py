@@ -2,17 +2,19 @@
 operator's credential (`chirp admin setup` writes it, owner-only). Either is exchanged with the identity service for
 a short-lived signed credential, renewed before it expires, and sent as `authorization: Bearer ...` metadata."""
 
+import asyncio
 import collections
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
 
 from chirp.identity.v1 import identity_service_pb2 as identity
 from chirp.identity.v1 import identity_service_pb2_grpc
+from services.runtime.channels import aio_channel
 from services.runtime.config import Settings
 from services.runtime.credentials import METADATA_KEY
 
@@ -123,3 +125,46 @@ class BearerInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClient
 
     def intercept_unary_stream(self, continuation, client_call_details, request):
         return continuation(self._with_credential(client_call_details), request)
+
+
+class OperatorCredentials:
+    """For asyncio tools (the bench): the operator's credential, minted by identity and renewed before it expires."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._minted: tuple[str, float] | None = None
+        self._lock = asyncio.Lock()
+
+    async def bearer(self) -> str | None:
+        async with self._lock:  # one mint for the calls that arrive together
+            if self._minted is None or self._minted[1] - RENEW_BEFORE_SECONDS < time.time():
+                secret = operator_secret(self._settings)
+                if secret is None:
+                    return None
+                async with aio_channel(self._settings, self._settings.identity_addr) as channel:
+                    stub = identity_service_pb2_grpc.IdentityServiceStub(channel)
+                    answer = await stub.IssueOperatorCredential(
+                        identity.IssueOperatorCredentialRequest(operator_secret=secret), timeout=10
+                    )
+                self._minted = (answer.credential, answer.expire_time.seconds)
+            return self._minted[0]
+
+
+class AioBearerInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+    """The asyncio twin of BearerInterceptor."""
+
+    def __init__(self, bearer: Callable[[], Awaitable[str | None]]) -> None:
+        self._bearer = bearer
+
+    async def _with_credential(self, details):
+        credential = await self._bearer()
+        if credential is None:
+            return details
+        metadata = grpc.aio.Metadata(*(details.metadata or ()), (METADATA_KEY, f"Bearer {credential}"))
+        return details._replace(metadata=metadata)
+
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
+        return await continuation(await self._with_credential(client_call_details), request)
+
+    async def intercept_unary_stream(self, continuation, client_call_details, request):
+        return await continuation(await self._with_credential(client_call_details), request)

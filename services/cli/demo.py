@@ -9,11 +9,12 @@ import typer
 from rich.progress import Progress
 
 from chirp.graph.v1 import graph_service_pb2 as graph
+from chirp.identity.v1 import identity_service_pb2 as identity
 from chirp.post.v1 import post_service_pb2 as post
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
 from services.cli import render
 from services.cli.client import TIMEOUT, Clients
-from services.cli.common import clients, resolve
+from services.cli.common import acting, clients
 
 app = typer.Typer(help="The demo network `make up` loads.", no_args_is_help=True)
 
@@ -24,35 +25,61 @@ def network() -> dict:
 
 @app.command("load")
 def load() -> None:
-    """Create the demo accounts, follows and posts. Safe to repeat: what exists is left as it is."""
+    """Create the demo people (each signs up through the identity service, with the demo password), their accounts
+    and bios, the follows and the posts. Safe to repeat: what exists is left as it is."""
     c = clients()
     data = network()
     ids: dict[str, int] = {}
     with Progress(transient=False) as progress:
-        users = progress.add_task("accounts", total=len(data["users"]))
-        for user in data["users"]:
-            try:
-                request = graph.CreateUserRequest(
-                    handle=user["handle"], display_name=user["name"], request_id=f"demo-{user['handle']}"
-                )
-                ids[user["handle"]] = c.graph.CreateUser(request, timeout=TIMEOUT).user.user_id
-            except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.ALREADY_EXISTS:
-                    raise
-                ids[user["handle"]] = resolve(c, user["handle"])
-            progress.advance(users)
+        people = progress.add_task("people and accounts", total=len(data["people"]))
+        for person in data["people"]:
+            ids |= _person(c, person, data["password"])
+            progress.advance(people)
         follows = progress.add_task("follows", total=len(data["follows"]))
         for follower, followee in data["follows"]:
-            c.graph.FollowUser(
-                graph.FollowUserRequest(follower_id=ids[follower], followee_id=ids[followee]), timeout=TIMEOUT
-            )
+            c.act_as(ids[follower])
+            request = graph.FollowUserRequest(follower_id=ids[follower], followee_id=ids[followee])
+            c.graph.FollowUser(request, timeout=TIMEOUT)
             progress.advance(follows)
         posts = progress.add_task("posts", total=len(data["posts"]))
         already_posted = {handle for handle in ids if _has_posts(c, ids[handle])}
         for author, text in data["posts"]:
             if author not in already_posted:
+                c.act_as(ids[author])
                 c.post.CreatePost(post.CreatePostRequest(author_id=ids[author], text=text), timeout=TIMEOUT)
             progress.advance(posts)
+
+
+def _person(c: Clients, person: dict, password: str) -> dict[str, int]:
+    """Sign the person up (or in, when they exist), add their other accounts and set every account's bio; returns
+    handle -> user id of their accounts."""
+    first, *others = person["accounts"]
+    signed_up = identity.SignUpRequest(
+        username=person["username"], email=person["email"], password=password, display_name=first["name"]
+    )
+    try:
+        session = c.identity.SignUp(signed_up, timeout=TIMEOUT).session_token
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+        signed_in = identity.SignInRequest(login=person["username"], password=password)
+        session = c.identity.SignIn(signed_in, timeout=TIMEOUT).session_token
+    for account in others:
+        try:
+            added = identity.AddAccountRequest(
+                session_token=session, handle=account["handle"], display_name=account["name"]
+            )
+            c.identity.AddAccount(added, timeout=TIMEOUT)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise
+    accounts = c.identity.GetSession(identity.GetSessionRequest(session_token=session), timeout=TIMEOUT).accounts
+    ids = {account.handle: account.user_id for account in accounts}
+    for account in person["accounts"]:
+        c.act_as(ids[account["handle"]])
+        profile = graph.UpdateProfileRequest(user_id=ids[account["handle"]], bio=account["about"])
+        c.graph.UpdateProfile(profile, timeout=TIMEOUT)
+    return ids
 
 
 def _has_posts(c: Clients, user_id: int) -> bool:
@@ -67,7 +94,7 @@ def show() -> None:
     c = clients()
     data = network()
     handle = data["show"]
-    user_id = resolve(c, handle)
+    user_id = acting(c, handle)
     expected = sum(1 for author, _ in data["posts"] if author == handle or [handle, author] in data["follows"])
     deadline = time.monotonic() + 30
     while True:

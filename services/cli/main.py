@@ -8,6 +8,7 @@ from services.cli import (
     admin_commands,
     demo,
     graph_commands,
+    identity_commands,
     notification_commands,
     post_commands,
     projection_commands,
@@ -16,6 +17,7 @@ from services.cli import (
 )
 
 app = typer.Typer(help="Chirp: post, follow, read timelines and notifications.", no_args_is_help=True)
+app.add_typer(identity_commands.app)
 app.add_typer(graph_commands.app)
 app.add_typer(post_commands.app)
 app.add_typer(timeline_commands.app, name="timeline")

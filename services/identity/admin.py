@@ -27,22 +27,25 @@ def rotate_signing_key(settings: Settings) -> str:
 
 
 async def ensure_operator_credential(settings: Settings) -> bool:
-    """The operator's secret: stored as a hash in the identity keyspace and written to CHIRP_OPERATOR_CREDENTIAL_FILE
-    (owner-only) when the deployment has none yet. True when it was created now."""
+    """The operator's secret, stored as a hash in the identity keyspace when the deployment has none yet. The secret
+    is the one in CHIRP_OPERATOR_CREDENTIAL_FILE (a mounted Secret, say), or a new one written there (owner-only).
+    True when it was stored now."""
     path = Path(settings.operator_credential_file)
     session = await CassandraSession.connect(settings, settings.keyspace("identity"))
     try:
         repo = IdentityRepository(session, settings.keyspace("identity"))
         if await repo.operator_secret_hash() is not None:
             return False
-        secret = new_secret()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written before the hash is stored: a crash in between leaves a file that a rerun replaces, never a stored
-        # hash whose secret is lost.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secret + "\n")
-        os.chmod(path, 0o600)
+        secret = path.read_text().strip() if path.exists() else ""
+        if not secret:
+            secret = new_secret()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written before the hash is stored: a crash in between leaves a file that a rerun reuses, never a
+            # stored hash whose secret is lost.
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secret + "\n")
+            os.chmod(path, 0o600)
         if not await repo.save_operator_secret_hash(secret_hash(secret), utc_now()):
             raise RuntimeError("another setup stored an operator secret at the same time; run setup again")
         return True

@@ -8,6 +8,9 @@ Each service keeps a `requests` table in its own keyspace (see its schema migrat
 A request claims its id with a lightweight transaction before doing anything, so two copies racing each other
 cannot both run; the answer is stored when it succeeds and kept for a day. A request that fails releases the id
 so that a retry can run it again.
+
+Ids are scoped by who calls (the credential's account, app, service or the operator): one caller's ids can never
+collide with, answer, or block another's, however predictable they are.
 """
 
 import hashlib
@@ -16,7 +19,9 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 
+from services.runtime.access import current_caller
 from services.runtime.cassandra import CassandraSession
+from services.runtime.credentials import Caller, Kind
 from services.runtime.errors import FailedPrecondition, InvalidArgument
 
 M = TypeVar("M", bound=Message)
@@ -42,6 +47,7 @@ class IdempotentRequests:
             raise InvalidArgument(
                 "REQUEST_ID_TOO_LONG", f"request_id can be at most {MAX_REQUEST_ID_LENGTH} characters"
             )
+        request_id = f"{_scope_of(current_caller.get())}/{request_id}"
         method = request.DESCRIPTOR.full_name
         fingerprint = hashlib.sha256(request.SerializeToString(deterministic=True)).digest()
         rows = await self._db.execute(
@@ -73,3 +79,15 @@ class IdempotentRequests:
             (REMEMBER_SECONDS, method, fingerprint, response.SerializeToString(), request_id),
         )
         return response
+
+
+def _scope_of(caller: Caller | None) -> str:
+    if caller is None:
+        return "anonymous"
+    if caller.kind is Kind.USER:
+        return f"user:{caller.user_id}"
+    if caller.kind is Kind.APP:
+        return f"app:{caller.client_id}"
+    if caller.kind is Kind.SERVICE:
+        return f"service:{caller.service}"
+    return "operator"

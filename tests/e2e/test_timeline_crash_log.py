@@ -45,7 +45,7 @@ THRESHOLD = READERS // 3
 def system(infrastructure):
     """Topics of its own, so the 10,000 posts do not weigh on later tests that replay the session's log; and no
     notification service, which has nothing to do with this test."""
-    with running_system(services=("graph", "post", "timeline")) as chirp:
+    with running_system(services=("identity", "graph", "post", "timeline")) as chirp:
         yield chirp
 
 
