@@ -20,7 +20,9 @@ class Person:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def register_app(http: httpx.Client, scopes: str = "read write follow push", redirect: str = "urn:ietf:wg:oauth:2.0:oob"):
+def register_app(
+    http: httpx.Client, scopes: str = "read write follow push", redirect: str = "urn:ietf:wg:oauth:2.0:oob"
+):
     answer = http.post("/api/v1/apps", data={"client_name": "tests", "redirect_uris": redirect, "scopes": scopes})
     assert answer.status_code == 200, answer.text
     return answer.json()
