@@ -46,10 +46,14 @@ def unique_handle(stem: str) -> str:
     return f"{stem[:6]}{uuid.uuid4().hex[:8]}"
 
 
-def sign_up(http: httpx.Client, stem: str, scopes: str = "read write follow push") -> Person:
-    """A new person with a user token of `scopes` (the app registers those, then asks for them)."""
-    app = register_app(http, scopes)
-    token = app_token(http, app, scopes)
+ALL = "read write follow push"
+
+
+def sign_up(http: httpx.Client, stem: str, scopes: str = ALL) -> Person:
+    """A new person with a user token of the app's scopes (POST /api/v1/accounts needs write:accounts), or of
+    fewer `scopes` through the password grant."""
+    app = register_app(http)
+    token = app_token(http, app)
     handle = unique_handle(stem)
     answer = http.post(
         "/api/v1/accounts",
@@ -57,7 +61,7 @@ def sign_up(http: httpx.Client, stem: str, scopes: str = "read write follow push
         data={"username": handle, "email": f"{handle}@example.com", "password": PASSWORD, "agreement": "true"},
     )
     assert answer.status_code == 200, answer.text
-    user_token = answer.json()["access_token"]
+    user_token = answer.json()["access_token"] if scopes == ALL else password_token(http, app, handle, scopes)
     me = http.get("/api/v1/accounts/verify_credentials", headers={"Authorization": f"Bearer {user_token}"})
     assert me.status_code == 200, me.text
     return Person(handle, me.json()["id"], user_token)
