@@ -61,9 +61,11 @@ def sign_up(http: httpx.Client, stem: str, scopes: str = ALL) -> Person:
         data={"username": handle, "email": f"{handle}@example.com", "password": PASSWORD, "agreement": "true"},
     )
     assert answer.status_code == 200, answer.text
-    user_token = answer.json()["access_token"] if scopes == ALL else password_token(http, app, handle, scopes)
+    user_token = answer.json()["access_token"]
     me = http.get("/api/v1/accounts/verify_credentials", headers={"Authorization": f"Bearer {user_token}"})
     assert me.status_code == 200, me.text
+    if scopes != ALL:
+        user_token = password_token(http, app, handle, scopes)
     return Person(handle, me.json()["id"], user_token)
 
 
