@@ -40,6 +40,10 @@ GRANT_TYPES = ["authorization_code", "client_credentials", "password"]
 # RFC 6749 errors that are the client's fault in its credentials: 401; every other one is 400.
 CLIENT_ERRORS = {"invalid_client"}
 MAX_FORM_FIELD = 2048
+# What RFC 6749 allows in its parameters (VSCHAR, %x20-7E), less the two characters its error descriptions may not
+# carry; checked here so that no such value reaches identity (authlib fails on them instead of refusing).
+OAUTH_CHARACTERS = frozenset(chr(code) for code in range(0x20, 0x7F)) - {'"', "\\"}
+TOKEN_FIELDS = ("grant_type", "client_id", "code", "redirect_uri", "code_verifier", "scope")
 
 _pages = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(default=True)
@@ -109,6 +113,15 @@ async def register_app(call: Call):
     )
 
 
+def syntax_problem(fields: dict, names) -> str | None:
+    """The first of `names` whose value RFC 6749 does not allow, as an error description; None when all fit."""
+    for name in names:
+        value = fields.get(name)
+        if value and not set(str(value)) <= OAUTH_CHARACTERS:
+            return f"{name} has characters OAuth 2 does not allow"
+    return None
+
+
 def _authorization(source: dict[str, str]) -> identity.AuthorizationParameters:
     return identity.AuthorizationParameters(
         **{name: str(source.get(name, ""))[:MAX_FORM_FIELD] for name in AUTHORIZATION_FIELDS}
@@ -133,6 +146,10 @@ async def _session(call: Call) -> identity.GetSessionResponse | None:
 
 async def _authorization_page(call: Call, parameters, csrf: str, error: str = "", login: str = "", status=200):
     """The sign-in form, or (once signed in) the choice of account and the consent."""
+    problem = syntax_problem({name: getattr(parameters, name) for name in AUTHORIZATION_FIELDS}, AUTHORIZATION_FIELDS)
+    if problem:
+        page = _page("message.html", 400, heading="This authorization request is not valid", message=problem)
+        return _with_cookies(call, page, csrf)
     try:
         valid = await call.backends.identity.ValidateAuthorization(
             identity.ValidateAuthorizationRequest(parameters=parameters), timeout=10
@@ -280,6 +297,9 @@ async def token(call: Call):
     except OAuthError as error:
         return _oauth_response(error.error, error.description, False)
     scope = body.get("scope") or body.get("scopes") or ""
+    problem = syntax_problem({**body, "client_id": client_id, "scope": scope}, TOKEN_FIELDS)
+    if problem:
+        return _oauth_response("invalid_request", problem, False)
     request = identity.ExchangeTokenRequest(
         grant_type=text_param(body, "grant_type"),
         client_id=client_id,
@@ -316,6 +336,9 @@ async def revoke(call: Call):
     except OAuthError as error:
         return _oauth_response(error.error, error.description, False)
     revoked = text_param(body, "token")
+    problem = syntax_problem({"token": revoked, "client_id": client_id}, ("token", "client_id"))
+    if problem:
+        return _oauth_response("invalid_request", problem, False)
     request = identity.RevokeTokenRequest(client_id=client_id, client_secret=client_secret, token=revoked)
     _, refused = await _rfc6749(call, call.backends.identity.RevokeToken, request)
     if refused is not None:
