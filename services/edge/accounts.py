@@ -122,11 +122,12 @@ def _links(call: Call, ids: list[int], more: bool) -> dict[str, str]:
     return pages.link_header(call, str(ids[-1]) if more else None, str(ids[0]))
 
 
-async def _edges(call: Call, method, request_type):
-    """Followers or following: ordered by account, not by time, so the Link header carries the service's page
-    token as max_id."""
+async def _edges(call: Call, method, request_type, user_id: int | None = None):
+    """Followers, following, blocks, mutes: ordered by account, not by time, so the Link header carries the
+    service's page token as max_id."""
     params = pages.page_params(call, default=40, maximum=80)
-    request = request_type(user_id=call.path_id(), page_size=params.limit, page_token=params.max_id or "")
+    owner = call.path_id() if user_id is None else user_id
+    request = request_type(user_id=owner, page_size=params.limit, page_token=params.max_id or "")
     answer = await call.rpc(method, request)
     people = await hydrate.authors(call, [u.user_id for u in answer.users])
     shown = [render.account(people[u.user_id], call.base) for u in answer.users if u.user_id in people]
@@ -184,3 +185,13 @@ async def mute(call: Call):
 @routes.post("/api/v1/accounts/{id}/unmute", user("write:mutes"))
 async def unmute(call: Call):
     return await _relate(call, call.backends.graph.UnmuteUser, graph.UnmuteUserRequest, "muter_id", "muted_id")
+
+
+@routes.get("/api/v1/blocks", user("read:blocks"))
+async def blocks(call: Call):
+    return await _edges(call, call.backends.graph.ListBlockedUsers, graph.ListBlockedUsersRequest, call.user_id)
+
+
+@routes.get("/api/v1/mutes", user("read:mutes"))
+async def mutes(call: Call):
+    return await _edges(call, call.backends.graph.ListMutedUsers, graph.ListMutedUsersRequest, call.user_id)

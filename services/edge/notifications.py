@@ -177,3 +177,21 @@ async def save_markers(call: Call):
         updated = render.iso(datetime.now(UTC))
         found["notifications"] = {"last_read_id": answer.read_up_to, "version": 1, "updated_at": updated}
     return json_response(found)
+
+
+@routes.post("/api/v1/notifications/clear", user("write:notifications"))
+async def clear(call: Call):
+    request = notification.ClearNotificationsRequest(user_id=call.user_id, request_id=call.request_id())
+    await call.rpc(call.backends.notification.ClearNotifications, request)
+    return json_response({})
+
+
+@routes.post("/api/v1/notifications/{id}/dismiss", user("write:notifications"))
+async def dismiss(call: Call):
+    notification_id = call.request.path_params["id"]
+    pages.notification_position(notification_id)  # 404 for what is no notification id
+    request = notification.DismissNotificationRequest(
+        user_id=call.user_id, notification_id=notification_id, request_id=call.request_id()
+    )
+    await call.rpc(call.backends.notification.DismissNotification, request)
+    return json_response({})

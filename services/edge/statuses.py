@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from chirp.post.v1 import post_service_pb2 as post_pb
-from services.edge import hydrate, render
+from services.edge import hydrate, pages, render
 from services.edge.calls import PUBLIC, Call, Routes, json_response, parse_id, text_param, user
 from services.edge.errors import unprocessable
 
@@ -123,3 +123,23 @@ async def reblog(call: Call):
 async def unreblog(call: Call):
     post = await _react(call, call.backends.post.UndoRepost, post_pb.UndoRepostRequest)
     return json_response(await hydrate.status(call, post, render.Viewpoint(reblogged=False)))
+
+
+async def _reactors(call: Call, method, request_type):
+    """Who favourited or reblogged: ordered by account, so the Link header carries the service's page token."""
+    params = pages.page_params(call, default=40, maximum=80)
+    request = request_type(post_id=call.path_id(), page_size=params.limit, page_token=params.max_id or "")
+    answer = await call.rpc(method, request)
+    people = await hydrate.authors(call, answer.user_ids)
+    shown = [render.account(people[user_id], call.base) for user_id in answer.user_ids if user_id in people]
+    return json_response(shown, headers=pages.link_header(call, answer.next_page_token or None, None))
+
+
+@routes.get("/api/v1/statuses/{id}/favourited_by", PUBLIC)
+async def favourited_by(call: Call):
+    return await _reactors(call, call.backends.post.ListPostLikers, post_pb.ListPostLikersRequest)
+
+
+@routes.get("/api/v1/statuses/{id}/reblogged_by", PUBLIC)
+async def reblogged_by(call: Call):
+    return await _reactors(call, call.backends.post.ListPostReposters, post_pb.ListPostRepostersRequest)
