@@ -77,6 +77,8 @@ class System:
         self.env |= {
             "CHIRP_SIGNING_KEYS_DIR": str(self.secrets_dir / "keys"),
             "CHIRP_OPERATOR_CREDENTIAL_FILE": str(self.secrets_dir / "operator-credential"),
+            # Where `chirp login` keeps a sign-in: never the developer's own.
+            "CHIRP_CONFIG_DIR": str(self.secrets_dir / "config"),
             "CHIRP_REGISTRATIONS_OPEN": "true",
             "CHIRP_OAUTH_PASSWORD_GRANT": "true",
         }

@@ -130,11 +130,16 @@ def validate_password(password: str) -> str:
     return password
 
 
+def handle_key(handle: str) -> str:
+    """What makes two handles the same, as graph sees them: no @, and case does not count."""
+    return handle.strip().removeprefix("@").lower()
+
+
 def account_request_id(person_id: int, handle: str) -> str:
     """The request id identity gives graph's CreateUser for this person's account with this handle: the same on
     every retry, so a crash between graph's write and identity's finishes on retry with the account graph made,
     never a second one."""
-    return f"identity:{person_id}:{login_key(handle)}"
+    return f"identity:{person_id}:{handle_key(handle)}"
 
 
 def validate_app(

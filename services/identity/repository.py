@@ -126,10 +126,15 @@ class IdentityRepository:
     # Sign-in sessions.
 
     async def save_session(self, token_hash: bytes, person_id: int, created: datetime, expires: datetime) -> None:
+        """The session and its place among the person's, in one logged batch and with one TTL: both go together."""
+        ttl = int((expires - created).total_seconds())
         await self._db.execute(
+            "BEGIN BATCH "
             f"INSERT INTO {self._ks}.sessions (token_hash, person_id, create_time, expire_time) VALUES (?, ?, ?, ?) "
-            "USING TTL ?",
-            (token_hash, person_id, created, expires, int((expires - created).total_seconds())),
+            "USING TTL ?;"
+            f"INSERT INTO {self._ks}.sessions_by_person (person_id, token_hash) VALUES (?, ?) USING TTL ?;"
+            "APPLY BATCH",
+            (token_hash, person_id, created, expires, ttl, person_id, token_hash, ttl),
         )
 
     async def session(self, token_hash: bytes) -> tuple[int, datetime] | None:
@@ -139,8 +144,21 @@ class IdentityRepository:
         )
         return (rows[0].person_id, as_utc(rows[0].expire_time)) if rows else None
 
-    async def delete_session(self, token_hash: bytes) -> None:
-        await self._db.execute(f"DELETE FROM {self._ks}.sessions WHERE token_hash = ?", (token_hash,))
+    async def delete_sessions(self, person_id: int, token_hashes: list[bytes]) -> None:
+        for token_hash in token_hashes:
+            await self._db.execute(
+                "BEGIN BATCH "
+                f"DELETE FROM {self._ks}.sessions WHERE token_hash = ?;"
+                f"DELETE FROM {self._ks}.sessions_by_person WHERE person_id = ? AND token_hash = ?;"
+                "APPLY BATCH",
+                (token_hash, person_id, token_hash),
+            )
+
+    async def sessions_of(self, person_id: int) -> list[bytes]:
+        rows = await self._db.execute(
+            f"SELECT token_hash FROM {self._ks}.sessions_by_person WHERE person_id = ?", (person_id,)
+        )
+        return [row.token_hash for row in rows]
 
     # OAuth apps, codes and tokens.
 

@@ -19,6 +19,7 @@ from services.identity.domain import (
     Person,
     Registration,
     account_request_id,
+    handle_key,
     is_email,
     login_key,
     matches,
@@ -106,7 +107,14 @@ class IdentityService:
     # People and accounts.
 
     async def sign_up(
-        self, username: str, email: str, password: str, display_name: str, request_id: str, app_token: str, scopes
+        self,
+        username: str,
+        email: str,
+        password: str,
+        display_name: str,
+        request_id: str,
+        app_token: str,
+        scopes: list[str],
     ) -> Registration:
         """A person with a password and their first account (handle = username). With an app's own token the
         answer carries a token for that app acting as the new account, else a sign-in session."""
@@ -129,9 +137,8 @@ class IdentityService:
         """Another account for the session's person. One they already have under that handle is answered again,
         so a retry after a lost answer succeeds."""
         person = await self.session_person(session_token)
-        wanted = login_key(handle.removeprefix("@"))
         for account in await self._repo.accounts_of(person.person_id):
-            if login_key(account.handle) == wanted:
+            if handle_key(account.handle) == handle_key(handle):
                 return account
         return await self._new_account(person.person_id, handle, display_name)
 
@@ -168,11 +175,14 @@ class IdentityService:
                     raise AlreadyExists("EMAIL_TAKEN", "that email address belongs to another person")
                 email_claimed = True
             account = await self._new_account(person_id, username, display_name)
-        except ChirpError:
-            # A refusal (a taken email, a handle graph will not take): nothing was made, so free what was claimed.
-            await self._repo.release_username(key, person_id)
-            if email_claimed:
-                await self._repo.release_email(login_key(email), person_id)
+        except Exception as error:
+            # After a refusal (a taken email, a handle graph will not take) nothing was made; after an outage,
+            # without a request id no retry can resume this attempt. Either way, free what was claimed. With a
+            # request id, an outage keeps the claims for the retry to finish.
+            if isinstance(error, ChirpError) or not request_id:
+                await self._repo.release_username(key, person_id)
+                if email_claimed:
+                    await self._repo.release_email(login_key(email), person_id)
             raise
         person = Person(person_id, username, email, utc_now())
         await self._repo.save_person(person, password_hash)
@@ -194,9 +204,7 @@ class IdentityService:
 
     async def _new_account(self, person_id: int, handle: str, display_name: str) -> Account:
         credential, _ = self.sign(Caller(Kind.SERVICE, service=SERVICE_NAME))
-        user = await self._graph.create_user(
-            handle, display_name, account_request_id(person_id, handle.removeprefix("@")), credential
-        )
+        user = await self._graph.create_user(handle, display_name, account_request_id(person_id, handle), credential)
         account = Account(user.user_id, user.handle, user.display_name)
         await self._repo.save_account(person_id, account)
         return account
@@ -212,7 +220,9 @@ class IdentityService:
         )
         found = await self._repo.get_person(person_id) if person_id is not None else None
         stored_hash = found[1] if found is not None else None
-        if found is None or not await asyncio.to_thread(verify_password, stored_hash, password):
+        # Hashed first, whether or not the login was found: the refusal must take as long either way.
+        verified = await asyncio.to_thread(verify_password, stored_hash, password)
+        if found is None or not verified:
             raise Unauthenticated("LOGIN_FAILED", "that login and password do not match")
         person = found[0]
         if stored_hash is not None and needs_rehash(stored_hash):
@@ -226,8 +236,9 @@ class IdentityService:
 
     async def sign_out(self, session_token: str) -> None:
         """Ends the session; ending one that is unknown or already ended is no error."""
-        if session_token:
-            await self._repo.delete_session(secret_hash(session_token))
+        found = await self._repo.session(secret_hash(session_token)) if session_token else None
+        if found is not None:
+            await self._repo.delete_sessions(found[0], [secret_hash(session_token)])
 
     async def session_person(self, session_token: str) -> Person:
         if not session_token:
@@ -239,16 +250,20 @@ class IdentityService:
         return person[0]
 
     async def set_password(self, session_token: str, username: str, password: str) -> None:
-        """With a session, the session's own person; without one, the operator sets it for `username`."""
+        """With a session, the session's own person; without one, the operator sets it for `username`. Every other
+        session of the person ends: whoever knew the old password is signed out."""
         validate_password(password)
+        keep = b""
         if session_token:
             person = await self.session_person(session_token)
             if username and login_key(username) != login_key(person.username):
                 raise PermissionDenied("NOT_YOUR_PASSWORD", "a session sets the password of its own person only")
-            person_id = person.person_id
+            person_id, keep = person.person_id, secret_hash(session_token)
         else:
             person_id = await self._operator_target(username)
         await self._repo.set_password_hash(person_id, await asyncio.to_thread(hash_password, password))
+        others = [token_hash for token_hash in await self._repo.sessions_of(person_id) if token_hash != keep]
+        await self._repo.delete_sessions(person_id, others)
 
     async def _operator_target(self, username: str) -> int:
         caller = current_caller.get()
@@ -287,7 +302,7 @@ class IdentityService:
         await self._repo.save_token(secret_hash(issued.token), grant, issued.create_time)
         return issued
 
-    async def _sign_up_grant(self, app_token: str, scopes) -> Grant:
+    async def _sign_up_grant(self, app_token: str, scopes: list[str]) -> Grant:
         """What the new account's token will be: the app of `app_token` (its own token, with write:accounts) and
         the scopes asked for, or else the app token's own."""
         grant = await self._repo.get_token(secret_hash(app_token))

@@ -6,7 +6,8 @@ from services.post.domain import Reaction
 from services.post.service import PostService
 from services.runtime.access import acting, public
 from services.runtime.idempotency import IdempotentRequests
-from services.runtime.pagination import clamp_page_size, decode_token, encode_token
+from services.runtime.pagination import ID, clamp_page_size, decode_token, encode_token
+from services.runtime.validation import check_requests
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -35,6 +36,7 @@ class PostApi(post_service_pb2_grpc.PostServiceServicer):
     def __init__(self, service: PostService, requests: IdempotentRequests) -> None:
         self._service = service
         self._requests = requests
+        check_requests(self, pb.DESCRIPTOR.services_by_name["PostService"])
 
     async def CreatePost(self, request: pb.CreatePostRequest, context) -> pb.CreatePostResponse:
         async def create():
@@ -57,15 +59,14 @@ class PostApi(post_service_pb2_grpc.PostServiceServicer):
 
     async def GetThread(self, request: pb.GetThreadRequest, context) -> pb.GetThreadResponse:
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        position = decode_token(request.page_token, keys=("after",))
-        ancestors, post, replies, last = await self._service.get_thread(
-            request.post_id, position["after"] if position else 0, size
-        )
+        position = decode_token(request.page_token, keys={"after": ID})
+        thread = await self._service.get_thread(request.post_id, position["after"] if position else 0, size)
         return pb.GetThreadResponse(
-            ancestors=ancestors,
-            post=post,
-            replies=replies,
-            next_page_token=encode_token({"after": last}) if last is not None else "",
+            ancestors=thread.ancestors,
+            ancestors_truncated=thread.ancestors_truncated,
+            post=thread.post,
+            replies=thread.replies,
+            next_page_token=encode_token({"after": thread.last_reply_id}) if thread.last_reply_id is not None else "",
         )
 
     async def RepostPost(self, request: pb.RepostPostRequest, context) -> pb.RepostPostResponse:
@@ -97,6 +98,6 @@ class PostApi(post_service_pb2_grpc.PostServiceServicer):
 
     async def _reactors(self, reaction: Reaction, request) -> tuple[list[int], str]:
         size = clamp_page_size(request.page_size, default=DEFAULT_REACTORS, maximum=MAX_REACTORS)
-        position = decode_token(request.page_token, keys=("after",))
+        position = decode_token(request.page_token, keys={"after": ID})
         ids, last = await self._service.reactors(reaction, request.post_id, position["after"] if position else 0, size)
         return ids, encode_token({"after": last}) if last is not None else ""

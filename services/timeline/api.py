@@ -13,8 +13,9 @@ from services.graph.client import GraphClient
 from services.runtime.access import acting, public
 from services.runtime.clock import now_ms, timestamp_from_datetime
 from services.runtime.errors import NotFound
-from services.runtime.pagination import clamp_page_size, decode_token, encode_token
+from services.runtime.pagination import ID, clamp_page_size, decode_token, encode_token
 from services.runtime.projection.versions import ServingRepository
+from services.runtime.validation import check_requests
 from services.timeline.domain import (
     ACTIVITY_RESOLUTION_MS,
     HomeEntry,
@@ -48,6 +49,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         self._repository = repository
         self._readers = readers
         self._graph = graph
+        check_requests(self, pb.DESCRIPTOR.services_by_name["TimelineService"])
 
     async def GetHomeTimeline(self, request: pb.GetHomeTimelineRequest, context) -> pb.GetHomeTimelineResponse:
         posts, token = await self._page("home_timeline", request)
@@ -61,6 +63,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         self, request: pb.ExplainHomeTimelineEntryRequest, context
     ) -> pb.ExplainHomeTimelineEntryResponse:
         repo = await self._repository.get()
+        await self._require_user(repo, request.user_id)
         post = (await repo.get_posts([request.post_id])).get(request.post_id)
         source = await repo.home_row_source(request.user_id, request.post_id)
         author_id = post.author_id if post else None
@@ -89,7 +92,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         held-back posts (home timelines only), then the items' posts, counts and people."""
         repo = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        position = decode_token(request.page_token, keys=("before",))
+        position = decode_token(request.page_token, keys={"before": ID})
         before = position["before"] if position else _NEWEST
         reader, home = request.user_id, table == "home_timeline"
         known, entries, muted, activity = await asyncio.gather(
@@ -99,9 +102,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
             self._readers.activity(reader) if home else _nothing(),
         )
         if not known:
-            # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
-            if not await self._graph.user_exists(reader):
-                raise NotFound("USER_NOT_FOUND", f"there is no user with id {reader}", user_id=str(reader))
+            await self._require_user(repo, reader)
         if home and await self._note_read(repo, reader, activity):
             entries = await home_page(repo, reader, before, size + 1)
         more = len(entries) > size
@@ -126,6 +127,12 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
             and shown_at_home(posts[entry.post_id].author_id, entry.reposted_by, muted or set())
         ]
         return items, encode_token({"before": entries[-1].post_id}) if more else ""
+
+    async def _require_user(self, repo: TimelineRepository, user_id: int) -> None:
+        """NOT_FOUND unless the user exists: known to this projection or else (created a moment ago, not projected
+        yet) to the graph, which alone knows."""
+        if not await repo.get_users({user_id}) and not await self._graph.user_exists(user_id):
+            raise NotFound("USER_NOT_FOUND", f"there is no user with id {user_id}", user_id=str(user_id))
 
     async def _note_read(self, repo: TimelineRepository, reader: int, activity: Activity) -> bool:
         """Record the read (at most once a minute). A reader fan-out skipped as inactive is rebuilt first: True

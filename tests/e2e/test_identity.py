@@ -237,9 +237,9 @@ def test_the_operator_creates_accounts_and_sets_passwords(clients, operator):
         grpc.StatusCode.UNAUTHENTICATED
     )
     operator.SetPassword(pb.SetPasswordRequest(username=handle, password=PASSWORD), timeout=10)
-    session_token = sign_in(clients, handle).session_token
+    session_token, elsewhere = sign_in(clients, handle).session_token, sign_in(clients, handle).session_token
 
-    # The person changes it with their session; the old one stops working.
+    # The person changes it with their session: the old password stops working, and so do their other sessions.
     clients.identity.SetPassword(
         pb.SetPasswordRequest(session_token=session_token, password="a new password"), timeout=10
     )
@@ -247,6 +247,9 @@ def test_the_operator_creates_accounts_and_sets_passwords(clients, operator):
     assert refused(clients.identity.SignIn, pb.SignInRequest(login=handle, password=PASSWORD)).code() == (
         grpc.StatusCode.UNAUTHENTICATED
     )
+    clients.identity.GetSession(pb.GetSessionRequest(session_token=session_token), timeout=10)
+    ended = refused(clients.identity.GetSession, pb.GetSessionRequest(session_token=elsewhere))
+    assert error_info(ended).reason == "SESSION_INVALID"
 
     # Without the operator's credential, neither call is allowed.
     anonymous = refused(clients.identity.CreateAccount, pb.CreateAccountRequest(handle=unique_handle("nope")))

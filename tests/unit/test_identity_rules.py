@@ -9,6 +9,7 @@ import grpc
 import pytest
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidClientError, InvalidGrantError, InvalidScopeError
 
+from services.identity import service as identity_service
 from services.identity.domain import (
     OUT_OF_BAND,
     account_request_id,
@@ -28,7 +29,7 @@ from services.identity.keys import KeyDirectory
 from services.identity.oauth import refusal
 from services.identity.passwords import hash_password, verify_password
 from services.runtime.credentials import Caller, CredentialVerifier, Kind, SigningKeys
-from services.runtime.errors import InvalidArgument
+from services.runtime.errors import InvalidArgument, Unauthenticated
 
 
 def test_logins_are_the_same_whatever_their_case_and_an_at_sign_makes_an_email():
@@ -169,3 +170,24 @@ def test_a_directory_that_breaks_keeps_the_keys_already_held(tmp_path: Path):
 def _header(credential: str) -> str:
     first = credential.split(".", 1)[0]
     return base64.urlsafe_b64decode(first + "=" * (-len(first) % 4)).decode().replace(" ", "")
+
+
+class _NobodyRepository:
+    """A store that knows no login."""
+
+    async def person_id_by_username(self, key: str) -> None:
+        return None
+
+    async def person_id_by_email(self, key: str) -> None:
+        return None
+
+
+def test_an_unknown_login_still_costs_a_password_hash(monkeypatch):
+    hashed = []
+    monkeypatch.setattr(identity_service, "verify_password", lambda stored, password: hashed.append(stored) or False)
+    service = identity_service.IdentityService(_NobodyRepository(), None, None, None, registrations_open=True)
+    for login in ("nobody", "nobody@example.org"):
+        with pytest.raises(Unauthenticated) as refused:
+            asyncio.run(service.check_login(login, "a password"))
+        assert refused.value.reason == "LOGIN_FAILED"
+    assert hashed == [None, None]  # verify_password hashes a dummy for None
