@@ -60,26 +60,30 @@ async def delete(call: Call):
 
 @routes.get("/api/v1/statuses/{id}/context", PUBLIC)
 async def context(call: Call):
-    """Ancestors root first; descendants depth-first, as Mastodon orders a thread, up to MAX_DESCENDANTS."""
+    """Ancestors root first; descendants depth-first, as Mastodon orders a thread: read level by level (one call
+    per post of a level, MAX_DEPTH levels) until MAX_DESCENDANTS are found."""
     thread = await call.rpc(call.backends.post.GetThread, post_pb.GetThreadRequest(post_id=call.path_id()))
-    descendants: list = []
 
-    async def replies_of(post_id: int):
+    async def replies_of(post_id: int) -> list:
         answer = await call.rpc(
             call.backends.post.GetThread, post_pb.GetThreadRequest(post_id=post_id, page_size=MAX_DESCENDANTS)
         )
         return list(answer.replies)
 
-    async def walk(replies, depth: int) -> None:
-        deeper = await asyncio.gather(*(replies_of(r.post_id) for r in replies)) if depth < MAX_DEPTH else []
-        for index, reply in enumerate(replies):
-            if len(descendants) >= MAX_DESCENDANTS:
-                return
-            descendants.append(reply)
-            if deeper:
-                await walk(deeper[index], depth + 1)
+    children = {thread.post.post_id: list(thread.replies)}
+    level, found = list(thread.replies), len(thread.replies)
+    for _ in range(MAX_DEPTH - 1):
+        if not level or found >= MAX_DESCENDANTS:
+            break
+        answers = await asyncio.gather(*(replies_of(reply.post_id) for reply in level))
+        children |= {reply.post_id: replies for reply, replies in zip(level, answers, strict=True)}
+        level = [reply for replies in answers for reply in replies]
+        found += len(level)
 
-    await walk(list(thread.replies), 1)
+    def depth_first(post_id: int) -> list:
+        return [each for reply in children.get(post_id, []) for each in (reply, *depth_first(reply.post_id))]
+
+    descendants = depth_first(thread.post.post_id)[:MAX_DESCENDANTS]
     ancestors, shown = await asyncio.gather(
         hydrate.statuses(call, list(thread.ancestors)), hydrate.statuses(call, descendants)
     )

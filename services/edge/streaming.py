@@ -107,24 +107,24 @@ async def _notification_events(call: Call, stream: str, queue: asyncio.Queue) ->
 
 
 async def events(call: Call, stream: str) -> AsyncIterator[Event]:
-    """The events of one stream until the caller stops reading; None-free, heartbeat-free."""
+    """The events of one stream until the caller stops reading, or a source fails (its error ends the stream)."""
     queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
     sources = [_notification_events(call, stream, queue)]
     if stream == "user":
         sources.append(_home_events(call, stream, queue))
     tasks = [asyncio.create_task(source) for source in sources]
+    getter: asyncio.Task | None = None
     try:
         while True:
             getter = asyncio.create_task(queue.get())
             done, _ = await asyncio.wait([getter, *tasks], return_when=asyncio.FIRST_COMPLETED)
             if getter not in done:
-                getter.cancel()
                 for task in done:
-                    task.result()  # a source ended: its error ends the stream
+                    task.result()
                 return
             yield getter.result()
     finally:
-        for task in tasks:
+        for task in [*tasks, *([getter] if getter else [])]:
             task.cancel()
 
 
@@ -147,6 +147,7 @@ async def _sse(call: Call, stream: str) -> StreamingResponse:
                 next_event = asyncio.ensure_future(iterator.__anext__())
         finally:
             next_event.cancel()
+            await asyncio.gather(next_event, return_exceptions=True)  # the generator must stop running first
             await iterator.aclose()
 
     return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
