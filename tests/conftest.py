@@ -35,3 +35,11 @@ def system(infrastructure):
 def clients(system):
     """The gRPC clients of whichever `system` the test runs against (a module may bring its own)."""
     return system.clients
+
+
+@pytest.fixture(scope="session")
+def edge(system):
+    """The HTTP edge (Mastodon's client API) in front of `system`: its base URL."""
+    if "edge" not in system.processes:
+        system.start("edge")
+    return system.edge_url

@@ -4,7 +4,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.notification.domain import Act, Preferences, Retraction, Standing
+from services.notification.domain import Act, Hidden, Preferences, Retraction, Standing
 from services.runtime.cassandra import CassandraSession
 from services.runtime.clock import as_utc
 from services.runtime.idempotency import IdempotentRequests
@@ -234,4 +234,27 @@ class NotificationRepository:
             f"INSERT INTO {self._own}.read_positions (user_id, read_time, read_group) VALUES (?, ?, ?) USING "
             "TIMESTAMP ?",
             (user_id, moment, key, int(moment.timestamp() * 1_000_000)),
+        )
+
+    async def dismiss(self, user_id: int, group_key: str, up_to: datetime) -> None:
+        """Written at the act's own time, so a dismissal never moves back."""
+        await self._db.execute(
+            f"INSERT INTO {self._own}.dismissals (user_id, group_key, up_to) VALUES (?, ?, ?) USING TIMESTAMP ?",
+            (user_id, group_key, up_to, int(up_to.timestamp() * 1_000_000)),
+        )
+
+    async def clear(self, user_id: int, up_to: datetime) -> None:
+        await self._db.execute(
+            f"INSERT INTO {self._own}.cleared (user_id, up_to) VALUES (?, ?) USING TIMESTAMP ?",
+            (user_id, up_to, int(up_to.timestamp() * 1_000_000)),
+        )
+
+    async def hidden(self, user_id: int) -> Hidden:
+        """What the user dismissed and cleared."""
+        dismissed, cleared = await asyncio.gather(
+            self._db.execute(f"SELECT group_key, up_to FROM {self._own}.dismissals WHERE user_id = ?", (user_id,)),
+            self._db.execute(f"SELECT up_to FROM {self._own}.cleared WHERE user_id = ?", (user_id,)),
+        )
+        return Hidden(
+            {row.group_key: as_utc(row.up_to) for row in dismissed}, as_utc(cleared[0].up_to) if cleared else None
         )

@@ -20,7 +20,7 @@ def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=360,  # the edge phase adds about 25 s
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = json.loads((tmp_path / "smoke.json").read_text())
@@ -44,6 +44,10 @@ def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
     # A smoke step has a few dozen requests drawn 60/30/10: a post among them is likely, not certain.
     assert {"home", "user"} <= set(results["mixed"]["ladder"][0]["by_kind"]) <= {"home", "user", "post"}
     assert results["rebuild"]["home_rows"] > 0 and results["rebuild"]["rows_per_second"] > 0
+    for operation in ("home", "post"):
+        compared = results["edge"][operation]
+        assert compared["grpc_at_half"]["count"] > 0 and compared["http_at_half"]["count"] > 0, compared
+        assert compared["http_at_half"]["errors"] == 0, compared["http_at_half"]["error_kinds"]
     for process in ("kafka", "cassandra", "graph", "post", "timeline-api", "timeline-worker", "bench-client"):
         assert results["resources"][process]["peak_rss_mb"] > 0, process
     assert {goal["goal"] for goal in results["goals"]} and all(
