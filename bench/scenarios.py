@@ -56,7 +56,7 @@ FRESHNESS_FIRST_POLL_SECONDS = 0.01
 FRESHNESS_MAX_POLL_SECONDS = 0.25
 LAG_POLL_SECONDS = 0.1
 # The timeline projection's tables that a replay of posts and follows fills, counted for the rebuild's rows/s.
-REBUILT_TABLES = ("home_timeline", "user_timeline", "posts", "followers", "users")
+REBUILT_TABLES = ("home_entries", "user_timeline", "posts", "followers", "users")
 FRESHNESS_GIVE_UP_SECONDS = 15.0
 # Posts whose freshness is watched per second, and at most at once: each watch polls a follower's home timeline,
 # so watching every post at 100/s would add several hundred reads a second to what is measured.
@@ -495,7 +495,7 @@ class Bench:
         self.monitor.watch("timeline-worker", process.pid)
         self.profiler.start("fanout", {"timeline-worker": process.pid})
 
-    async def _count_rows(self, keyspace: str, table: str = "home_timeline") -> int:
+    async def _count_rows(self, keyspace: str, table: str = "home_entries") -> int:
         statement = SimpleStatement(f"SELECT COUNT(*) FROM {keyspace}.{table}")
         result = await asyncio.to_thread(self.session._session.execute, statement, timeout=600)
         return result.one()[0]
@@ -652,7 +652,7 @@ class Bench:
             "events_to_replay": to_replay,
             "events": events,
             "rows": counted,
-            "home_rows": counted["home_timeline"],
+            "home_rows": counted["home_entries"],
             "seconds": round(seconds, 2),
             "seconds_with_migrations": round(total_seconds, 2),
             "rows_per_second": round(rows / seconds, 1) if seconds else 0.0,
