@@ -43,6 +43,8 @@ from services.runtime.kafka import EventPublisher
 from services.runtime.projection.rebuild import rebuild
 from services.runtime.projection.versions import keyspace_of
 from services.runtime.topics import ALL_TOPICS, GRAPH_EVENTS
+from services.timeline.reader_state import ReaderState
+from services.timeline.repository import TimelineRepository
 from services.timeline.wiring import PROJECTION as TIMELINE
 
 RPC_TIMEOUT = 10.0
@@ -62,6 +64,8 @@ FRESHNESS_GIVE_UP_SECONDS = 15.0
 # so watching every post at 100/s would add several hundred reads a second to what is measured.
 WATCHED_PER_SECOND = 10
 MAX_WATCHES = 40
+# How many accounts a returning reader follows (issue 15: the first page within 200 ms for 2,000).
+RETURNING_FOLLOWS = 2_000
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,8 @@ class Plan:
     # _import_follows), for graphs too large to follow one call at a time within the run's budget.
     follows_through: str = "api"
     setup_concurrency: int = 64
+    # Readers back from inactivity, each following RETURNING_FOLLOWS accounts (or every account, if fewer).
+    returning_readers: int = 10
 
 
 PLANS = {
@@ -115,7 +121,7 @@ PLANS = {
         1_000, 5, 3, 32, 3, 5, 1160, 5, 100, 10, 1.0, (12.5, 25, 50, 100, 200), 3, (25, 50, 100), 3, 15, "log"
     ),
     # Read and mixed steps of 3 s: a 1 s step at 5/s had no arrival at all once in a while (e^-5).
-    "smoke": Plan(80, 3, 2, 8, 1, 1, 30, 1, 10, 1.5, 2.0, (10,), 3, (10,), 3, 30),
+    "smoke": Plan(80, 3, 2, 8, 1, 1, 30, 1, 10, 1.5, 2.0, (10,), 3, (10,), 3, 30, returning_readers=3),
 }
 
 
@@ -251,6 +257,7 @@ class Bench:
                 await self._ingest_and_fanout()
                 await self._freshness()
                 await self._home_reads()
+                await self._returning_readers()
                 await self._mixed()
                 await self._rebuild()
             finally:
@@ -584,6 +591,59 @@ class Bench:
         self.progress.update(task, total=1, completed=1)
         self.results["home_reads"] = {"ladder": ladder, "highest_sustainable_rate": highest, "at_half": at_half}
         self.results["baselines"]["b4_cassandra_reads"] = {**b4.summary(), "offered_rate": half}
+
+    async def _returning_readers(self) -> None:
+        """Readers who follow RETURNING_FOLLOWS accounts come back from inactivity: the time of their first page
+        (their rows are rebuilt after it, in the background), then of the rebuild, then of a page from the rows."""
+        self._phase("returning")
+        following = min(RETURNING_FOLLOWS, self.graph.size)
+        readers: list[int] = []
+
+        async def create(index: int) -> None:
+            request = graph_pb.CreateUserRequest(handle=f"back_{index}_{self.rng.randrange(10**6)}")
+            readers.append((await self.graph_api.CreateUser(request, timeout=RPC_TIMEOUT)).user.user_id)
+
+        await self._bounded("returning readers", range(self.plan.returning_readers), create)
+        publisher = EventPublisher(self.settings.kafka_bootstrap, "chirp-bench-returning")
+        await publisher.start()
+        try:
+            now = datetime.now(UTC)
+            for reader in readers:
+                followees = self.rng.sample(self.user_ids, following)
+                topic = self.settings.topic(GRAPH_EVENTS.name)
+                await asyncio.gather(
+                    *(publisher.publish(topic, reader, user_followed(Follow(reader, f, now))) for f in followees)
+                )
+        finally:
+            await publisher.stop()
+        await self._caught_up("returning readers' follows")
+        keyspace = self.settings.keyspace("timeline")
+        readers_state, repo = ReaderState(self.session, keyspace), TimelineRepository(self.session, keyspace)
+        away_since = int(time.time() * 1000) - 40 * 86_400_000
+        for reader in readers:
+            await readers_state.mark_inactive(reader, await repo.followee_ids(reader), away_since)
+        first, rebuilt, after = Latencies(), [], Latencies()
+        for reader in readers:
+            began = time.perf_counter()
+            page = await self.timeline_api.GetHomeTimeline(
+                timeline_pb.GetHomeTimelineRequest(user_id=reader, page_size=20), timeout=RPC_TIMEOUT
+            )
+            first.record(time.perf_counter() - began, bool(page.posts))
+            while (await readers_state.activity(reader)).rebuild_pending:
+                await asyncio.sleep(0.05)
+            rebuilt.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            await self.timeline_api.GetHomeTimeline(
+                timeline_pb.GetHomeTimelineRequest(user_id=reader, page_size=20), timeout=RPC_TIMEOUT
+            )
+            after.record(time.perf_counter() - began)
+        self.results["returning"] = {
+            "readers": len(readers),
+            "following": following,
+            "first_page": first.summary(),
+            "rebuilt_seconds": {"median": round(statistics.median(rebuilt), 2), "max": round(max(rebuilt), 2)},
+            "page_after_rebuild": after.summary(),
+        }
 
     async def _mixed(self) -> None:
         """DeathStarBench-like mix (60% home reads, 30% user-timeline reads, 10% posts) at a ladder of rates."""

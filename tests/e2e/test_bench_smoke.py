@@ -43,6 +43,8 @@ def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
     ]
     # A smoke step has a few dozen requests drawn 60/30/10: a post among them is likely, not certain.
     assert {"home", "user"} <= set(results["mixed"]["ladder"][0]["by_kind"]) <= {"home", "user", "post"}
+    returning = results["returning"]
+    assert returning["first_page"]["ok"] == returning["readers"] > 0 and returning["first_page"]["p50_ms"] > 0
     assert results["rebuild"]["home_rows"] > 0 and results["rebuild"]["rows_per_second"] > 0
     for process in ("kafka", "cassandra", "graph", "post", "timeline-api", "timeline-worker", "bench-client"):
         assert results["resources"][process]["peak_rss_mb"] > 0, process
