@@ -297,7 +297,12 @@ class NotificationRepository:
             " AND group_key = ? LIMIT ?",
             (recipient_id, key, limit),
         )
-        return [GroupAct(as_utc(r.create_time), r.actor_id, r.kind, r.post_id or 0, r.post_text or "") for r in rows]
+        # A group whose acts were all taken back keeps its static cells: a row without a time, no act.
+        return [
+            GroupAct(as_utc(r.create_time), r.actor_id, r.kind, r.post_id or 0, r.post_text or "")
+            for r in rows
+            if r.create_time is not None
+        ]
 
     async def group(self, recipient_id: int, key: str) -> Group:
         """The group's newest act and its size, counted up to MAX_COUNTED_ACTORS."""
@@ -305,6 +310,7 @@ class NotificationRepository:
             f"SELECT create_time FROM {self._ks}.group_acts WHERE recipient_id = ? AND group_key = ? LIMIT ?",
             (recipient_id, key, MAX_COUNTED_ACTORS),
         )
+        top = [r for r in top if r.create_time is not None]  # see newest_acts
         return Group(len(top), as_utc(top[0].create_time) if top else None)
 
     async def actors(
@@ -324,7 +330,7 @@ class NotificationRepository:
                 " AND (create_time, actor_id) < (?, ?) LIMIT ?",
                 (recipient_id, key, *after, limit),
             )
-        return [(r.actor_id, as_utc(r.create_time)) for r in rows]
+        return [(r.actor_id, as_utc(r.create_time)) for r in rows if r.create_time is not None]
 
     async def acts_since(self, recipient_id: int, since: datetime, limit: int) -> list[tuple[datetime, str, int]]:
         """The `limit` oldest acts the recipient was notified of at or after `since`: (when, group, actor)."""
