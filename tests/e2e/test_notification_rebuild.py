@@ -12,8 +12,9 @@ from chirp.notification.v1 import notification_service_pb2 as notification
 from services.cli.main import app as chirp
 from services.runtime.cassandra import CassandraSession
 from services.runtime.projection.versions import keyspace_of
+from services.runtime.topics import NOTIFICATION_EVENTS
 from tests.e2e.test_notification_kinds import People
-from tests.helpers import eventually
+from tests.helpers import eventually, read_topic
 
 
 def test_a_rebuilt_projection_equals_the_live_one_and_keeps_what_users_set(system, clients):
@@ -72,6 +73,17 @@ def test_a_rebuild_judges_each_act_by_the_preferences_of_its_time(system, client
         timeout=10,
     )
     people.like(cai, liked)
+    # Each change is on the notification topic, keyed by the user, with what it replaced.
+    published = [
+        (notification_pb2.NotificationEvent.FromString(r.value), dict(r.headers)["chirp-event-type"])
+        for r in read_topic(settings, settings.topic(NOTIFICATION_EVENTS.name))
+        if r.key == str(ana).encode()
+    ]
+    assert [
+        (list(e.preferences_updated.preferences.disabled_kinds), list(e.preferences_updated.previous.disabled_kinds))
+        for e, _ in published
+    ] == [([notification_pb2.NOTIFICATION_KIND_LIKE], []), ([], [notification_pb2.NOTIFICATION_KIND_LIKE])]
+    assert {header for _, header in published} == {b"chirp.notification.v1.PreferencesUpdated"}
     set_before_events(settings, dan, {notification_pb2.NOTIFICATION_KIND_LIKE})
     people.like(eve, dans)
     people.post(eve, "so dan hears of something", mentioning=(dan,))
