@@ -272,11 +272,6 @@ def test_no_generated_request_makes_a_unary_rpc_fail_inside(clients, known_ids, 
     reached_validation(method, drive(clients, known_ids, address, method, examples=60))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a streaming handler's refusal is UNKNOWN until the gate of issue 10 (grpc_server.py, on another branch) "
-    "maps errors of streams too: remove this mark when it is merged",
-)
 @pytest.mark.parametrize(("address", "method"), STREAMING, ids=[method.name for _, method in STREAMING])
 def test_no_generated_request_makes_a_streaming_rpc_fail_inside(clients, known_ids, address, method):
     reached_validation(method, drive(clients, known_ids, address, method, examples=15, shrink=False))
@@ -293,11 +288,6 @@ def malformed_payloads(method: MethodDescriptor) -> st.SearchStrategy[bytes]:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a request that does not parse is UNKNOWN until the gate of issue 10 (grpc_server.py, on another branch) "
-    "answers it INVALID_ARGUMENT: remove this mark when it is merged",
-)
 @pytest.mark.parametrize(("address", "method"), METHODS, ids=[method.name for _, method in METHODS])
 def test_raw_malformed_bytes_never_make_an_rpc_fail_inside(clients, address, method):
     channel = clients.channel(getattr(clients.settings, address))
