@@ -47,6 +47,9 @@ def run(
     profile: Annotated[
         bool, typer.Option(help="py-spy CPU profiles of the services per phase, into OUT/profiles")
     ] = False,
+    notification_likes: Annotated[
+        int | None, typer.Option(help="likes of the post whose author's notifications are listed (default: the mode's)")
+    ] = None,
 ) -> None:
     """Start a private Chirp, populate it, measure every phase and the baselines, write the results."""
     if mode not in PLANS:
@@ -55,7 +58,12 @@ def run(
         PLANS[mode],
         **{
             k: v
-            for k, v in (("users", users), ("mean_following", following), ("follows_through", follows_through))
+            for k, v in (
+                ("users", users),
+                ("mean_following", following),
+                ("follows_through", follows_through),
+                ("notification_likes", notification_likes),
+            )
             if v
         },
     )

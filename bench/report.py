@@ -213,9 +213,31 @@ def _other_figures(results: dict) -> str:
             f"{sum(rebuild['rows'].values()):,} rows ({rebuilt_tables}) in "
             f"{rebuild['seconds']} s ({rebuild['events_per_second']:g} events/s; {rebuild_outcome}; "
             f"{rebuild['seconds_with_migrations']} s with the new version's migrations).",
+            *_notification_figures(results.get("notification_groups")),
             "",
         ]
     )
+
+
+def _notification_figures(groups: dict | None) -> list[str]:
+    """ListNotifications of an author whose post has many likes, against one with a single like."""
+    if not groups:
+        return []
+
+    def one(figures: dict) -> str:
+        tombstones = figures["feed_tombstones"]
+        return (
+            f"p50 {figures['latency']['p50_ms']} ms, p99 {figures['latency']['p99_ms']} ms, "
+            f"{figures['rows_read']:,} rows in {figures['statements']} reads "
+            f"(+{tombstones if tombstones is not None else '?'} tombstones in the feed slice), "
+            f"actor_count {figures['actor_count']}"
+        )
+
+    many, single = groups["many"], groups["one"]
+    return [
+        f"- Notifications of an author whose post was liked {many['likes']:,} times: {one(many)}; "
+        f"of one whose post was liked once: {one(single)}."
+    ]
 
 
 def _resources_table(resources: dict) -> str:
@@ -242,6 +264,7 @@ _PHASE_ORDER = [
     "returning",
     "mixed",
     "rebuild",
+    "notification_groups",
     "teardown",
 ]
 

@@ -7,6 +7,7 @@ run them), so a system started with `make up` is never touched, and everything i
 import asyncio
 import os
 import random
+import re
 import signal
 import statistics
 import time
@@ -29,20 +30,26 @@ from bench.profiler import Profiler
 from bench.workload import Authors, Texts, fanout_threshold, operation_mix, poisson_offsets, power_law_graph
 from chirp.graph.v1 import graph_service_pb2 as graph_pb
 from chirp.graph.v1 import graph_service_pb2_grpc
+from chirp.notification.v1 import notification_service_pb2 as notification_pb
+from chirp.notification.v1 import notification_service_pb2_grpc
+from chirp.post.v1 import post_pb2, post_service_pb2_grpc
 from chirp.post.v1 import post_service_pb2 as post_pb
-from chirp.post.v1 import post_service_pb2_grpc
 from chirp.timeline.v1 import timeline_service_pb2 as timeline_pb
 from chirp.timeline.v1 import timeline_service_pb2_grpc
 from services.cli.credentials import AioBearerInterceptor, OperatorCredentials
 from services.cli.launcher import DATA_DIR, System, free_port
 from services.graph.domain import Follow
 from services.graph.events import user_followed
+from services.notification.api import NotificationApi
+from services.notification.repository import NotificationRepository
 from services.post import events as post_events
 from services.runtime.cassandra import CassandraSession
+from services.runtime.clock import now_ms, timestamp_from_ms
+from services.runtime.envelopes import event_id_for
 from services.runtime.kafka import EventPublisher
 from services.runtime.projection.rebuild import rebuild
 from services.runtime.projection.versions import keyspace_of
-from services.runtime.topics import ALL_TOPICS, GRAPH_EVENTS
+from services.runtime.topics import ALL_TOPICS, GRAPH_EVENTS, POST_EVENTS
 from services.timeline.reader_state import ReaderState
 from services.timeline.repository import TimelineRepository
 from services.timeline.wiring import PROJECTION as TIMELINE
@@ -95,6 +102,8 @@ class Plan:
     setup_concurrency: int = 64
     # Readers back from inactivity, each following RETURNING_FOLLOWS accounts (or every account, if fewer).
     returning_readers: int = 10
+    # Likes of one post, for the notification listing of its author (issue 15: stays as cheap as with one like).
+    notification_likes: int = 10_000
 
 
 PLANS = {
@@ -121,7 +130,9 @@ PLANS = {
         1_000, 5, 3, 32, 3, 5, 1160, 5, 100, 10, 1.0, (12.5, 25, 50, 100, 200), 3, (25, 50, 100), 3, 15, "log"
     ),
     # Read and mixed steps of 3 s: a 1 s step at 5/s had no arrival at all once in a while (e^-5).
-    "smoke": Plan(80, 3, 2, 8, 1, 1, 30, 1, 10, 1.5, 2.0, (10,), 3, (10,), 3, 30, returning_readers=3),
+    "smoke": Plan(
+        80, 3, 2, 8, 1, 1, 30, 1, 10, 1.5, 2.0, (10,), 3, (10,), 3, 30, returning_readers=3, notification_likes=200
+    ),
 }
 
 
@@ -260,6 +271,7 @@ class Bench:
                 await self._returning_readers()
                 await self._mixed()
                 await self._rebuild()
+                await self._notification_groups()
             finally:
                 await self.lag.stop()
                 self.session.shutdown()
@@ -719,6 +731,85 @@ class Bench:
             "events_per_second": round(events / seconds, 1) if seconds else 0.0,
         }
 
+    async def _notification_groups(self) -> None:
+        """ListNotifications of an author whose post was liked `notification_likes` times, against one whose post was
+        liked once: latency through the API, and the statements and rows the listing reads (counted in this
+        process, on the same tables), with the tombstones Cassandra steps over in the feed slice (from its trace).
+        The likes are PostLiked events written to the post topic as the post service would (keyed by the author),
+        one millisecond apart, by accounts that exist only in them: LikePost at 10,000 calls would take minutes.
+        Last, so that its events are in no other phase's replay; the notification service is started for it when
+        the run did not have it."""
+        self._phase("notification_groups")
+        if not self.with_notification:
+            process = await asyncio.to_thread(self.system.start, "notification", label="notification")
+            self.monitor.watch("notification", process.pid)
+        big, small = [
+            (await self.graph_api.CreateUser(graph_pb.CreateUserRequest(handle=handle), timeout=RPC_TIMEOUT)).user
+            for handle in (f"liked_{self.rng.randrange(10**6)}", f"liked1_{self.rng.randrange(10**6)}")
+        ]
+        posts = {}
+        for author in (big, small):
+            request = post_pb.CreatePostRequest(author_id=author.user_id, text="like this")
+            posts[author.user_id] = (await self.post_api.CreatePost(request, timeout=RPC_TIMEOUT)).post.post_id
+        likes = {big.user_id: self.plan.notification_likes, small.user_id: 1}
+        publisher = EventPublisher(self.settings.kafka_bootstrap, "chirp-bench-likes")
+        await publisher.start()
+        task = self.progress.add_task("likes (imported)", total=sum(likes.values()))
+        topic = self.settings.topic(POST_EVENTS.name)
+        try:
+            start_ms = now_ms()
+            for author, count in likes.items():
+                for first in range(0, count, 2000):
+                    fans = range(first, min(count, first + 2000))
+                    await asyncio.gather(
+                        *(
+                            publisher.publish(
+                                topic, author, _like(posts[author], author, FAN_IDS + fan, start_ms + fan)
+                            )
+                            for fan in fans
+                        )
+                    )
+                    self.progress.advance(task, len(fans))
+        finally:
+            await publisher.stop()
+        await self._caught_up("notifications catching up", [self.settings.consumer_group("notification")])
+        keyspace = self.settings.keyspace("notification")  # version 1: the bench rebuilds only the timeline
+        operator = [AioBearerInterceptor(OperatorCredentials(self.settings).bearer)]
+        figures = {}
+        async with grpc.aio.insecure_channel(self.settings.notification_addr, interceptors=operator) as channel:
+            api = notification_service_pb2_grpc.NotificationServiceStub(channel)
+            for label, author in (("many", big.user_id), ("one", small.user_id)):
+                request = notification_pb.ListNotificationsRequest(user_id=author, page_size=20)
+                latencies = Latencies()
+                first = await api.ListNotifications(request, timeout=RPC_TIMEOUT)
+                for _ in range(NOTIFICATION_READS):
+                    began = time.perf_counter()
+                    await api.ListNotifications(request, timeout=RPC_TIMEOUT)
+                    latencies.record(time.perf_counter() - began)
+                counting = CountingSession(self.session)
+                local = NotificationApi(Fixed(NotificationRepository(counting, keyspace, keyspace)), None, None, "")
+                await local.ListNotifications(request, None)
+                figures[label] = {
+                    "likes": likes[author],
+                    "notifications": len(first.notifications),
+                    "actor_count": first.notifications[0].actor_count if first.notifications else 0,
+                    "latency": latencies.summary(),
+                    "statements": counting.selects,
+                    "rows_read": counting.rows,
+                    "feed_tombstones": await self._feed_tombstones(keyspace, author),
+                }
+        self.results["notification_groups"] = figures
+
+    async def _feed_tombstones(self, keyspace: str, recipient: int) -> int | None:
+        """Tombstones Cassandra stepped over reading the first page of a recipient's feed, from the query's trace
+        (None when the trace did not say)."""
+        statement = SimpleStatement(f"SELECT create_time FROM {keyspace}.group_feed WHERE recipient_id = %s LIMIT 21")
+        result = await asyncio.to_thread(self.session._session.execute, statement, (recipient,), trace=True)
+        trace = await asyncio.to_thread(result.get_query_trace, 10)
+        found = [re.search(r"(\d+) tombstone", event.description or "") for event in trace.events or ()]
+        counts = [int(match.group(1)) for match in found if match]
+        return sum(counts) if counts else None
+
     async def _drop_bench_data(self) -> None:
         """The baseline topic; the scratch keyspace goes with the services' keyspaces (same prefix)."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
@@ -728,6 +819,46 @@ class Bench:
                 await admin.delete_topics([baselines.baseline_topic(self.settings)])
         finally:
             await admin.close()
+
+
+# Synthetic likers: ids no account has (accounts' ids are time-ordered snowflakes, far larger).
+FAN_IDS = 10**12
+NOTIFICATION_READS = 30
+
+
+def _like(post_id: int, author_id: int, fan: int, at_ms: int) -> post_pb2.PostEvent:
+    return post_pb2.PostEvent(
+        event_id=event_id_for("bench-like", post_id, fan),
+        occurred_at=timestamp_from_ms(at_ms),
+        post_liked=post_pb2.PostLiked(post_id=post_id, author_id=author_id, user_id=fan),
+    )
+
+
+class CountingSession:
+    """A session that counts the reads it runs and the rows they return (listing runs no aggregates, so every row
+    returned is one Cassandra read, tombstones aside)."""
+
+    def __init__(self, session: CassandraSession) -> None:
+        self._session = session
+        self.selects = 0
+        self.rows = 0
+
+    async def execute(self, cql: str, params=None, **kwargs):
+        rows = await self._session.execute(cql, params, **kwargs)
+        if cql.lstrip().upper().startswith("SELECT"):
+            self.selects += 1
+            self.rows += len(rows)
+        return rows
+
+
+class Fixed:
+    """One repository, served as the API expects (ServingRepository's `get`)."""
+
+    def __init__(self, repository) -> None:
+        self._repository = repository
+
+    async def get(self):
+        return self._repository
 
 
 def _sustainable(step: dict) -> bool:

@@ -38,7 +38,18 @@ GRAPH_EVENTS = TopicSpec(
     description="Accounts and follow relationships.",
 )
 
-ALL_TOPICS = (POST_EVENTS, GRAPH_EVENTS)
+NOTIFICATION_EVENTS = TopicSpec(
+    name="chirp.notification.events.v1",
+    partitions=6,
+    key="the user concerned (decimal string): one user's changes stay in order",
+    value_type="chirp.notification.v1.NotificationEvent",
+    description=(
+        "What users set in the notification service: their preferences, each change published after it was stored. "
+        "The notification projection reads it back to judge every act by the preferences of its time."
+    ),
+)
+
+ALL_TOPICS = (POST_EVENTS, GRAPH_EVENTS, NOTIFICATION_EVENTS)
 
 DEAD_LETTERS = TopicSpec(
     name="chirp.deadletter.v1",
