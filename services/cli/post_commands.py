@@ -91,7 +91,10 @@ def thread(post_id: PostId, limit: Annotated[int, typer.Option(min=1, max=100)] 
     """A post in its conversation: ancestors, the post, and its replies."""
     c = clients()
     response = call(c.post.GetThread, post.GetThreadRequest(post_id=post_id, page_size=limit))
-    show(c, [*response.ancestors, response.post, *response.replies], f"thread of {post_id}", json_)
+    title = f"thread of {post_id}"
+    if response.ancestors_truncated:
+        title += f" (from its {len(response.ancestors)} nearest ancestors; the conversation starts further up)"
+    show(c, [*response.ancestors, response.post, *response.replies], title, json_)
 
 
 def report(as_json: bool, outcome: dict) -> None:

@@ -7,7 +7,8 @@ from services.graph.events import relationship_message, stats_message, user_mess
 from services.graph.service import GraphService
 from services.runtime.access import acting, privileged, public
 from services.runtime.idempotency import IdempotentRequests
-from services.runtime.pagination import clamp_page_size, decode_token, encode_token
+from services.runtime.pagination import ID, clamp_page_size, decode_token, encode_token
+from services.runtime.validation import check_requests
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -36,6 +37,7 @@ class GraphApi(graph_service_pb2_grpc.GraphServiceServicer):
     def __init__(self, service: GraphService, requests: IdempotentRequests) -> None:
         self._service = service
         self._requests = requests
+        check_requests(self, pb.DESCRIPTOR.services_by_name["GraphService"])
 
     async def CreateUser(self, request: pb.CreateUserRequest, context) -> pb.CreateUserResponse:
         async def create():
@@ -118,7 +120,7 @@ class GraphApi(graph_service_pb2_grpc.GraphServiceServicer):
 
     async def _page(self, direction: str, request):
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        position = decode_token(request.page_token, keys=("after",))
+        position = decode_token(request.page_token, keys={"after": ID})
         users, last = await self._service.list_edges(
             direction, request.user_id, position["after"] if position else 0, size
         )

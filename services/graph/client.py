@@ -31,7 +31,7 @@ class GraphClient:
         return True
 
     async def resolve_handles(self, handles: list[str]) -> dict[str, int]:
-        """Lower-cased handle -> user id, for the handles that name an existing user."""
+        """Lower-cased handle -> user id, for the handles that name an existing user (other strings are left out)."""
 
         async def resolve(handle: str) -> tuple[str, int | None]:
             if handle.lower() in self._known_handles:
@@ -40,7 +40,8 @@ class GraphClient:
                 response = await self._stub.ResolveHandle(pb.ResolveHandleRequest(handle=handle), timeout=5)
                 return handle.lower(), response.user.user_id
             except grpc.aio.AioRpcError as error:
-                if error.code() == grpc.StatusCode.NOT_FOUND:
+                # INVALID_ARGUMENT: not a handle anyone can have (a mention of 16 to 20 characters, say).
+                if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                     return handle.lower(), None
                 raise
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from services.runtime.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from services.text import Profile, validate_bio
+from services.text import Profile, check_characters, validate_bio
 
 HANDLE_PATTERN = re.compile(r"[A-Za-z0-9_]{1,15}")
 MAX_DISPLAY_NAME = 50
@@ -80,13 +80,15 @@ def validate_handle(handle: str) -> str:
 
 
 def validate_display_name(display_name: str, handle: str) -> str:
-    """The name shown beside the handle; the handle itself when none is given."""
+    """The name shown beside the handle (whitespace runs made one space); the handle itself when none is given.
+    INVALID_ARGUMENT when too long, or holding a character no text may (services.text.check_characters)."""
     display_name = " ".join(display_name.split())
     if len(display_name) > MAX_DISPLAY_NAME:
         raise InvalidArgument(
             "DISPLAY_NAME_TOO_LONG",
             f"a display name can be at most {MAX_DISPLAY_NAME} characters; this one has {len(display_name)}",
         )
+    check_characters(display_name, "DISPLAY_NAME_INVALID_CHARACTER", "a display name")
     return display_name or handle
 
 

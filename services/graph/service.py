@@ -67,7 +67,9 @@ class GraphService:
         return await asyncio.gather(self.get_user(user_id), self._repo.stats(user_id))
 
     async def resolve_handle(self, handle: str) -> User:
-        user_id = await self._repo.user_id_by_handle(handle_key(handle.strip().removeprefix("@")))
+        """INVALID_ARGUMENT for what cannot be a handle (checked before any read), NOT_FOUND for a free one."""
+        handle = validate_handle(handle)
+        user_id = await self._repo.user_id_by_handle(handle_key(handle))
         user = await self._repo.get_user(user_id) if user_id is not None else None
         if user is None:
             raise NotFound("HANDLE_NOT_FOUND", f"nobody has the handle @{handle}", handle=handle)

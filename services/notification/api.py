@@ -2,18 +2,28 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from chirp.notification.v1 import notification_pb2, notification_service_pb2_grpc
 from chirp.notification.v1 import notification_service_pb2 as pb
 from services.graph.client import GraphClient
-from services.notification.domain import KINDS, Preferences, group_of, notification_id, parse_notification_id, shown
+from services.notification.domain import (
+    ACTOR_POSITION,
+    KINDS,
+    PAGE_POSITION,
+    Preferences,
+    group_of,
+    notification_id,
+    parse_notification_id,
+    shown,
+)
 from services.notification.repository import FeedRow, NotificationRepository
 from services.runtime.access import acting
 from services.runtime.clock import datetime_from_ms, ms_of, timestamp_from_datetime
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
 from services.runtime.projection.versions import ServingRepository
+from services.runtime.validation import check_requests
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -31,12 +41,13 @@ def _position(row: FeedRow) -> Position:
     return row.create_time, row.group_key
 
 
-def _parse_id(value: str) -> Position:
+def _parse_id(value: str, field: str = "notification_id") -> Position:
+    """The position an id stands for; INVALID_ARGUMENT for one this API did not give, nor could have given yet."""
     try:
-        ms, key = parse_notification_id(value)
-    except ValueError:
+        ms, key = parse_notification_id(value, ms_of(datetime.now(UTC)))
+    except ValueError as error:
         raise InvalidArgument(
-            "NOTIFICATION_ID_INVALID", f"{value!r} is not a notification id this API returned"
+            "NOTIFICATION_ID_INVALID", f"{field} {value!r} is not a notification id this API returned: {error}"
         ) from None
     return datetime_from_ms(ms), key
 
@@ -61,19 +72,16 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
     def __init__(self, repository: ServingRepository[NotificationRepository], graph: GraphClient) -> None:
         self._repository = repository
         self._graph = graph
+        check_requests(self, pb.DESCRIPTOR.services_by_name["NotificationService"])
 
     async def ListNotifications(self, request: pb.ListNotificationsRequest, context) -> pb.ListNotificationsResponse:
         repo = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        position = decode_token(request.page_token, keys=("time", "group"))
+        position = decode_token(request.page_token, keys=PAGE_POSITION)
         before = (datetime_from_ms(position["time"]), position["group"]) if position else None
         found = await self._shown_before(repo, request.user_id, before, size + 1, request.kind)
-        if not found and not await repo.handles({request.user_id}):
-            # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
-            if not await self._graph.user_exists(request.user_id):
-                raise NotFound(
-                    "USER_NOT_FOUND", f"there is no user with id {request.user_id}", user_id=str(request.user_id)
-                )
+        if not found:
+            await self._require_user(repo, request.user_id)
         page = found[:size]
         token = ""
         if len(found) > size:
@@ -85,17 +93,35 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
     async def ListNotificationActors(
         self, request: pb.ListNotificationActorsRequest, context
     ) -> pb.ListNotificationActorsResponse:
+        """A page of the group's actors, newest first; the token is the last one's (time, actor id)."""
         repo = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        actors = (await repo.actors(request.user_id, group_of(request.notification_id)))[:size]
-        handles = await repo.handles({actor_id for actor_id, _ in actors})
+        try:
+            key = group_of(request.notification_id)
+        except ValueError:
+            raise InvalidArgument(
+                "NOTIFICATION_ID_INVALID",
+                f"notification_id {request.notification_id!r} is neither a notification id nor a group key this API"
+                " returned",
+            ) from None
+        position = decode_token(request.page_token, keys=ACTOR_POSITION)
+        actors = await repo.actors(request.user_id, key)
+        if position:
+            after = (position["time"], position["actor"])
+            actors = [(actor_id, at) for actor_id, at in actors if (ms_of(at), actor_id) < after]
+        elif not actors:
+            await self._require_user(repo, request.user_id)
+        page = actors[:size]
+        token = encode_token({"time": ms_of(page[-1][1]), "actor": page[-1][0]}) if len(actors) > size else ""
+        handles = await repo.handles({actor_id for actor_id, _ in page})
         return pb.ListNotificationActorsResponse(
             actors=[
                 notification_pb2.NotificationActor(
                     user_id=actor_id, handle=handles.get(actor_id, ""), create_time=timestamp_from_datetime(at)
                 )
-                for actor_id, at in actors
-            ]
+                for actor_id, at in page
+            ],
+            next_page_token=token,
         )
 
     async def GetUnreadCount(self, request: pb.GetUnreadCountRequest, context) -> pb.GetUnreadCountResponse:
@@ -106,14 +132,19 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
             if read
             else repo.feed_before(request.user_id, None, MAX_UNREAD)
         )
+        if not rows:
+            await self._require_user(repo, request.user_id)
         return pb.GetUnreadCountResponse(unread_count=len(await self._shown(repo, rows)))
 
     async def MarkRead(self, request: pb.MarkReadRequest, context) -> pb.MarkReadResponse:
         repo = await self._repository.get()
+        # Checked before the request id is claimed: a refusal writes nothing.
+        up_to = _parse_id(request.notification_id) if request.notification_id else None
+        await self._require_user(repo, request.user_id)
 
         async def mark() -> pb.MarkReadResponse:
-            if request.notification_id:
-                await repo.save_read_position(request.user_id, _parse_id(request.notification_id))
+            if up_to:
+                await repo.save_read_position(request.user_id, up_to)
             else:
                 newest = await repo.feed_before(request.user_id, None, 1)
                 if newest:
@@ -127,7 +158,10 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
         self, request: pb.GetPreferencesRequest, context
     ) -> notification_pb2.NotificationPreferences:
         repo = await self._repository.get()
-        return _preferences_message(await repo.preferences(request.user_id))
+        preferences = await repo.preferences(request.user_id)
+        if preferences == Preferences():  # nothing stored: maybe no such user
+            await self._require_user(repo, request.user_id)
+        return _preferences_message(preferences)
 
     async def UpdatePreferences(
         self, request: pb.UpdatePreferencesRequest, context
@@ -139,6 +173,7 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
                 "NOTIFICATION_KIND_INVALID", f"disabled_kinds must name notification kinds, got {unknown}"
             )
         preferences = Preferences(frozenset(request.preferences.disabled_kinds), request.preferences.only_following)
+        await self._require_user(repo, request.user_id)
 
         async def update() -> notification_pb2.NotificationPreferences:
             await repo.save_preferences(request.user_id, preferences)
@@ -154,10 +189,11 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
         repo = await self._repository.get()
         user_id = request.user_id
         if request.after_notification_id:
-            cursor = _parse_id(request.after_notification_id)
+            cursor = _parse_id(request.after_notification_id, "after_notification_id")
         else:
             newest = await repo.feed_before(user_id, None, 1)
             cursor = _position(newest[0]) if newest else (datetime_from_ms(0), "")
+        await self._require_user(repo, user_id)
 
         async def recent() -> list[FeedRow]:
             """Acts in the late window up to the cursor, then the oldest acts after it."""
@@ -178,6 +214,12 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
                 cursor = max(cursor, _position(fresh[-1]))
                 seen = {position for position in seen if position[0] >= cursor[0] - LATE_ACTS}
             await asyncio.sleep(POLL_SECONDS)
+
+    async def _require_user(self, repo: NotificationRepository, user_id: int) -> None:
+        """NOT_FOUND unless the user exists: known to this projection, or else (created a moment ago, not projected
+        yet) to the graph, which alone knows."""
+        if not await repo.handles({user_id}) and not await self._graph.user_exists(user_id):
+            raise NotFound("USER_NOT_FOUND", f"there is no user with id {user_id}", user_id=str(user_id))
 
     async def _shown_before(
         self, repo: NotificationRepository, user_id: int, before: Position | None, limit: int, kind: int

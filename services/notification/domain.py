@@ -6,6 +6,8 @@ from datetime import datetime
 from chirp.graph.v1 import graph_pb2
 from chirp.notification.v1.notification_pb2 import NotificationKind
 from chirp.post.v1 import post_pb2
+from services.runtime.clock import MAX_UNIX_MS
+from services.runtime.pagination import ID, UNIX_MS, Text
 
 NEW_FOLLOWER = NotificationKind.NOTIFICATION_KIND_NEW_FOLLOWER
 MENTION = NotificationKind.NOTIFICATION_KIND_MENTION
@@ -144,14 +146,49 @@ def notification_id(ms: int, key: str) -> str:
     return f"{ms}-{key}"
 
 
-def parse_notification_id(value: str) -> tuple[int, str]:
-    """(milliseconds, group key); ValueError when it is not an id this service gave."""
+# The longest group key is "mention:" or "repost:" and a 19-digit post id; the longest id adds 15 digits of
+# milliseconds (until year 9999) and a dash. Anything longer is not an id or group this service gave.
+MAX_GROUP_KEY_LENGTH = len("mention:") + 19
+MAX_NOTIFICATION_ID_LENGTH = 15 + 1 + MAX_GROUP_KEY_LENGTH
+# Ids carry the time of the act that made them, on the clock of the service that published it. One from further
+# ahead of this service's clock than this was not given out yet: as a read position it would mark everything until
+# then as read, and a read position only moves forward.
+MAX_CLOCK_SKEW_MS = 60_000
+# What a page token of ListNotifications holds: the position of the last notification of the page.
+PAGE_POSITION = {"time": UNIX_MS, "group": Text(MAX_GROUP_KEY_LENGTH)}
+# And one of ListNotificationActors: the last actor of the page and when they acted.
+ACTOR_POSITION = {"time": UNIX_MS, "actor": ID}
+_POST_GROUP_PREFIXES = tuple(prefix for kind, prefix in _PREFIX.items() if kind != NEW_FOLLOWER)
+
+
+def is_group_key(value: str) -> bool:
+    """Whether `value` is a group key `group_key` can make: "follow", or a kind's prefix, ":" and a post id."""
+    if value == _PREFIX[NEW_FOLLOWER]:
+        return True
+    prefix, separator, post_id = value.partition(":")
+    return (
+        bool(separator)
+        and prefix in _POST_GROUP_PREFIXES
+        and 0 < len(post_id) <= 19
+        and post_id.isascii()
+        and post_id.isdigit()
+    )
+
+
+def parse_notification_id(value: str, now_ms: int | None = None) -> tuple[int, str]:
+    """(milliseconds, group key); ValueError when it is not an id this service gave, or could have given by `now_ms`
+    (give it to refuse ids from the future, more than MAX_CLOCK_SKEW_MS ahead)."""
+    if len(value) > MAX_NOTIFICATION_ID_LENGTH:
+        raise ValueError(f"an id has at most {MAX_NOTIFICATION_ID_LENGTH} characters, this one {len(value)}")
     ms, separator, key = value.partition("-")
-    if not separator or not key or not ms.isdigit():
-        raise ValueError(value)
+    if not separator or not is_group_key(key) or not (ms.isascii() and ms.isdigit()) or int(ms) > MAX_UNIX_MS:
+        raise ValueError("an id is milliseconds since 1970, a dash and a group key, as in 1767225600000-like:42")
+    if now_ms is not None and int(ms) > now_ms + MAX_CLOCK_SKEW_MS:
+        raise ValueError("it is dated in the future")
     return int(ms), key
 
 
 def group_of(value: str) -> str:
-    """The group of a notification id, or the value itself when it already is a group key."""
-    return value.partition("-")[2] or value
+    """The group of a notification id, or the value itself when it already is a group key; ValueError when it is
+    neither."""
+    return value if is_group_key(value) else parse_notification_id(value)[1]

@@ -174,12 +174,12 @@ class NotificationRepository:
         return Group(row.size, as_utc(row.newest) if row.newest else None)
 
     async def actors(self, recipient_id: int, key: str) -> list[tuple[int, datetime]]:
-        """(actor, when), newest first."""
+        """(actor, when), newest first (the highest actor id first among acts of one millisecond)."""
         rows = await self._db.execute(
             f"SELECT actor_id, create_time FROM {self._ks}.actors WHERE recipient_id = ? AND group_key = ?",
             (recipient_id, key),
         )
-        return sorted(((r.actor_id, as_utc(r.create_time)) for r in rows), key=lambda a: a[1], reverse=True)
+        return sorted(((r.actor_id, as_utc(r.create_time)) for r in rows), key=lambda a: (a[1], a[0]), reverse=True)
 
     async def feed_before(self, recipient_id: int, before: tuple[datetime, str] | None, limit: int) -> list[FeedRow]:
         """Feed rows older than `before` (all when None), newest first."""

@@ -7,7 +7,8 @@ from services.post.service import PostService
 from services.runtime.access import acting, public
 from services.runtime.clock import timestamp_from_datetime
 from services.runtime.idempotency import IdempotentRequests
-from services.runtime.pagination import clamp_page_size, decode_token, encode_token
+from services.runtime.pagination import ID, clamp_page_size, decode_token, encode_token
+from services.runtime.validation import check_requests
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -31,6 +32,7 @@ class PostApi(post_service_pb2_grpc.PostServiceServicer):
     def __init__(self, service: PostService, requests: IdempotentRequests) -> None:
         self._service = service
         self._requests = requests
+        check_requests(self, pb.DESCRIPTOR.services_by_name["PostService"])
 
     async def CreatePost(self, request: pb.CreatePostRequest, context) -> pb.CreatePostResponse:
         async def create():
@@ -53,15 +55,14 @@ class PostApi(post_service_pb2_grpc.PostServiceServicer):
 
     async def GetThread(self, request: pb.GetThreadRequest, context) -> pb.GetThreadResponse:
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        position = decode_token(request.page_token, keys=("after",))
-        ancestors, post, replies, last = await self._service.get_thread(
-            request.post_id, position["after"] if position else 0, size
-        )
+        position = decode_token(request.page_token, keys={"after": ID})
+        thread = await self._service.get_thread(request.post_id, position["after"] if position else 0, size)
         return pb.GetThreadResponse(
-            ancestors=ancestors,
-            post=post,
-            replies=replies,
-            next_page_token=encode_token({"after": last}) if last is not None else "",
+            ancestors=thread.ancestors,
+            ancestors_truncated=thread.ancestors_truncated,
+            post=thread.post,
+            replies=thread.replies,
+            next_page_token=encode_token({"after": thread.last_reply_id}) if thread.last_reply_id is not None else "",
         )
 
     async def RepostPost(self, request: pb.RepostPostRequest, context) -> pb.RepostPostResponse:

@@ -1,6 +1,7 @@
 """Use cases of the post service. Each checks everything before it writes or publishes anything."""
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -14,9 +15,20 @@ from services.runtime.clock import datetime_from_ms, now_ms, timestamp_from_ms, 
 from services.runtime.errors import NotFound, PermissionDenied, ResourceExhausted, Unavailable
 from services.runtime.ids import SnowflakeIds, first_id_at, timestamp_ms_of
 from services.runtime.kafka import EventPublisher
-from services.text import validate_post
+from services.runtime.locks import KeyedLocks
+from services.text import Analysis, validate_post
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Thread:
+    ancestors: list[post_pb2.Post]  # root first
+    # The conversation goes further up than `ancestors`: only the MAX_THREAD_DEPTH nearest are given.
+    ancestors_truncated: bool
+    post: post_pb2.Post
+    replies: list[post_pb2.Post]  # a page of direct replies, oldest first
+    last_reply_id: int | None  # where the next page starts; None when this is the last one
 
 
 class PostService:
@@ -35,6 +47,8 @@ class PostService:
         self._ids = ids
         self._topic = topic
         self._rules = rules
+        # One author's posts are checked against the rate limit and stored one at a time: see `_check_rate`.
+        self._posting = KeyedLocks()
 
     async def create_post(self, author_id: int, text: str, in_reply_to: int = 0, quoted: int = 0) -> post_pb2.Post:
         """Validate, store, publish PostCreated keyed by author, and answer only once Kafka has it."""
@@ -43,11 +57,30 @@ class PostService:
         parent = await self._live_post(in_reply_to, "the post you reply to") if in_reply_to else None
         if quoted:
             await self._live_post(quoted, "the post you quote")
-        await self._check_rate(author_id)
+        async with self._posting.hold(author_id):
+            await self._check_rate(author_id)
+            post = await self._new_post(author_id, analysis, parent, quoted)
+            await self._repo.save(post)
+        try:
+            await self._publisher.publish(self._topic, author_id, events.post_created(post))
+        except Exception as error:
+            # Not in the log means not published: take the rows back so reads agree, and let the caller retry.
+            log.warning("post.publish_failed", post_id=post.post_id, error=repr(error))
+            await self._repo.forget(post)
+            raise Unavailable(
+                "EVENT_LOG_UNAVAILABLE", "the post could not be recorded; nothing was published, try again"
+            ) from error
+        post.stats.CopyFrom(post_pb2.PostStats())
+        return post
+
+    async def _new_post(
+        self, author_id: int, analysis: Analysis, parent: post_pb2.Post | None, quoted: int
+    ) -> post_pb2.Post:
+        """The post to store: a new id, the text's entities with the users its mentions name."""
         handles = list(dict.fromkeys(m.value.lower() for m in analysis.mentions))
         resolved = await self._graph.resolve_handles(handles) if handles else {}
         post_id = self._ids.next_id()
-        post = post_pb2.Post(
+        return post_pb2.Post(
             post_id=post_id,
             author_id=author_id,
             text=analysis.text,
@@ -64,18 +97,6 @@ class PostService:
             conversation_id=parent.conversation_id if parent else post_id,
             quoted_post_id=quoted,
         )
-        await self._repo.save(post)
-        try:
-            await self._publisher.publish(self._topic, author_id, events.post_created(post))
-        except Exception as error:
-            # Not in the log means not published: take the rows back so reads agree, and let the caller retry.
-            log.warning("post.publish_failed", post_id=post_id, error=repr(error))
-            await self._repo.forget(post)
-            raise Unavailable(
-                "EVENT_LOG_UNAVAILABLE", "the post could not be recorded; nothing was published, try again"
-            ) from error
-        post.stats.CopyFrom(post_pb2.PostStats())
-        return post
 
     async def get_post(self, post_id: int) -> post_pb2.Post:
         post = await self._live_post(post_id, "the post")
@@ -91,21 +112,25 @@ class PostService:
         await self._publisher.publish(self._topic, post.author_id, events.post_deleted(post, now))
         await self._repo.mark_deleted(post_id, now)
 
-    async def get_thread(self, post_id: int, after: int, limit: int) -> tuple[list, post_pb2.Post, list, int | None]:
-        """(ancestors root first, the post, a page of direct replies oldest first, where the next page starts)."""
+    async def get_thread(self, post_id: int, after: int, limit: int) -> Thread:
+        """The post's ancestors (the MAX_THREAD_DEPTH nearest, root first), the post and a page of direct replies."""
         post = await self.get_post(post_id)
-        ancestors = []
+        ancestors: list[post_pb2.Post] = []
         parent_id = post.in_reply_to_post_id
-        while parent_id and len(ancestors) < MAX_THREAD_DEPTH:
+        truncated = False
+        while parent_id:
             ancestor = await self._repo.get(parent_id)
             if ancestor is None:
                 break  # a deleted ancestor ends the visible chain
+            if len(ancestors) == MAX_THREAD_DEPTH:
+                truncated = True  # there is a visible post above the ones returned
+                break
             ancestors.append(ancestor)
             parent_id = ancestor.in_reply_to_post_id
         ids = await self._repo.reply_ids(post_id, after, limit + 1)
         more = len(ids) > limit
         replies = [r for r in await asyncio.gather(*(self._repo.get(i) for i in ids[:limit])) if r is not None]
-        return ancestors[::-1], post, replies, (ids[limit - 1] if more else None)
+        return Thread(ancestors[::-1], truncated, post, replies, ids[limit - 1] if more else None)
 
     async def react(self, reaction: Reaction, post_id: int, user_id: int, add: bool) -> Reacted | None:
         """Like/unlike or repost/undo: idempotent. A repeated like publishes the same event again (same id) so a
@@ -156,6 +181,19 @@ class PostService:
             )
 
     async def _check_rate(self, author_id: int) -> None:
+        """RESOURCE_EXHAUSTED once the author has `rate_limit` posts in the window.
+
+        The count is of the author's rows in `posts_by_author`, so it is a count then an insert: `create_post` runs
+        both under the author's lock, so that in one process no two posts of an author are counted before either is
+        stored, and "300 means 300" holds however many calls arrive at once. A post whose publication fails is
+        counted until its rows are taken back, so a racing post may be refused that would have fitted: never the
+        other way round.
+
+        Across several replicas each process has its own locks: an author's calls that land on different replicas
+        at the same moment can each count before the others store, so the limit holds up to one post per replica
+        serving that author at once (at most `rate_limit + replicas - 1`). Exact across replicas would take a
+        claim every replica sees (a lightweight transaction on a per-author slot), at a Paxos round per post; a
+        load balancer keeping an author on one replica gives it back for free."""
         if self._rules.rate_limit <= 0:
             return  # turned off
         window_start = first_id_at(now_ms() - self._rules.rate_window_seconds * 1000)

@@ -4,6 +4,10 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+# The last millisecond of year 9999 (UTC): the latest moment a datetime, a protobuf Timestamp and so a time Chirp
+# accepts from a client can be. A later one is out of range, not "try again".
+MAX_UNIX_MS = 253_402_300_799_999
+
 
 def timestamp_from_ms(ms: int) -> Timestamp:
     stamp = Timestamp()

@@ -2,6 +2,11 @@
 
 Domain code raises these; the gRPC bootstrap turns them into statuses. Anything else that escapes a handler is a bug
 and answers INTERNAL.
+
+A refusal often quotes what it refuses, and what it refuses can be a 100,000-character handle: a message longer than
+MAX_MESSAGE_LENGTH keeps its start and its end (where the rule usually is) around a note of how much was left out,
+and each ErrorInfo metadata value keeps its first MAX_METADATA_VALUE_LENGTH characters, so no error carries more
+than a short prefix of anyone's input (trailers stay a few KiB; gRPC's default limit is 16 KiB).
 """
 
 import grpc
@@ -10,6 +15,27 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 ERROR_DOMAIN = "chirp.dev"
+MAX_MESSAGE_LENGTH = 300
+MAX_METADATA_VALUE_LENGTH = 64
+_ELLIPSIS = "…"
+
+
+def shortened(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
+    """`text` if it has at most `limit` characters; else its start and end around what was left out."""
+    if len(text) <= limit:
+        return text
+    keep = limit - len(_note(len(text)))  # the note of what is left out is never longer than this one
+    if keep < 2:
+        return text[: limit - 1] + _ELLIPSIS
+    return text[: keep // 2] + _note(len(text) - keep) + text[len(text) - (keep - keep // 2) :]
+
+
+def _note(left_out: int) -> str:
+    return f"{_ELLIPSIS}[{left_out:,} characters left out]{_ELLIPSIS}"
+
+
+def _prefix(value: str, limit: int = MAX_METADATA_VALUE_LENGTH) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + _ELLIPSIS
 
 
 class ChirpError(Exception):
@@ -18,10 +44,11 @@ class ChirpError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
     def __init__(self, reason: str, message: str, **metadata: str) -> None:
+        message = shortened(message)
         super().__init__(message)
         self.reason = reason
         self.message = message
-        self.metadata = {key: str(value) for key, value in metadata.items()}
+        self.metadata = {key: _prefix(str(value)) for key, value in metadata.items()}
 
     def to_status(self) -> grpc.Status:
         info = error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata)

@@ -7,9 +7,12 @@ services.text.urls, services.text.entities (mentions, hashtags, cashtags, overla
 
 from services.text.analysis import Analysis, Entity, Profile, analyze
 from services.text.validation import (
+    MAX_BIO_BYTES,
     MAX_BIO_LENGTH,
     MAX_NOTIFIED_MENTIONS,
     MAX_POST_BYTES,
+    check_characters,
+    forbidden_character,
     is_blank,
     notified_mentions,
     validate_bio,
@@ -17,6 +20,7 @@ from services.text.validation import (
 )
 
 __all__ = [
+    "MAX_BIO_BYTES",
     "MAX_BIO_LENGTH",
     "MAX_NOTIFIED_MENTIONS",
     "MAX_POST_BYTES",
@@ -24,6 +28,8 @@ __all__ = [
     "Entity",
     "Profile",
     "analyze",
+    "check_characters",
+    "forbidden_character",
     "is_blank",
     "notified_mentions",
     "validate_bio",

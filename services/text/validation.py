@@ -5,7 +5,13 @@ On top of twitter-text:
   the weighted length: a few long URLs count 23 each but would otherwise let a post carry kilobytes;
 - blank: a post of nothing but whitespace and invisible characters (zero-width spaces and joiners, fillers, bidi
   controls...) is empty, though twitter-text counts it;
-- lone surrogates (possible in a Python string, never in UTF-8) are invalid characters;
+- lone surrogates (possible in a Python string, never in UTF-8) are invalid characters, and so are control
+  characters but tab, line feed and carriage return (NUL first of all), and the bidi embeddings, overrides and
+  isolates (U+202A-U+202E, U+2066-U+2069), which reorder the text after them so that it shows something else than
+  what it says ("Trojan Source"). The bidi marks (U+200E, U+200F, U+061C) reorder nothing and right-to-left
+  writers need them: they stay. `check_characters` applies the same rule to other texts (display names);
+- a bio is bounded in bytes too, at MAX_BIO_BYTES: 160 characters of the longest UTF-8 (4 bytes) are 640, and
+  what is left is room for a long URL, which counts 23 whatever its length;
 - mentions: the post service notifies at most MAX_NOTIFIED_MENTIONS distinct users per post (`notified_mentions`).
 """
 
@@ -16,6 +22,7 @@ from services.text.analysis import Analysis, Entity, Profile, analyze
 
 MAX_POST_BYTES = 4096
 MAX_BIO_LENGTH = 160
+MAX_BIO_BYTES = 1024
 MAX_NOTIFIED_MENTIONS = 10
 
 # Characters that show nothing: a post made only of these and whitespace is blank.
@@ -34,12 +41,12 @@ def is_blank(text: str) -> bool:
 def validate_post(text: str, profile: Profile = Profile.CLASSIC) -> Analysis:
     """The analysis of a publishable post, or InvalidArgument with reason TEXT_TOO_LARGE, TEXT_EMPTY,
     TEXT_INVALID_CHARACTER or TEXT_TOO_LONG (checked in that order)."""
-    _check_size(text, "TEXT_TOO_LARGE", "a post")
+    _check_size(text, MAX_POST_BYTES, "TEXT_TOO_LARGE", "a post")
     normalized = unicodedata.normalize("NFC", text)
-    _check_size(normalized, "TEXT_TOO_LARGE", "a post")
+    _check_size(normalized, MAX_POST_BYTES, "TEXT_TOO_LARGE", "a post")
     if is_blank(normalized):
         raise InvalidArgument("TEXT_EMPTY", "a post needs some text; it is empty or only whitespace")
-    _check_characters(normalized, "TEXT_INVALID_CHARACTER", "a post")
+    check_characters(normalized, "TEXT_INVALID_CHARACTER", "a post")
     analysis = analyze(normalized, profile)
     limit = profile.max_length
     if analysis.weighted_length > limit:
@@ -55,11 +62,11 @@ def validate_post(text: str, profile: Profile = Profile.CLASSIC) -> Analysis:
 
 def validate_bio(text: str, profile: Profile = Profile.CLASSIC) -> str:
     """The NFC form of a profile bio: empty allowed, at most MAX_BIO_LENGTH weighted units by the profile's rules
-    (and at most MAX_POST_BYTES of UTF-8); or InvalidArgument BIO_TOO_LONG / BIO_INVALID_CHARACTER."""
-    _check_size(text, "BIO_TOO_LONG", "a bio")
+    (and at most MAX_BIO_BYTES of UTF-8); or InvalidArgument BIO_TOO_LONG / BIO_INVALID_CHARACTER."""
+    _check_size(text, MAX_BIO_BYTES, "BIO_TOO_LONG", "a bio")
     normalized = unicodedata.normalize("NFC", text)
-    _check_size(normalized, "BIO_TOO_LONG", "a bio")
-    _check_characters(normalized, "BIO_INVALID_CHARACTER", "a bio")
+    _check_size(normalized, MAX_BIO_BYTES, "BIO_TOO_LONG", "a bio")
+    check_characters(normalized, "BIO_INVALID_CHARACTER", "a bio")
     if normalized:
         weighted = analyze(normalized, profile).weighted_length
         if weighted > MAX_BIO_LENGTH:
@@ -91,22 +98,51 @@ def utf8_size(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
-def _check_size(text: str, reason: str, what: str) -> None:
+def _check_size(text: str, max_bytes: int, reason: str, what: str) -> None:
     # Cheap bound first: a code point takes at most 4 bytes, so short texts need no encoding.
-    if len(text) * 4 > MAX_POST_BYTES and (size := utf8_size(text)) > MAX_POST_BYTES:
+    if len(text) * 4 > max_bytes and (size := utf8_size(text)) > max_bytes:
         raise InvalidArgument(
             reason,
-            f"{what} can be at most {MAX_POST_BYTES} bytes of UTF-8; this one has {size}",
+            f"{what} can be at most {max_bytes} bytes of UTF-8; this one has {size}",
             size=str(size),
-            max_size=str(MAX_POST_BYTES),
+            max_size=str(max_bytes),
         )
 
 
-def _check_characters(text: str, reason: str, what: str) -> None:
+# twitter-text's invalid characters: two noncharacters and the byte order mark.
+_NONCHARACTERS = "\ufffe\ufeff\uffff"
+# Bidi embeddings (LRE, RLE), pop (PDF), overrides (LRO, RLO) and isolates (LRI, RLI, FSI, PDI).
+BIDI_FORMATTING = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Control characters (Unicode category Cc: C0, DEL, C1) but the tab and the two line breaks.
+_CONTROLS = "".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n\r")
+_FORBIDDEN = frozenset(_NONCHARACTERS + BIDI_FORMATTING + _CONTROLS)
+
+
+def forbidden_character(text: str) -> str | None:
+    """The first character no text of Chirp's may hold (see the module's docstring), or None."""
     for char in text:
-        if char in "\ufffe\ufeff\uffff" or "\ud800" <= char <= "\udfff":
-            raise InvalidArgument(
-                reason,
-                f"{what} cannot contain the character U+{ord(char):04X}",
-                code_point=f"U+{ord(char):04X}",
-            )
+        if char in _FORBIDDEN or "\ud800" <= char <= "\udfff":
+            return char
+    return None
+
+
+def describe_character(char: str) -> str:
+    """U+202E (RIGHT-TO-LEFT OVERRIDE), U+0000 (NULL, a control character): what a person can look up."""
+    if char in _CONTROLS:
+        name = "NULL, a control character" if char == "\0" else "a control character"
+    elif "\ud800" <= char <= "\udfff":
+        name = "a lone surrogate"
+    else:
+        name = unicodedata.name(char, "a noncharacter")
+    return f"U+{ord(char):04X} ({name})"
+
+
+def check_characters(text: str, reason: str, what: str) -> None:
+    """InvalidArgument `reason` naming the first forbidden character of `text`, which is `what` ("a post")."""
+    char = forbidden_character(text)
+    if char is not None:
+        raise InvalidArgument(
+            reason,
+            f"{what} cannot contain the character {describe_character(char)}",
+            code_point=f"U+{ord(char):04X}",
+        )

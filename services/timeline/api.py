@@ -14,8 +14,9 @@ from services.graph.client import GraphClient
 from services.runtime.access import acting, public
 from services.runtime.clock import now_ms, timestamp_from_datetime
 from services.runtime.errors import NotFound
-from services.runtime.pagination import clamp_page_size, decode_token, encode_token
+from services.runtime.pagination import ID, clamp_page_size, decode_token, encode_token
 from services.runtime.projection.versions import ServingRepository
+from services.runtime.validation import check_requests
 from services.timeline.domain import (
     ACTIVITY_RESOLUTION_MS,
     HomeEntry,
@@ -50,6 +51,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         self._readers = readers
         self._graph = graph
         self._rebuilds = Rebuilds()
+        check_requests(self, pb.DESCRIPTOR.services_by_name["TimelineService"])
 
     async def GetHomeTimeline(self, request: pb.GetHomeTimelineRequest, context) -> pb.GetHomeTimelineResponse:
         posts, token = await self._page(True, request)
@@ -64,6 +66,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
     ) -> pb.ExplainHomeTimelineEntryResponse:
         repo = await self._repository.get()
         reader, post_id = request.user_id, request.post_id
+        await self._require_user(repo, reader)
         post = (await repo.get_posts([post_id])).get(post_id)
         author_id = post.author_id if post else None
         replied_to = post.in_reply_to_user_id if post else 0
@@ -101,7 +104,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         held-back entries (home timelines only), then the items' posts, counts, people and other reposts."""
         repo = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-        position = decode_token(request.page_token, keys=("before",))
+        position = decode_token(request.page_token, keys={"before": ID})
         before = position["before"] if position else NEWEST
         reader = request.user_id
         known, entries, muted, activity = await asyncio.gather(
@@ -111,9 +114,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
             self._readers.activity(reader) if home else _nothing(),
         )
         if not known:
-            # Unknown to this projection: either no such user, or one created a moment ago. Only the graph knows.
-            if not await self._graph.user_exists(reader):
-                raise NotFound("USER_NOT_FOUND", f"there is no user with id {reader}", user_id=str(reader))
+            await self._require_user(repo, reader)
         if home:
             entries = await self._returning(repo, reader, activity, before, size + 1) or entries
         more = len(entries) > size
@@ -150,6 +151,12 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         for post_id, reposts in held_back.items():
             fanned_out.setdefault(post_id, []).extend((r, position) for r, position in reposts if r in followed)
         return fanned_out
+
+    async def _require_user(self, repo: TimelineRepository, user_id: int) -> None:
+        """NOT_FOUND unless the user exists: known to this projection or else (created a moment ago, not projected
+        yet) to the graph, which alone knows."""
+        if not await repo.get_users({user_id}) and not await self._graph.user_exists(user_id):
+            raise NotFound("USER_NOT_FOUND", f"there is no user with id {user_id}", user_id=str(user_id))
 
     async def _returning(
         self, repo: TimelineRepository, reader: int, activity: Activity, before: int, limit: int

@@ -48,6 +48,30 @@ def test_a_display_name_defaults_to_the_handle_and_is_capped():
         validate_display_name("x" * 51, "ada")
 
 
+@pytest.mark.parametrize(
+    ("name", "named"), [("Ada\0", "U+0000 (NULL"), ("\u202eecalevoL adA", "U+202E (RIGHT-TO-LEFT OVERRIDE)")]
+)
+def test_a_display_name_with_nul_or_a_bidi_override_is_refused_naming_the_character(name, named):
+    with pytest.raises(InvalidArgument) as refused:
+        validate_display_name(name, "ada")
+    assert refused.value.reason == "DISPLAY_NAME_INVALID_CHARACTER"
+    assert named in refused.value.message
+    with pytest.raises(InvalidArgument):
+        updated_profile(ADA, name, None, CLASSIC)
+
+
+def test_a_display_name_keeps_right_to_left_text_and_its_marks():
+    assert validate_display_name("\u200fעדה לאבלייס", "ada") == "\u200fעדה לאבלייס"
+
+
+@pytest.mark.parametrize("handle", ["", " ", "@", "x" * 100_000, "ada\0", "ad a"])
+def test_what_cannot_be_a_handle_is_refused_with_a_short_message(handle):
+    with pytest.raises(InvalidArgument) as refused:
+        validate_handle(handle)
+    assert refused.value.reason == "HANDLE_INVALID"
+    assert len(refused.value.message) <= 300
+
+
 def test_nobody_follows_themselves():
     with pytest.raises(InvalidArgument) as refused:
         check_follow(1, 1)

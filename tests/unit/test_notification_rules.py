@@ -8,6 +8,9 @@ from chirp.graph.v1 import graph_pb2
 from chirp.post.v1 import post_pb2
 from services.notification.domain import (
     LIKE,
+    MAX_CLOCK_SKEW_MS,
+    MAX_GROUP_KEY_LENGTH,
+    MAX_NOTIFICATION_ID_LENGTH,
     MENTION,
     NEW_FOLLOWER,
     REPLY,
@@ -21,6 +24,7 @@ from services.notification.domain import (
     for_reaction,
     group_key,
     group_of,
+    is_group_key,
     notification_id,
     parse_notification_id,
     retraction_of_reaction,
@@ -28,6 +32,7 @@ from services.notification.domain import (
     shown,
     wanted,
 )
+from services.runtime.clock import MAX_UNIX_MS
 from services.runtime.envelopes import event_id_for
 
 AT = datetime(2026, 11, 21, 12, 0, 0)
@@ -109,6 +114,54 @@ def test_a_notification_id_is_a_position_and_names_its_group():
     for bad in ("", "like:5", "x-like:5", "12-"):
         with pytest.raises(ValueError):
             parse_notification_id(bad)
+
+
+NOW_MS = 1_767_225_600_000
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "12-nonsense",
+        "12-like:",
+        "12-like:x1",
+        "12-like:-5",
+        "12-follow:5",
+        "12-like:" + "1" * 20,
+        "١٢-like:5",  # Arabic-Indic digits are digits to str.isdigit, not to us
+        "12-like:٥",
+        f"{MAX_UNIX_MS + 1}-like:5",
+        "9" * 30 + "-like:5",
+        "1-like:5" + "\0",
+        "1-" + "x" * 3_900_000,
+    ],
+)
+def test_a_notification_id_is_a_time_a_dash_and_a_group_key_nothing_else(bad):
+    with pytest.raises(ValueError):
+        parse_notification_id(bad)
+    with pytest.raises(ValueError):
+        group_of(bad)
+
+
+def test_the_longest_ids_and_group_keys_there_can_be_parse():
+    longest = notification_id(MAX_UNIX_MS, group_key(MENTION, 2**63 - 1))
+    assert len(longest) == MAX_NOTIFICATION_ID_LENGTH
+    assert parse_notification_id(longest) == (MAX_UNIX_MS, f"mention:{2**63 - 1}")
+    assert len(group_key(REPOST, 2**63 - 1)) <= MAX_GROUP_KEY_LENGTH
+    for kind in (NEW_FOLLOWER, MENTION, REPLY, REPOST, LIKE):
+        assert is_group_key(group_key(kind, 123))
+    assert not is_group_key("like") and not is_group_key("") and not is_group_key("like:5-3")
+
+
+def test_an_id_from_the_future_is_refused_beyond_a_little_clock_skew():
+    assert parse_notification_id(f"{NOW_MS}-like:5", NOW_MS) == (NOW_MS, "like:5")
+    assert parse_notification_id(f"{NOW_MS + MAX_CLOCK_SKEW_MS}-like:5", NOW_MS)[0] == NOW_MS + MAX_CLOCK_SKEW_MS
+    with pytest.raises(ValueError, match="future"):
+        parse_notification_id(f"{NOW_MS + MAX_CLOCK_SKEW_MS + 1}-like:5", NOW_MS)
+    with pytest.raises(ValueError, match="future"):
+        parse_notification_id("253402300799999-like:5", NOW_MS)  # the year 9999
+    with pytest.raises(ValueError, match="at most"):
+        parse_notification_id("1-like:5" + "5" * 100, NOW_MS)
 
 
 def _post_event(author: int, mentioned: list[int]) -> post_pb2.PostEvent:

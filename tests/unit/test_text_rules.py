@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from services.cli.text_command import app as text_app
 from services.runtime.errors import InvalidArgument
 from services.text import (
+    MAX_BIO_BYTES,
     MAX_BIO_LENGTH,
     MAX_NOTIFIED_MENTIONS,
     MAX_POST_BYTES,
@@ -21,6 +22,8 @@ from services.text import (
     Entity,
     Profile,
     analyze,
+    check_characters,
+    forbidden_character,
     notified_mentions,
     validate_bio,
     validate_post,
@@ -293,6 +296,54 @@ def test_invalid_characters_are_named():
     with pytest.raises(InvalidArgument) as refused:
         validate_post("lone \ud800 surrogate")
     assert refused.value.reason == "TEXT_INVALID_CHARACTER"
+
+
+CONTROLS = [chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n\r"]
+BIDI_FORMATTING = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+@pytest.mark.parametrize(
+    ("char", "named"),
+    [("\0", "U+0000 (NULL, a control character)"), ("\x1b", "U+001B (a control character)")]
+    + [("\u202e", "U+202E (RIGHT-TO-LEFT OVERRIDE)"), ("\u2066", "U+2066 (LEFT-TO-RIGHT ISOLATE)")],
+)
+def test_nul_other_controls_and_bidi_overrides_are_refused_in_posts_and_bios_naming_the_character(char, named):
+    with pytest.raises(InvalidArgument) as refused:
+        validate_post(f"look {char}here")
+    assert refused.value.reason == "TEXT_INVALID_CHARACTER"
+    assert refused.value.message == f"a post cannot contain the character {named}"
+    with pytest.raises(InvalidArgument) as refused:
+        validate_bio(f"bio{char}")
+    assert refused.value.reason == "BIO_INVALID_CHARACTER"
+    assert named in refused.value.message
+
+
+@given(anything, st.sampled_from(CONTROLS + list(BIDI_FORMATTING)), st.data())
+def test_any_text_with_a_forbidden_character_is_refused(text, char, data):
+    at = data.draw(st.integers(0, len(text)))
+    text = text[:at] + char + text[at:]
+    assert forbidden_character(text) is not None
+    with pytest.raises(InvalidArgument) as refused:
+        check_characters(text, "X", "a text")
+    assert "U+" in refused.value.message
+
+
+def test_tabs_line_breaks_and_the_bidi_marks_right_to_left_writers_need_are_accepted():
+    text = "שלום\u200f @ana\tعربي\u061c\r\nok\u200e"
+    assert forbidden_character(text) is None
+    assert validate_post(text).text == text
+    assert validate_bio(text) == text
+
+
+def test_a_bio_is_bounded_in_bytes_whatever_its_urls_count():
+    url = "https://example.com/" + "a" * 4000
+    assert analyze(url).weighted_length == 23
+    with pytest.raises(InvalidArgument) as refused:
+        validate_bio(url)
+    assert refused.value.reason == "BIO_TOO_LONG"
+    assert refused.value.message == f"a bio can be at most {MAX_BIO_BYTES} bytes of UTF-8; this one has 4020"
+    assert validate_bio("😷" * MAX_BIO_LENGTH)  # the longest characters, as many as a bio may have
+    assert validate_bio("https://example.com/" + "a" * 500)
 
 
 def test_empty_and_blank_posts_are_refused():
