@@ -2,7 +2,7 @@
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from services.runtime.errors import FailedPrecondition, InvalidArgument, PermissionDenied
@@ -46,6 +46,13 @@ class Follow:
     follower_id: int
     followee_id: int
     followed_at: datetime
+
+
+def ended_at(follow: Follow, at: datetime) -> datetime:
+    """When an unfollow of `follow` wanted at `at` takes effect: strictly after the follow. The follow's rows are
+    written at its time and deleted at this one, and the count projection applies the same rule to the events
+    (`supersedes`), so an unfollow always beats the follow it ends, even from a replica whose clock is behind."""
+    return max(at, follow.followed_at + timedelta(microseconds=1))
 
 
 class RestrictionKind(StrEnum):

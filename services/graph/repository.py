@@ -1,10 +1,11 @@
 """The graph service's Cassandra tables."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from services.graph.domain import Follow, Restriction, RestrictionKind, Stats, User
 from services.runtime.cassandra import CassandraSession
-from services.runtime.clock import as_utc
+from services.runtime.clock import as_utc, ms_of
 
 _RESTRICTION_TABLES = {RestrictionKind.BLOCK: "blocks", RestrictionKind.MUTE: "mutes"}
 
@@ -67,21 +68,31 @@ class GraphRepository:
         return Stats(followers[0].n, following[0].n, posts[0].n)
 
     async def get_follow(self, follower_id: int, followee_id: int) -> Follow | None:
+        """The follow as it was made, to the microsecond: its rows are written at its time (save_follow), which the
+        write time gives back (rows written before that held only the column's milliseconds: those are kept)."""
         rows = await self._db.execute(
-            f"SELECT followed_at FROM {self._ks}.following WHERE follower_id = ? AND followee_id = ?",
+            f"SELECT followed_at, WRITETIME(followed_at) AS written FROM {self._ks}.following WHERE follower_id = ?"
+            " AND followee_id = ?",
             (follower_id, followee_id),
         )
-        return Follow(follower_id, followee_id, as_utc(rows[0].followed_at)) if rows else None
+        if not rows:
+            return None
+        column = as_utc(rows[0].followed_at)
+        written = _from_micros(rows[0].written)
+        return Follow(follower_id, followee_id, written if ms_of(written) == ms_of(column) else column)
 
     async def save_follow(self, follow: Follow) -> None:
-        """Both directions in one logged batch, with one write time: a failure or a racing unfollow can never leave
-        one direction without the other (a retry would see the edge and not write the missing half)."""
+        """Both directions in one logged batch, written at the follow's time: a failure or a racing unfollow can
+        never leave one direction without the other (a retry would see the edge and not write the missing half),
+        and which of a follow and an unfollow of the pair wins is decided by their times, as the count projection
+        decides it from their events."""
         await self._db.execute(
-            f"BEGIN BATCH"
+            f"BEGIN BATCH USING TIMESTAMP ?"
             f" INSERT INTO {self._ks}.following (follower_id, followee_id, followed_at) VALUES (?, ?, ?);"
             f" INSERT INTO {self._ks}.followers (followee_id, follower_id, followed_at) VALUES (?, ?, ?);"
             " APPLY BATCH",
             (
+                _micros(follow.followed_at),
                 follow.follower_id,
                 follow.followee_id,
                 follow.followed_at,
@@ -91,14 +102,14 @@ class GraphRepository:
             ),
         )
 
-    async def delete_follow(self, follower_id: int, followee_id: int) -> None:
-        """Like save_follow, both directions or neither."""
+    async def delete_follow(self, follower_id: int, followee_id: int, at: datetime) -> None:
+        """Like save_follow, both directions or neither, at `at` (after the follow: domain.ended_at)."""
         await self._db.execute(
-            f"BEGIN BATCH"
+            f"BEGIN BATCH USING TIMESTAMP ?"
             f" DELETE FROM {self._ks}.following WHERE follower_id = ? AND followee_id = ?;"
             f" DELETE FROM {self._ks}.followers WHERE followee_id = ? AND follower_id = ?;"
             " APPLY BATCH",
-            (follower_id, followee_id, followee_id, follower_id),
+            (_micros(at), follower_id, followee_id, followee_id, follower_id),
         )
 
     async def list_edges(self, direction: str, user_id: int, after: int, limit: int) -> list[int]:
@@ -116,6 +127,14 @@ class GraphRepository:
             (user_id, target_id),
         )
         return Restriction(kind, user_id, target_id, as_utc(rows[0].since)) if rows else None
+
+    async def blocks_between(self, one: int, other: int) -> set[tuple[int, int]]:
+        """The blocks between two users, either way, as (blocker, blocked): one query over both partitions."""
+        rows = await self._db.execute(
+            f"SELECT user_id, target_id FROM {self._ks}.blocks WHERE user_id IN ? AND target_id IN ?",
+            ([one, other], [one, other]),
+        )
+        return {(row.user_id, row.target_id) for row in rows}
 
     async def save_restriction(self, restriction: Restriction) -> None:
         await self._db.execute(
@@ -142,6 +161,19 @@ class GraphRepository:
             f"DELETE FROM {self._ks}.posts_by_author USING TIMESTAMP ? WHERE author_id = ? AND post_id = ?",
             (at, author_id, post_id),
         )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(moment: datetime) -> int:
+    """A write time: microseconds since the epoch, exactly (no float on the way)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _from_micros(micros: int) -> datetime:
+    return _EPOCH + micros * _MICROSECOND
 
 
 def _user(row) -> User:
