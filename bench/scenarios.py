@@ -42,7 +42,7 @@ from services.runtime.cassandra import CassandraSession
 from services.runtime.kafka import EventPublisher
 from services.runtime.projection.rebuild import rebuild
 from services.runtime.projection.versions import keyspace_of
-from services.runtime.topics import ALL_TOPICS, GRAPH_EVENTS
+from services.runtime.topics import GRAPH_EVENTS
 from services.timeline.reader_state import ReaderState
 from services.timeline.repository import TimelineRepository
 from services.timeline.wiring import PROJECTION as TIMELINE
@@ -380,13 +380,12 @@ class Bench:
             [self.settings.consumer_group("notification")] if self.with_notification else []
         )
 
-    def topic_names(self) -> list[str]:
-        return [self.settings.topic(spec.name) for spec in ALL_TOPICS]
-
     def topics(self) -> list[TopicPartition]:
-        """Every partition the timeline projection reads."""
+        """Every partition the timeline projection reads (not every topic: the graph's repartition is not one)."""
         return [
-            TopicPartition(self.settings.topic(spec.name), p) for spec in ALL_TOPICS for p in range(spec.partitions)
+            TopicPartition(self.settings.topic(spec.name), p)
+            for spec in TIMELINE.topics
+            for p in range(spec.partitions)
         ]
 
     # -- operations -----------------------------------------------------------------------------------------

@@ -1,13 +1,34 @@
 """The graph service's Cassandra tables."""
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from services.graph.domain import Follow, Restriction, RestrictionKind, Stats, User
+from services.graph.domain import CountKind, EdgeState, Follow, Restriction, RestrictionKind, Stats, User
 from services.runtime.cassandra import CassandraSession
 from services.runtime.clock import as_utc, ms_of
 
 _RESTRICTION_TABLES = {RestrictionKind.BLOCK: "blocks", RestrictionKind.MUTE: "mutes"}
+
+# The counts and the edges they are kept from (schema/003_counts.cql). Ids are positive, so other_id 0 is free for
+# the row that holds a kind's count.
+COUNTS_TABLE = "user_counts"
+COUNT_ROW = 0
+# What GetUser reads: one row per count, by its full primary key, however many edges the user has.
+STATS_QUERY = (
+    f"SELECT kind, total FROM {{keyspace}}.{COUNTS_TABLE} WHERE user_id = ? AND kind IN ? AND other_id = {COUNT_ROW}"
+)
+_KINDS = [kind.value for kind in CountKind]
+
+
+@dataclass(frozen=True)
+class Counted:
+    """One user's count of one kind as stored, the stored state of some of its edges, and the count row's write
+    time (µs; 0 when there is none yet)."""
+
+    total: int
+    written: int
+    edges: dict[int, EdgeState]
 
 
 class GraphRepository:
@@ -56,16 +77,45 @@ class GraphRepository:
         return rows[0].user_id if rows else None
 
     async def stats(self, user_id: int) -> Stats:
-        """Counted from the rows themselves, so a count always agrees with the list it counts.
+        """The counts the count projection keeps (services/graph/counts.py): three rows of one partition, read by
+        their keys, whatever the number of edges; a count not kept yet is 0."""
+        rows = await self._db.execute(STATS_QUERY.format(keyspace=self._ks), (user_id, _KINDS))
+        found = {row.kind: row.total for row in rows}
+        return Stats(*(found.get(kind, 0) or 0 for kind in _KINDS))
 
-        COUNT(*) reads the whole partition (and its tombstones): fine up to some hundred thousand rows per user.
-        """
-        followers, following, posts = await asyncio.gather(
-            self._db.execute(f"SELECT COUNT(*) AS n FROM {self._ks}.followers WHERE followee_id = ?", (user_id,)),
-            self._db.execute(f"SELECT COUNT(*) AS n FROM {self._ks}.following WHERE follower_id = ?", (user_id,)),
-            self._db.execute(f"SELECT COUNT(*) AS n FROM {self._ks}.posts_by_author WHERE author_id = ?", (user_id,)),
+    async def counted(self, user_id: int, kind: CountKind, other_ids: list[int]) -> Counted:
+        """The user's count of `kind` and the stored state of these of its edges: one read of one partition."""
+        rows = await self._db.execute(
+            f"SELECT other_id, version, present, total, WRITETIME(total) AS written FROM {self._ks}.{COUNTS_TABLE}"
+            " WHERE user_id = ? AND kind = ? AND other_id IN ?",
+            (user_id, kind.value, [COUNT_ROW, *other_ids]),
         )
-        return Stats(followers[0].n, following[0].n, posts[0].n)
+        total = written = 0
+        edges = {}
+        for row in rows:
+            if row.other_id == COUNT_ROW:
+                total, written = row.total or 0, row.written or 0
+            else:
+                edges[row.other_id] = EdgeState(row.version, row.present)
+        return Counted(total, written, edges)
+
+    async def save_counted(
+        self, user_id: int, kind: CountKind, total: int, edges: dict[int, EdgeState], at: int
+    ) -> None:
+        """The edges' new states and the count they add up to, in one batch of one partition (so atomic and
+        isolated: no read sees the count without its edges, and a failure leaves neither), at write time `at`."""
+        edge = (
+            f"INSERT INTO {self._ks}.{COUNTS_TABLE} (user_id, kind, other_id, version, present) VALUES (?, ?, ?, ?, ?)"
+            " USING TIMESTAMP ?"
+        )
+        count = (
+            f"INSERT INTO {self._ks}.{COUNTS_TABLE} (user_id, kind, other_id, total) VALUES (?, ?, {COUNT_ROW}, ?)"
+            " USING TIMESTAMP ?"
+        )
+        await self._db.execute_batch(
+            [(count, (user_id, kind.value, total, at))]
+            + [(edge, (user_id, kind.value, other, state.version, state.present, at)) for other, state in edges.items()]
+        )
 
     async def get_follow(self, follower_id: int, followee_id: int) -> Follow | None:
         """The follow as it was made, to the microsecond: its rows are written at its time (save_follow), which the
@@ -147,19 +197,6 @@ class GraphRepository:
         await self._db.execute(
             f"DELETE FROM {self._ks}.{_RESTRICTION_TABLES[kind]} WHERE user_id = ? AND target_id = ?",
             (user_id, target_id),
-        )
-
-    async def add_post(self, author_id: int, post_id: int, at: int) -> None:
-        """`at`: the event's time in microseconds, as the write time, so replays and reorderings change nothing."""
-        await self._db.execute(
-            f"INSERT INTO {self._ks}.posts_by_author (author_id, post_id) VALUES (?, ?) USING TIMESTAMP ?",
-            (author_id, post_id, at),
-        )
-
-    async def remove_post(self, author_id: int, post_id: int, at: int) -> None:
-        await self._db.execute(
-            f"DELETE FROM {self._ks}.posts_by_author USING TIMESTAMP ? WHERE author_id = ? AND post_id = ?",
-            (at, author_id, post_id),
         )
 
 

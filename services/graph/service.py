@@ -103,6 +103,7 @@ class GraphService:
         return user
 
     async def get_user_and_stats(self, user_id: int) -> tuple[User, Stats]:
+        """The profile as it is now, and the counts the count projection keeps (services/graph/counts.py)."""
         return await asyncio.gather(self.get_user(user_id), self._repo.stats(user_id))
 
     async def resolve_handle(self, handle: str) -> User:
