@@ -55,6 +55,9 @@ assert GRAPH.projection is not None
 GRAPH_PROJECTION = GRAPH.projection
 
 RPC_TIMEOUT = 10.0
+# Tries of a setup call that timed out or found its first try still running: about a minute in all, as long as a
+# request id stays claimed, for a machine busy enough to take seconds per call.
+SETUP_ATTEMPTS = 15
 # A read's p99 must stay under this for its rate to count as sustainable.
 SUSTAINABLE_P99_MS = 100.0
 # Beyond this p99, higher rates of the same ladder are not worth running.
@@ -77,6 +80,8 @@ RETURNING_FOLLOWS = 2_000
 BIG_ACCOUNT_CHUNK = 10_000
 BIG_ACCOUNT_TIMEOUT_SECONDS = 3600
 BIG_ACCOUNT_READS = 300
+# How long a held worker may take to start again: faust's start has taken over a minute on the loaded machine.
+WORKER_START_SECONDS = 240
 # The projection workers a phase may hold (stop, then start again): label -> service.
 WORKERS = {"timeline-worker": "timeline", "graph-worker": "graph"}
 
@@ -406,7 +411,7 @@ class Bench:
 
         async def worker() -> None:
             for item in queue:
-                for attempt in range(5):
+                for attempt in range(SETUP_ATTEMPTS):
                     try:
                         await action(item)
                         break
@@ -420,9 +425,9 @@ class Bench:
                             )
                             or error_reason(error) == "REQUEST_IN_PROGRESS"
                         )
-                        if not transient or attempt == 4:
+                        if not transient or attempt == SETUP_ATTEMPTS - 1:
                             raise
-                        await asyncio.sleep(0.5 * (attempt + 1))
+                        await asyncio.sleep(min(5.0, 0.5 * (attempt + 1)))
                 self.progress.advance(task)
 
         await asyncio.gather(*(worker() for _ in range(self.plan.setup_concurrency)))
@@ -574,7 +579,9 @@ class Bench:
 
     def _start_worker(self, label: str = "timeline-worker", phase: str = "fanout") -> None:
         """Start a held worker again, on its own port, and profile it in `phase`."""
-        process = self.system.start(WORKERS[label], "--role", "worker", port=self.worker_ports[label], label=label)
+        process = self.system.start(
+            WORKERS[label], "--role", "worker", port=self.worker_ports[label], label=label, timeout=WORKER_START_SECONDS
+        )
         self.monitor.watch(label, process.pid)
         self.profiler.start(phase, {label: process.pid})
 
@@ -784,6 +791,7 @@ class Bench:
             )
             measured[name] = {**calls.summary(), "concurrency": plan.concurrency}
 
+        self.results["follows"] = measured
         self._phase("follow_drain")
         groups = [*self.projection_groups(), self.graph_group()]
         backlog = await self._lag(groups)
