@@ -38,6 +38,10 @@ def run(
     follows_through: Annotated[
         str | None, typer.Option(help="api (FollowUser calls) or log (UserFollowed events imported)")
     ] = None,
+    big_followers: Annotated[
+        int | None,
+        typer.Option(help="followers of the account whose GetUser is timed (default: the mode's; 0 skips it)"),
+    ] = None,
     with_notification: Annotated[
         bool,
         typer.Option(
@@ -54,19 +58,14 @@ def run(
     """Start a private Chirp, populate it, measure every phase and the baselines, write the results."""
     if mode not in PLANS:
         raise typer.BadParameter(f"{mode!r}: choose one of {', '.join(PLANS)}")
-    plan = replace(
-        PLANS[mode],
-        **{
-            k: v
-            for k, v in (
-                ("users", users),
-                ("mean_following", following),
-                ("follows_through", follows_through),
-                ("notification_likes", notification_likes),
-            )
-            if v
-        },
+    chosen = (
+        ("users", users),
+        ("mean_following", following),
+        ("follows_through", follows_through),
+        ("notification_likes", notification_likes),
+        ("big_followers", big_followers),
     )
+    plan = replace(PLANS[mode], **{k: v for k, v in chosen if v is not None})
     results = Bench(plan, mode, out, seed, profile, with_notification).run()
     paths = report.write(results, out, "latest" if mode == "full" else mode)
     console = Console()

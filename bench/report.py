@@ -10,6 +10,9 @@ matplotlib.use("Agg")  # no display: the chart is a file
 import matplotlib.pyplot as plt  # noqa: E402
 
 INGEST_RATE_GOAL = 1160
+# Issue 15: FollowUser calls per second (no request id), and GetUser of an account with a million followers.
+FOLLOW_RATE_GOAL = 500
+GET_USER_P99_GOAL_MS = 10
 MIN_PROFILE_SAMPLES = 100
 PERCENTILES = (("p50_ms", "p50"), ("p90_ms", "p90"), ("p99_ms", "p99"), ("p999_ms", "p99.9"))
 
@@ -36,6 +39,7 @@ def goals(results: dict) -> list[dict]:
         and steady["offered_rate"] >= INGEST_RATE_GOAL
     )
     return [
+        *_issue_15_goals(results, b2),
         _goal(
             "ingest: rate sustained (posts/s)",
             steady["rate"],
@@ -91,6 +95,37 @@ def goals(results: dict) -> list[dict]:
             results["rebuild"]["rows_per_second"] >= 0.8 * b3,
         ),
     ]
+
+
+def _issue_15_goals(results: dict, b2: float) -> list[dict]:
+    """FollowUser's capacity and the big account's GetUser (absent from results written before they were measured)."""
+    goals = []
+    if "follows" in results:
+        follows = results["follows"]["without_request_id"]
+        goals.append(
+            _goal(
+                "FollowUser capacity, no request id (calls/s)",
+                follows["rate"],
+                "B2 calls/s",
+                b2,
+                f"≥ {FOLLOW_RATE_GOAL}/s, no errors (issue 15)",
+                follows["rate"] >= FOLLOW_RATE_GOAL and follows["errors"] == 0,
+            )
+        )
+    if "big_account" in results:
+        big = results["big_account"]
+        reads = big["get_user"]
+        goals.append(
+            _goal(
+                f"GetUser of an account with {big['followers']:,} followers, p99 (ms)",
+                reads["p99_ms"],
+                "COUNT(*) of its edges, ms",
+                big["count_star_ms"],
+                f"≤ {GET_USER_P99_GOAL_MS} ms, every count exact (issue 15)",
+                reads["count"] > 0 and reads["ok"] == reads["count"] and reads["p99_ms"] <= GET_USER_P99_GOAL_MS,
+            )
+        )
+    return goals
 
 
 def _goal(name: str, value: float, baseline_name: str | None, baseline: float | None, target: str, met: bool) -> dict:
@@ -209,6 +244,7 @@ def _other_figures(results: dict) -> str:
             f"rows rebuilt in {returning['rebuilt_seconds']['median']} s "
             f"(max {returning['rebuilt_seconds']['max']} s); "
             f"a page from the rows then p50 {returning['page_after_rebuild']['p50_ms']} ms.",
+            *_issue_15_figures(results),
             f"- Rebuild: {rebuild['events']:,} of {rebuild['events_to_replay']:,} events replayed, "
             f"{sum(rebuild['rows'].values()):,} rows ({rebuilt_tables}) in "
             f"{rebuild['seconds']} s ({rebuild['events_per_second']:g} events/s; {rebuild_outcome}; "
@@ -240,6 +276,32 @@ def _notification_figures(groups: dict | None) -> list[str]:
     ]
 
 
+def _issue_15_figures(results: dict) -> list[str]:
+    lines = []
+    if "follows" in results:
+        follows = results["follows"]
+        plain, claimed = follows["without_request_id"], follows["with_request_id"]
+        lines.append(
+            f"- FollowUser ({plain['concurrency']} callers back to back, projection workers held): "
+            f"{plain['rate']:g} calls/s without request ids (p50 {plain['p50_ms']} ms, p99 {plain['p99_ms']} ms, "
+            f"{plain['errors']} errors), {claimed['rate']:g} calls/s with one each (p50 {claimed['p50_ms']} ms, "
+            f"p99 {claimed['p99_ms']} ms, {claimed['errors']} errors). The workers then projected the "
+            f"{follows['backlog_events']:,} events in {follows['drain_seconds']} s "
+            f"({follows['workers_start_seconds']} s to start)."
+        )
+    if "big_account" in results:
+        big = results["big_account"]
+        reads = big["get_user"]
+        lines.append(
+            f"- Big account: {big['followers']:,} follows imported in {big['import_seconds']} s, all counted "
+            f"{big['counted_seconds']} s later ({big['build_seconds']} s in all); GetUser one call at a time: p50 "
+            f"{reads['p50_ms']} ms, p99 {reads['p99_ms']} ms, max {reads['max_ms']} ms, {reads['ok']} of "
+            f"{reads['count']} answers exact; COUNT(*) over its {big['count_star_rows']:,} edge rows: "
+            f"{big['count_star_ms']:g} ms."
+        )
+    return lines
+
+
 def _resources_table(resources: dict) -> str:
     phases = sorted({phase for r in resources.values() for phase in r["phases"]}, key=_PHASE_ORDER.index)
     rows = [
@@ -263,8 +325,11 @@ _PHASE_ORDER = [
     "home_reads",
     "returning",
     "mixed",
+    "follows",
+    "follow_drain",
     "rebuild",
     "notification_groups",
+    "big_account",
     "teardown",
 ]
 

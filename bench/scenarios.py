@@ -11,6 +11,7 @@ import re
 import signal
 import statistics
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -28,8 +29,8 @@ from bench.load import Latencies, closed_loop, open_loop
 from bench.monitor import ResourceMonitor
 from bench.profiler import Profiler
 from bench.workload import Authors, Texts, fanout_threshold, operation_mix, poisson_offsets, power_law_graph
+from chirp.graph.v1 import graph_pb2, graph_service_pb2_grpc
 from chirp.graph.v1 import graph_service_pb2 as graph_pb
-from chirp.graph.v1 import graph_service_pb2_grpc
 from chirp.notification.v1 import notification_service_pb2 as notification_pb
 from chirp.notification.v1 import notification_service_pb2_grpc
 from chirp.post.v1 import post_pb2, post_service_pb2_grpc
@@ -38,23 +39,33 @@ from chirp.timeline.v1 import timeline_service_pb2 as timeline_pb
 from chirp.timeline.v1 import timeline_service_pb2_grpc
 from services.cli.credentials import AioBearerInterceptor, OperatorCredentials
 from services.cli.launcher import DATA_DIR, System, free_port
-from services.graph.domain import Follow
+from services.graph.domain import CountKind, Follow
 from services.graph.events import user_followed
+from services.graph.repository import COUNT_ROW, COUNTS_TABLE
+from services.graph.wiring import SERVICE as GRAPH
 from services.notification.api import NotificationApi
 from services.notification.repository import NotificationRepository
+from services.notification.wiring import PROJECTION as NOTIFICATION
 from services.post import events as post_events
 from services.runtime.cassandra import CassandraSession
 from services.runtime.clock import now_ms, timestamp_from_ms
 from services.runtime.envelopes import event_id_for
+from services.runtime.errors import error_reason
 from services.runtime.kafka import EventPublisher
 from services.runtime.projection.rebuild import rebuild
-from services.runtime.projection.versions import keyspace_of
-from services.runtime.topics import ALL_TOPICS, GRAPH_EVENTS, POST_EVENTS
+from services.runtime.projection.versions import consumer_group_of, keyspace_of
+from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
 from services.timeline.reader_state import ReaderState
 from services.timeline.repository import TimelineRepository
 from services.timeline.wiring import PROJECTION as TIMELINE
 
+assert GRAPH.projection is not None
+GRAPH_PROJECTION = GRAPH.projection
+
 RPC_TIMEOUT = 10.0
+# Tries of a setup call that timed out or found its first try still running: about a minute in all, as long as a
+# request id stays claimed, for a machine busy enough to take seconds per call.
+SETUP_ATTEMPTS = 15
 # A read's p99 must stay under this for its rate to count as sustainable.
 SUSTAINABLE_P99_MS = 100.0
 # Beyond this p99, higher rates of the same ladder are not worth running.
@@ -73,6 +84,14 @@ WATCHED_PER_SECOND = 10
 MAX_WATCHES = 40
 # How many accounts a returning reader follows (issue 15: the first page within 200 ms for 2,000).
 RETURNING_FOLLOWS = 2_000
+# The big account: follows imported per chunk, how long its counting may take, GetUser calls timed one at a time.
+BIG_ACCOUNT_CHUNK = 10_000
+BIG_ACCOUNT_TIMEOUT_SECONDS = 3600
+BIG_ACCOUNT_READS = 300
+# How long a held worker may take to start again: faust's start has taken over a minute on the loaded machine.
+WORKER_START_SECONDS = 240
+# The projection workers a phase may hold (stop, then start again): label -> service.
+WORKERS = {"timeline-worker": "timeline", "graph-worker": "graph"}
 
 
 @dataclass(frozen=True)
@@ -104,6 +123,10 @@ class Plan:
     returning_readers: int = 10
     # Likes of one post, for the notification listing of its author (issue 15: stays as cheap as with one like).
     notification_likes: int = 10_000
+    # FollowUser back to back, `concurrency` callers, for this long: without request ids, then with one each.
+    follow_seconds: float = 10
+    # Followers of the big account whose GetUser is timed (issue 15: 1,000,000; `--big-followers`); 0 skips it.
+    big_followers: int = 100_000
 
 
 PLANS = {
@@ -127,11 +150,48 @@ PLANS = {
         "log",
     ),
     "quick": Plan(
-        1_000, 5, 3, 32, 3, 5, 1160, 5, 100, 10, 1.0, (12.5, 25, 50, 100, 200), 3, (25, 50, 100), 3, 15, "log"
+        1_000,
+        5,
+        3,
+        32,
+        3,
+        5,
+        1160,
+        5,
+        100,
+        10,
+        1.0,
+        (12.5, 25, 50, 100, 200),
+        3,
+        (25, 50, 100),
+        3,
+        15,
+        "log",
+        follow_seconds=5,
+        big_followers=20_000,
     ),
     # Read and mixed steps of 3 s: a 1 s step at 5/s had no arrival at all once in a while (e^-5).
     "smoke": Plan(
-        80, 3, 2, 8, 1, 1, 30, 1, 10, 1.5, 2.0, (10,), 3, (10,), 3, 30, returning_readers=3, notification_likes=200
+        80,
+        3,
+        2,
+        8,
+        1,
+        1,
+        30,
+        1,
+        10,
+        1.5,
+        2.0,
+        (10,),
+        3,
+        (10,),
+        3,
+        30,
+        returning_readers=3,
+        notification_likes=200,
+        follow_seconds=1,
+        big_followers=500,
     ),
 }
 
@@ -226,24 +286,29 @@ class Bench:
         """All side by side (each start waits until SERVING; the post service reaches the graph service only when
         called)."""
         self._phase("setup")
-        task = self.progress.add_task("starting services", total=7 if self.with_notification else 6)
+        task = self.progress.add_task("starting services", total=8 if self.with_notification else 7)
         self.system.setup()
         self.progress.advance(task)
-        self.worker_port = free_port()  # the worker's next start (after the fan-out hold) listens here
 
         def start(label: str, name: str, *args: str, port: int | None = None) -> None:
             process = self.system.start(name, *args, port=port, label=label)
             self.monitor.watch(label, process.pid)
             self.progress.advance(task)
 
+        # The graph's API and its projection (the counts) in processes of their own, as the timeline's, so that a
+        # phase can hold the workers and measure the API alone.
         services = [
             ("identity", "identity"),
-            ("graph", "graph"),
+            ("graph-api", "graph", "--role", "api"),
+            ("graph-worker", "graph", "--role", "worker"),
             ("post", "post"),
             ("timeline-api", "timeline", "--role", "api"),
             ("timeline-worker", "timeline", "--role", "worker"),
         ] + ([("notification", "notification")] if self.with_notification else [])
-        ports = {"timeline-api": self.system.ports["timeline"], "timeline-worker": free_port()}
+        # Each worker listens (health only) on a port of its own, the same again when it is restarted after a hold.
+        self.worker_ports = {label: free_port() for label in WORKERS}
+        ports = {"timeline-api": self.system.ports["timeline"], "graph-api": self.system.ports["graph"]}
+        ports |= self.worker_ports
         with ThreadPoolExecutor(len(services)) as pool:
             for started in [pool.submit(start, *service, port=ports.get(service[0])) for service in services]:
                 started.result()
@@ -270,8 +335,10 @@ class Bench:
                 await self._home_reads()
                 await self._returning_readers()
                 await self._mixed()
+                await self._follows()
                 await self._rebuild()
                 await self._notification_groups()
+                await self._big_account()
             finally:
                 await self.lag.stop()
                 self.session.shutdown()
@@ -284,10 +351,11 @@ class Bench:
         self.user_ids = [0] * graph.size
 
         async def create(index: int) -> None:
-            response = await self.graph_api.CreateUser(
-                graph_pb.CreateUserRequest(handle=graph.handles[index], display_name=graph.names[index]),
-                timeout=RPC_TIMEOUT,
+            # With a request id, so that a retry after a timeout gets the account, not HANDLE_TAKEN.
+            request = graph_pb.CreateUserRequest(
+                handle=graph.handles[index], display_name=graph.names[index], request_id=f"bench-user-{index}"
             )
+            response = await self.graph_api.CreateUser(request, timeout=RPC_TIMEOUT)
             self.user_ids[index] = response.user.user_id
 
         async def follow(edge: tuple[int, int]) -> None:
@@ -355,17 +423,23 @@ class Bench:
 
         async def worker() -> None:
             for item in queue:
-                for attempt in range(5):
+                for attempt in range(SETUP_ATTEMPTS):
                     try:
                         await action(item)
                         break
                     except grpc.aio.AioRpcError as error:
-                        if (
-                            error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-                            or attempt == 4
-                        ):
+                        # A retry that finds its first attempt still running (REQUEST_IN_PROGRESS) waits, too.
+                        transient = (
+                            error.code()
+                            in (
+                                grpc.StatusCode.UNAVAILABLE,
+                                grpc.StatusCode.DEADLINE_EXCEEDED,
+                            )
+                            or error_reason(error) == "REQUEST_IN_PROGRESS"
+                        )
+                        if not transient or attempt == SETUP_ATTEMPTS - 1:
                             raise
-                        await asyncio.sleep(0.5 * (attempt + 1))
+                        await asyncio.sleep(min(5.0, 0.5 * (attempt + 1)))
                 self.progress.advance(task)
 
         await asyncio.gather(*(worker() for _ in range(self.plan.setup_concurrency)))
@@ -374,9 +448,7 @@ class Bench:
         """Wait until the consumer groups (the timeline worker's by default) have no lag; returns the seconds waited."""
         task = self.progress.add_task(what, total=None)
         began = time.monotonic()
-        while (
-            lag := sum([await self.lag.of(group, self.topics()) for group in groups or [self.timeline_group()]])
-        ) > 0:
+        while (lag := await self._lag(groups or [self.timeline_group()])) > 0:
             self.progress.update(task, description=f"{what} (lag {lag})")
             if time.monotonic() - began > timeout:
                 raise TimeoutError(f"the projections still lag by {lag} after {timeout}s")
@@ -384,22 +456,34 @@ class Bench:
         self.progress.update(task, total=1, completed=1)
         return time.monotonic() - began
 
+    async def _lag(self, groups: list[str]) -> int:
+        """Events the groups have yet to commit, each over the topics it reads."""
+        return sum([await self.lag.of(group, self.partitions_of(group)) for group in groups])
+
+    def partitions_of(self, group: str) -> list[TopicPartition]:
+        """Every partition the group's projection reads (a group's lag on a topic it does not read would never
+        drop: it commits nothing there)."""
+        if group == self.graph_group():
+            return [TopicPartition(topic, p) for topic, p in _partitions(GRAPH_PROJECTION.topics, self.settings)]
+        if group == self.settings.consumer_group("notification"):
+            return [TopicPartition(topic, p) for topic, p in _partitions(NOTIFICATION.topics, self.settings)]
+        return self.topics()
+
     def timeline_group(self) -> str:
         return self.settings.consumer_group("timeline")
+
+    def graph_group(self) -> str:
+        """The graph's projection (the counts)."""
+        return consumer_group_of(self.settings, GRAPH_PROJECTION.group_name, 1)
 
     def projection_groups(self) -> list[str]:
         return [self.timeline_group()] + (
             [self.settings.consumer_group("notification")] if self.with_notification else []
         )
 
-    def topic_names(self) -> list[str]:
-        return [self.settings.topic(spec.name) for spec in ALL_TOPICS]
-
     def topics(self) -> list[TopicPartition]:
         """Every partition the timeline projection reads."""
-        return [
-            TopicPartition(self.settings.topic(spec.name), p) for spec in ALL_TOPICS for p in range(spec.partitions)
-        ]
+        return [TopicPartition(topic, p) for topic, p in _partitions(TIMELINE.topics, self.settings)]
 
     # -- operations -----------------------------------------------------------------------------------------
     def _post_request(self, author: int) -> post_pb.CreatePostRequest:
@@ -509,10 +593,13 @@ class Bench:
             "events_per_second": round(backlog / seconds, 1) if seconds else 0.0,
         }
 
-    def _start_worker(self) -> None:
-        process = self.system.start("timeline", "--role", "worker", port=self.worker_port, label="timeline-worker")
-        self.monitor.watch("timeline-worker", process.pid)
-        self.profiler.start("fanout", {"timeline-worker": process.pid})
+    def _start_worker(self, label: str = "timeline-worker", phase: str = "fanout") -> None:
+        """Start a held worker again, on its own port, and profile it in `phase`."""
+        process = self.system.start(
+            WORKERS[label], "--role", "worker", port=self.worker_ports[label], label=label, timeout=WORKER_START_SECONDS
+        )
+        self.monitor.watch(label, process.pid)
+        self.profiler.start(phase, {label: process.pid})
 
     async def _count_rows(self, keyspace: str, table: str = "home_entries") -> int:
         statement = SimpleStatement(f"SELECT COUNT(*) FROM {keyspace}.{table}")
@@ -687,6 +774,57 @@ class Bench:
                 break
         return steps
 
+    # -- follows --------------------------------------------------------------------------------------------
+    async def _follows(self) -> None:
+        """FollowUser back to back through the API (closed loop, `concurrency` callers) between random pairs of
+        accounts, with the projection workers held so that the API is measured alone, as ingest is: first without
+        request ids (no claim is made), then with a request id each (claimed with a lightweight transaction). Then
+        the workers start again, and the time until every follow is projected (counts, timelines) is measured."""
+        plan = self.plan
+        await self._caught_up("projections before follows", [*self.projection_groups(), self.graph_group()])
+        for label in WORKERS:
+            self.system.kill(label, signal.SIGTERM)
+        self._phase("follows")
+
+        def follow(with_request_id: bool) -> Callable[[int], Awaitable[object]]:
+            async def operation(index: int) -> None:
+                follower, followee = self.rng.sample(self.user_ids, 2)
+                request = graph_pb.FollowUserRequest(
+                    follower_id=follower, followee_id=followee, request_id=str(uuid.uuid4()) if with_request_id else ""
+                )
+                await self.graph_api.FollowUser(request, timeout=RPC_TIMEOUT)
+
+            return operation
+
+        measured = {}
+        for name, with_request_id in (("without_request_id", False), ("with_request_id", True)):
+            task = self.progress.add_task(f"FollowUser, {name.replace('_', ' ')}", total=None)
+            calls = await closed_loop(
+                plan.concurrency,
+                plan.follow_seconds,
+                follow(with_request_id),
+                tick=lambda task=task: self.progress.advance(task),
+            )
+            measured[name] = {**calls.summary(), "concurrency": plan.concurrency}
+
+        self.results["follows"] = measured
+        self._phase("follow_drain")
+        groups = [*self.projection_groups(), self.graph_group()]
+        backlog = await self._lag(groups)
+        task = self.progress.add_task("follows: projections drain", total=backlog)
+        began = time.monotonic()
+        await asyncio.gather(*(asyncio.to_thread(self._start_worker, label, "follow_drain") for label in WORKERS))
+        started = time.monotonic()
+        while (lag := await self._lag(groups)) > 0:
+            self.progress.update(task, completed=backlog - lag)
+            await asyncio.sleep(LAG_POLL_SECONDS)
+        self.results["follows"] = {
+            **measured,
+            "backlog_events": backlog,
+            "workers_start_seconds": round(started - began, 2),
+            "drain_seconds": round(time.monotonic() - started, 2),
+        }
+
     # -- rebuild --------------------------------------------------------------------------------------------
     async def _rebuild(self) -> None:
         """The replay `chirp projections rebuild timeline` runs (services.runtime.projection.rebuild), in this process
@@ -810,6 +948,91 @@ class Bench:
         counts = [int(match.group(1)) for match in found if match]
         return sum(counts) if counts else None
 
+    # -- the big account ------------------------------------------------------------------------------------
+    async def _big_account(self) -> None:
+        """An account with `big_followers` followers: its follows are imported as UserFollowed events through the
+        graph topic, in chunks, as _import_follows does (the followers are ids no account has: accounts' ids start
+        above 2^22, and the counts need no account behind an edge), with the timeline worker (and notification)
+        held: they would copy the account's posts into every new follower's home timeline, which is not what is
+        measured. Timed: the import, then until GetUser counts every follower. Then GetUser one call at a time, every
+        answer checked for the exact counts; beside it, COUNT(*) over the account's counted edges, the read GetUser
+        made before counts were kept (one row per edge)."""
+        followers = self.plan.big_followers
+        if not followers:
+            return
+        self._phase("big_account")
+        self.system.kill("timeline-worker", signal.SIGTERM)
+        if "notification" in self.system.processes:  # run with the bench, or started for notification_groups
+            self.system.kill("notification", signal.SIGTERM)
+        account = (
+            await self.graph_api.CreateUser(
+                graph_pb.CreateUserRequest(handle=f"big_{self.rng.randrange(10**6)}"), timeout=RPC_TIMEOUT
+            )
+        ).user.user_id
+        for followee in self.rng.sample(self.user_ids, 2):
+            await self.graph_api.FollowUser(
+                graph_pb.FollowUserRequest(follower_id=account, followee_id=followee), timeout=RPC_TIMEOUT
+            )
+        for index in range(3):
+            await self.post_api.CreatePost(
+                post_pb.CreatePostRequest(author_id=account, text=f"big account post {index}"), timeout=RPC_TIMEOUT
+            )
+        expected = graph_pb2.UserStats(follower_count=followers, following_count=2, post_count=3)
+
+        began = time.monotonic()
+        publisher = EventPublisher(self.settings.kafka_bootstrap, "chirp-bench-big-account")
+        await publisher.start()
+        topic = self.settings.topic(GRAPH_EVENTS.name)
+        task = self.progress.add_task("big account: importing", total=followers)
+        try:
+            for start in range(1, followers + 1, BIG_ACCOUNT_CHUNK):
+                chunk = range(start, min(start + BIG_ACCOUNT_CHUNK, followers + 1))
+                now = datetime.now(UTC)
+                await asyncio.gather(
+                    *(publisher.publish(topic, fan, user_followed(Follow(fan, account, now))) for fan in chunk)
+                )
+                self.progress.advance(task, len(chunk))
+        finally:
+            await publisher.stop()
+        imported = time.monotonic()
+
+        task = self.progress.add_task("big account: counting", total=followers)
+        request = graph_pb.GetUserRequest(user_id=account)
+        while (stats := (await self.graph_api.GetUser(request, timeout=RPC_TIMEOUT)).stats) != expected:
+            self.progress.update(task, completed=stats.follower_count)
+            if time.monotonic() - imported > BIG_ACCOUNT_TIMEOUT_SECONDS:
+                raise TimeoutError(f"the big account is counted at {stats} after {BIG_ACCOUNT_TIMEOUT_SECONDS}s")
+            await asyncio.sleep(0.5)
+        counted = time.monotonic()
+        self.progress.update(task, completed=followers)
+
+        latencies = Latencies()
+        for _ in range(BIG_ACCOUNT_READS):
+            call_began = time.perf_counter()
+            answer = await self.graph_api.GetUser(request, timeout=RPC_TIMEOUT)
+            latencies.record(time.perf_counter() - call_began, ok=answer.stats == expected)
+
+        statement = SimpleStatement(
+            f"SELECT COUNT(*) FROM {self.settings.keyspace('graph')}.{COUNTS_TABLE} WHERE user_id = %s AND kind = %s"
+            f" AND other_id > {COUNT_ROW}"
+        )
+        count_began = time.perf_counter()
+        row = (
+            await asyncio.to_thread(
+                self.session._session.execute, statement, (account, CountKind.FOLLOWERS.value), timeout=600
+            )
+        ).one()
+        count_seconds = time.perf_counter() - count_began
+        self.results["big_account"] = {
+            "followers": followers,
+            "import_seconds": round(imported - began, 1),
+            "counted_seconds": round(counted - imported, 1),
+            "build_seconds": round(counted - began, 1),
+            "get_user": latencies.summary(),
+            "count_star_ms": round(count_seconds * 1000, 1),
+            "count_star_rows": row[0],
+        }
+
     async def _drop_bench_data(self) -> None:
         """The baseline topic; the scratch keyspace goes with the services' keyspaces (same prefix)."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
@@ -859,6 +1082,10 @@ class Fixed:
 
     async def get(self):
         return self._repository
+
+
+def _partitions(specs, settings) -> list[tuple[str, int]]:
+    return [(settings.topic(spec.name), p) for spec in specs for p in range(spec.partitions)]
 
 
 def _sustainable(step: dict) -> bool:

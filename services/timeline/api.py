@@ -140,12 +140,6 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         ]
         return items, encode_token({"before": entries[-1].position}) if more else ""
 
-    async def _require_user(self, repo: TimelineRepository, user_id: int) -> None:
-        """NOT_FOUND unless the user exists: known to this projection or else (created a moment ago, not projected
-        yet) to the graph, which alone knows."""
-        if not await repo.get_users({user_id}) and not await self._graph.user_exists(user_id):
-            raise NotFound("USER_NOT_FOUND", f"there is no user with id {user_id}", user_id=str(user_id))
-
     async def _reposts_of(self, repo: TimelineRepository, reader: int, post_ids: list[int]):
         """Every repost of these posts in the reader's home timeline, fanned out or held back by an author they
         follow: what decides which entry of a post is its newest."""
@@ -157,6 +151,12 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         for post_id, reposts in held_back.items():
             fanned_out.setdefault(post_id, []).extend((r, position) for r, position in reposts if r in followed)
         return fanned_out
+
+    async def _require_user(self, repo: TimelineRepository, user_id: int) -> None:
+        """NOT_FOUND unless the user exists: known to this projection or else (created a moment ago, not projected
+        yet) to the graph, which alone knows."""
+        if not await repo.get_users({user_id}) and not await self._graph.user_exists(user_id):
+            raise NotFound("USER_NOT_FOUND", f"there is no user with id {user_id}", user_id=str(user_id))
 
     async def _returning(
         self, repo: TimelineRepository, reader: int, activity: Activity, before: int, limit: int
