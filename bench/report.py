@@ -78,6 +78,17 @@ def goals(results: dict) -> list[dict]:
             "≤ 3 × B4",
             bool(b4) and at_half["p99_ms"] <= 3 * b4,
         ),
+        *(
+            _goal(
+                f"edge: {what} p99 added at half its highest HTTP rate (ms)",
+                results["edge"][name]["added_p99_ms"],
+                "gRPC p99 ms",
+                results["edge"][name]["grpc_at_half"]["p99_ms"],
+                "≤ 5 ms",
+                results["edge"][name]["added_p99_ms"] <= 5 and results["edge"][name]["http_at_half"]["errors"] == 0,
+            )
+            for name, what in (("home", "home timeline"), ("post", "posting"))
+        ),
         _goal(
             f"returning reader following {results['returning']['following']:,}: first page, max (ms)",
             results["returning"]["first_page"]["max_ms"],
@@ -181,6 +192,7 @@ def markdown(results: dict) -> str:
         _ladder_table(
             "Mixed load: 60% home reads, 30% user-timeline reads, 10% posts (open loop)", results["mixed"]["ladder"]
         ),
+        _edge_section(results["edge"]),
         _other_figures(results),
         _resources_table(results["resources"]),
         "Phase durations (s): "
@@ -190,6 +202,28 @@ def markdown(results: dict) -> str:
         _profiles(results.get("profiles", {})),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _edge_section(found: dict) -> str:
+    """The edge against gRPC: each HTTP ladder, then both ways at half the highest sustainable HTTP rate."""
+    parts = [
+        f"**The edge (Mastodon API over HTTP) against gRPC**, {found['people']} people signed up through the edge, "
+        f"each following {found['follows_each']} of the most-followed accounts; the HTTP client is httpx in the "
+        "bench process, the gRPC one grpc.aio.",
+        "",
+    ]
+    for name, title in (("home", "GET /api/v1/timelines/home"), ("post", "POST /api/v1/statuses")):
+        figures = found[name]
+        parts.append(_ladder_table(f"{title} (open loop)", figures["ladder"]))
+        grpc, http = figures["grpc_at_half"], figures["http_at_half"]
+        parts += [
+            f"At {grpc['offered_rate']:g}/s (half of {figures['highest_sustainable_rate']:g}/s): gRPC p50 "
+            f"{grpc['p50_ms']} ms, p99 {grpc['p99_ms']} ms; HTTP p50 {http['p50_ms']} ms, p99 {http['p99_ms']} ms "
+            f"(errors {http['errors']}): the edge adds **{figures['added_p50_ms']:g} ms at p50, "
+            f"{figures['added_p99_ms']:g} ms at p99**.",
+            "",
+        ]
+    return "\n".join(parts)
 
 
 def _ladder_table(title: str, steps: list[dict]) -> str:
@@ -325,6 +359,7 @@ _PHASE_ORDER = [
     "home_reads",
     "returning",
     "mixed",
+    "edge",
     "follows",
     "follow_drain",
     "rebuild",

@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from cassandra.query import SimpleStatement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import baselines
+from bench import baselines, edge
 from bench.load import Latencies, closed_loop, open_loop
 from bench.monitor import ResourceMonitor
 from bench.profiler import Profiler
@@ -127,6 +127,11 @@ class Plan:
     follow_seconds: float = 10
     # Followers of the big account whose GetUser is timed (issue 15: 1,000,000; `--big-followers`); 0 skips it.
     big_followers: int = 100_000
+    # The edge phase: people signed up through it, authors each follows, and the ladder of HTTP rates.
+    edge_people: int = 40
+    edge_follows: int = 10
+    edge_rates: tuple[float, ...] = (25, 50, 100, 200)
+    edge_seconds: float = 10
 
 
 PLANS = {
@@ -169,6 +174,9 @@ PLANS = {
         "log",
         follow_seconds=5,
         big_followers=20_000,
+        edge_people=20,
+        edge_rates=(25, 50, 100),
+        edge_seconds=3,
     ),
     # Read and mixed steps of 3 s: a 1 s step at 5/s had no arrival at all once in a while (e^-5).
     "smoke": Plan(
@@ -192,6 +200,10 @@ PLANS = {
         notification_likes=200,
         follow_seconds=1,
         big_followers=500,
+        edge_people=4,
+        edge_follows=3,
+        edge_rates=(10,),
+        edge_seconds=3,
     ),
 }
 
@@ -215,7 +227,12 @@ class Bench:
         self.threshold = fanout_threshold(self.followers, plan.above_threshold)
         # Set before System() reads the environment, so its processes and its settings (used in-process by the
         # rebuild) agree: a few accounts above the hybrid fan-out threshold, and no rate limit in the way.
-        os.environ.update(CHIRP_FANOUT_THRESHOLD=str(self.threshold), CHIRP_POST_RATE_LIMIT="0")
+        os.environ.update(
+            CHIRP_FANOUT_THRESHOLD=str(self.threshold),
+            CHIRP_POST_RATE_LIMIT="0",
+            CHIRP_EDGE_RATE_LIMIT_ACCOUNT="1000000000",
+            CHIRP_EDGE_RATE_LIMIT_ADDRESS="1000000000",
+        )
         self.system = System()
         self.settings = self.system.settings
         self.with_notification = with_notification
@@ -286,7 +303,8 @@ class Bench:
         """All side by side (each start waits until SERVING; the post service reaches the graph service only when
         called)."""
         self._phase("setup")
-        task = self.progress.add_task("starting services", total=8 if self.with_notification else 7)
+        # setup, the six processes below, the notification service if it runs, the edge
+        task = self.progress.add_task("starting services", total=9 if self.with_notification else 8)
         self.system.setup()
         self.progress.advance(task)
 
@@ -312,6 +330,7 @@ class Bench:
         with ThreadPoolExecutor(len(services)) as pool:
             for started in [pool.submit(start, *service, port=ports.get(service[0])) for service in services]:
                 started.result()
+        start("edge", "edge")  # after the services it calls
 
     async def _measure(self) -> None:
         # The bench acts as every account it drives, as an operator would.
@@ -335,6 +354,7 @@ class Bench:
                 await self._home_reads()
                 await self._returning_readers()
                 await self._mixed()
+                await self._edge()
                 await self._follows()
                 await self._rebuild()
                 await self._notification_groups()
@@ -759,6 +779,58 @@ class Bench:
                 "mixed", self.plan.mixed_rates, self.plan.mixed_seconds, lambda i: operations[kind_of(i)](), kind_of
             )
         }
+
+    async def _edge(self) -> None:
+        """The edge against gRPC in the same run, for the same people: the home timeline (GET
+        /api/v1/timelines/home against GetHomeTimeline) and posting (POST /api/v1/statuses against CreatePost).
+        HTTP rates climb a ladder; at half the highest sustainable one, both ways run, one after the other, and the
+        edge's cost is the difference of their p99s."""
+        plan = self.plan
+        self._phase("edge")
+        async with edge.client(self.system.edge_url) as http:
+            people = await edge.sign_up(http, plan.edge_people, f"edge{self.rng.randrange(10**6)}x")
+            popular = sorted(range(self.graph.size), key=lambda u: len(self.followers[u]), reverse=True)
+            authors = [self.user_ids[u] for u in popular[: plan.edge_follows]]
+            await asyncio.gather(*(edge.follow(http, person, authors) for person in people))
+            for author in popular[: plan.edge_follows]:  # something in every home timeline
+                for _ in range(3):
+                    await self._create_post(author)
+            await self._caught_up("edge: homes filled")
+
+            def anyone() -> edge.EdgePerson:
+                return self.rng.choice(people)
+
+            async def grpc_home(index: int):
+                request = timeline_pb.GetHomeTimelineRequest(user_id=anyone().user_id, page_size=20)
+                return await self.timeline_api.GetHomeTimeline(request, timeout=RPC_TIMEOUT)
+
+            async def grpc_post(index: int):
+                request = post_pb.CreatePostRequest(author_id=anyone().user_id, text=self.texts.draw())
+                return await self.post_api.CreatePost(request, timeout=RPC_TIMEOUT)
+
+            operations = {
+                "home": (lambda i: edge.read_home(http, anyone()), grpc_home),
+                "post": (lambda i: edge.post(http, anyone(), self.texts.draw()), grpc_post),
+            }
+            self.results["edge"] = {"people": len(people), "follows_each": len(authors)}
+            for name, (over_http, over_grpc) in operations.items():
+                ladder = await self._ladder(f"edge {name} over HTTP", plan.edge_rates, plan.edge_seconds, over_http)
+                highest = max((s["offered_rate"] for s in ladder if _sustainable(s)), default=0.0)
+                half = highest / 2 if highest else plan.edge_rates[0] / 2
+                [grpc_at_half] = await self._ladder(
+                    f"edge {name} over gRPC at half", (half,), plan.edge_seconds, over_grpc
+                )
+                [http_at_half] = await self._ladder(
+                    f"edge {name} over HTTP at half", (half,), plan.edge_seconds, over_http
+                )
+                self.results["edge"][name] = {
+                    "ladder": ladder,
+                    "highest_sustainable_rate": highest,
+                    "grpc_at_half": grpc_at_half,
+                    "http_at_half": http_at_half,
+                    "added_p50_ms": round(http_at_half["p50_ms"] - grpc_at_half["p50_ms"], 3),
+                    "added_p99_ms": round(http_at_half["p99_ms"] - grpc_at_half["p99_ms"], 3),
+                }
 
     async def _ladder(self, what: str, rates: Iterable[float], seconds: float, operation, kind_of=None) -> list[dict]:
         """Open-loop steps at rising rates; stops once a step is hopeless (higher rates would only queue more)."""

@@ -1,8 +1,13 @@
 """Fixtures shared by the integration and end-to-end tests: real Kafka, real Cassandra, real service processes."""
 
 import pytest
+from hypothesis import settings
 
 from services.cli.launcher import infra, running_system
+
+# Property tests check rules, not speed: no per-example deadline, so a busy machine cannot fail them.
+settings.register_profile("chirp", deadline=None)
+settings.load_profile("chirp")
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +35,11 @@ def system(infrastructure):
 def clients(system):
     """The gRPC clients of whichever `system` the test runs against (a module may bring its own)."""
     return system.clients
+
+
+@pytest.fixture(scope="session")
+def edge(system):
+    """The HTTP edge (Mastodon's client API) in front of `system`: its base URL."""
+    if "edge" not in system.processes:
+        system.start("edge")
+    return system.edge_url

@@ -78,8 +78,8 @@ def admin_setup() -> None:
 
 @admin_app.command("rotate-signing-key")
 def rotate_signing_key() -> None:
-    """Create a new signing key for the identity service: it signs from the service's next start; older keys keep
-    verifying until their files are removed (after at least a credential's lifetime, 5 minutes)."""
+    """Create a new signing key for the identity service: it signs within 30 s (the service reloads the directory);
+    older keys keep verifying until their files are removed (after at least a credential's lifetime, 5 minutes)."""
     from services.identity import admin as identity_admin
 
     print(f"signing key {identity_admin.rotate_signing_key(Settings())} created in {Settings().signing_keys_dir}")

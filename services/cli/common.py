@@ -42,4 +42,13 @@ def acting(c: Clients, handle: str) -> int:
     your sign-in (`chirp login`) when it is one of your accounts, else the operator's (logged by every service)."""
     user_id = resolve(c, handle)
     c.act_as(user_id)
+    try:
+        credential = c.credentials.bearer()
+    except grpc.RpcError as error:
+        fail(f"no credential for @{handle.removeprefix('@')}: {error.details()} ({error.code().name})")
+    if credential is None:
+        fail(
+            f"nothing lets you act as @{handle.removeprefix('@')}: sign in as its owner with `chirp login`, or use "
+            f"the operator's credential ({c.settings.operator_credential_file})"
+        )
     return user_id

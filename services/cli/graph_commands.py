@@ -5,14 +5,18 @@ graph service's commands.
 `update` is itself a valid handle.
 """
 
+import sys
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from chirp.graph.v1 import graph_service_pb2 as graph
+from chirp.identity.v1 import identity_service_pb2 as identity
+from chirp.identity.v1 import identity_service_pb2_grpc
 from services.cli import render
 from services.cli.common import As, Json, acting, call, clients, resolve
+from services.cli.credentials import save_session, saved_session
 
 RELATIONSHIP_WORDS = {
     "following": "you follow them",
@@ -53,9 +57,35 @@ app.add_typer(profile_app, name="profile")
 
 @user_app.command("create")
 def user_create(handle: str, name: Annotated[str, typer.Option(help="Display name.")] = "") -> None:
-    """Create an account."""
-    user = call(clients().graph.CreateUser, graph.CreateUserRequest(handle=handle, display_name=name)).user
-    print(f"created @{user.handle} (id {user.user_id})")
+    """Create an account: with your sign-in (`chirp login`), another of yours; otherwise, as the operator, a person
+    of that name with this one account and no password yet (`chirp user password` sets one)."""
+    c = clients()
+    session = saved_session()
+    if session is not None:
+        request = identity.AddAccountRequest(session_token=session["session_token"], handle=handle, display_name=name)
+        account = call(c.identity.AddAccount, request).account
+        session["accounts"][account.handle] = account.user_id
+        save_session(session)
+    else:
+        operator = identity_service_pb2_grpc.IdentityServiceStub(c.channel(c.settings.identity_addr))
+        account = call(operator.CreateAccount, identity.CreateAccountRequest(handle=handle, display_name=name)).account
+    print(f"created @{account.handle} (id {account.user_id})")
+
+
+@user_app.command("password")
+def user_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read it from standard input.")] = False,
+) -> None:
+    """Set a person's password (yours with your sign-in, anyone's as the operator)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt("new password", hide_input=True)
+    c = clients()
+    session = saved_session()
+    request = identity.SetPasswordRequest(
+        session_token=session["session_token"] if session else "", username=username, password=password
+    )
+    call(identity_service_pb2_grpc.IdentityServiceStub(c.channel(c.settings.identity_addr)).SetPassword, request)
+    print(f"password set for {username}")
 
 
 @app.command()

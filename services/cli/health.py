@@ -7,7 +7,7 @@ from services.runtime.config import Settings
 
 
 def check_all(settings: Settings) -> list[tuple[str, str, bool, str]]:
-    """(component, address, healthy, status) for Kafka, Cassandra and the four services."""
+    """(component, address, healthy, status) for Kafka, Cassandra, the services and the HTTP edge."""
     results = [
         ("kafka", settings.kafka_bootstrap, *_kafka(settings)),
         ("cassandra", f"{settings.cassandra_hosts}:{settings.cassandra_port}", *_cassandra(settings)),
@@ -18,7 +18,23 @@ def check_all(settings: Settings) -> list[tuple[str, str, bool, str]]:
         state = clients.health(address)
         results.append((name, address, state == "SERVING", state))
     clients.close()
+    edge = settings.edge_public_url.rstrip("/") or f"http://127.0.0.1:{settings.edge_port}"
+    results.append(("edge", edge, *_edge(edge)))
     return results
+
+
+def _edge(url: str) -> tuple[bool, str]:
+    """The edge is HTTP: healthy when GET /health answers 200."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=3) as answer:
+            return answer.status == 200, f"up (HTTP {answer.status})"
+    except urllib.error.HTTPError as error:
+        return False, f"HTTP {error.code}"
+    except OSError as error:
+        return False, f"unreachable ({type(error).__name__})"
 
 
 def _kafka(settings: Settings) -> tuple[bool, str]:

@@ -29,6 +29,8 @@ INFRA = REPO / "infra" / "infra.sh"
 DATA_DIR = Path(os.environ.get("CHIRP_DATA_DIR", REPO / ".data"))
 # In start order: every service verifies credentials with identity's keys, and post asks graph.
 SERVICES = ("identity", "graph", "post", "timeline", "notification")
+# Served over HTTP, not gRPC: ready when `GET /health` answers 200. Started after the services it calls.
+EDGE = "edge"
 
 
 # Ports free_port handed out in this process: the kernel may offer a port again before its first taker binds it.
@@ -66,6 +68,8 @@ class System:
             "CHIRP_LOG_FORMAT": "json",
             **{f"CHIRP_{name.upper()}_ADDR": f"127.0.0.1:{port}" for name, port in self.ports.items()},
         }
+        self.edge_port = free_port()
+        self.env["CHIRP_EDGE_PORT"] = str(self.edge_port)
         self.log_dir = DATA_DIR / "logs" / "tests" / prefix
         self.log_dir.mkdir(parents=True, exist_ok=True)
         # Its own signing keys and operator credential (made by `chirp admin setup`), removed with its data.
@@ -73,6 +77,8 @@ class System:
         self.env |= {
             "CHIRP_SIGNING_KEYS_DIR": str(self.secrets_dir / "keys"),
             "CHIRP_OPERATOR_CREDENTIAL_FILE": str(self.secrets_dir / "operator-credential"),
+            # Where `chirp login` keeps a sign-in: never the developer's own.
+            "CHIRP_CONFIG_DIR": str(self.secrets_dir / "config"),
             "CHIRP_REGISTRATIONS_OPEN": "true",
             "CHIRP_OAUTH_PASSWORD_GRANT": "true",
         }
@@ -97,17 +103,45 @@ class System:
         env: dict | None = None,
         timeout: float = 60,
     ) -> subprocess.Popen:
-        """Start a service process and wait until it is SERVING (at most `timeout` seconds). `port`, `label` and
-        `env` run an extra instance."""
+        """Start a service process and wait until it is SERVING (the edge: until /health answers), at most `timeout`
+        seconds. `port`, `label` and `env` run an extra instance."""
         label = label or name
         env = dict(self.env, CHIRP_GRPC_PORT=str(port or 0), **(env or {}))
+        if name == EDGE and port:
+            env["CHIRP_EDGE_PORT"] = str(port)
         log = open(self.log_dir / f"{label}.log", "ab")
         process = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}", *args], env=env, cwd=REPO, stdout=log, stderr=log
         )
         self.processes[label] = process
-        self.wait_serving(f"127.0.0.1:{port or self.ports[name]}", label, timeout)
+        if name == EDGE:
+            self.wait_http(f"http://127.0.0.1:{port or self.edge_port}/health", label, timeout)
+        else:
+            self.wait_serving(f"127.0.0.1:{port or self.ports[name]}", label, timeout)
         return process
+
+    @property
+    def edge_url(self) -> str:
+        return f"http://127.0.0.1:{self.edge_port}"
+
+    def wait_http(self, url: str, label: str, timeout: float = 60) -> None:
+        """Until `url` answers 200 (the edge's health check)."""
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes.get(label)
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{label} exited with {process.returncode}; see {self.log_dir / (label + '.log')}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{label} not answering at {url} after {timeout}s; see {self.log_dir / (label + '.log')}")
 
     def wait_serving(self, address: str, label: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

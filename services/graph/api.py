@@ -3,6 +3,7 @@ request-id store, so retries are answered, not redone."""
 
 from chirp.graph.v1 import graph_service_pb2 as pb
 from chirp.graph.v1 import graph_service_pb2_grpc
+from services.graph.domain import RestrictionKind
 from services.graph.events import relationship_message, stats_message, user_message
 from services.graph.service import GraphService
 from services.runtime.access import acting, privileged, public
@@ -28,6 +29,9 @@ ACCESS = {
     "UnblockUser": acting("blocker_id", "write:blocks"),
     "MuteUser": acting("muter_id", "write:mutes"),
     "UnmuteUser": acting("muter_id", "write:mutes"),
+    # Private: whom the user blocks and mutes.
+    "ListBlockedUsers": acting("user_id", "read:blocks"),
+    "ListMutedUsers": acting("user_id", "read:mutes"),
     # Private: it says whom the user blocks and mutes.
     "GetRelationship": acting("user_id", "read:follows"),
 }
@@ -114,9 +118,25 @@ class GraphApi(graph_service_pb2_grpc.GraphServiceServicer):
 
         return await self._requests.run(request.request_id, request, unmute, pb.UnmuteUserResponse)
 
+    async def ListBlockedUsers(self, request: pb.ListBlockedUsersRequest, context) -> pb.ListBlockedUsersResponse:
+        users, token = await self._restrictions(RestrictionKind.BLOCK, request)
+        return pb.ListBlockedUsersResponse(users=users, next_page_token=token)
+
+    async def ListMutedUsers(self, request: pb.ListMutedUsersRequest, context) -> pb.ListMutedUsersResponse:
+        users, token = await self._restrictions(RestrictionKind.MUTE, request)
+        return pb.ListMutedUsersResponse(users=users, next_page_token=token)
+
     async def GetRelationship(self, request: pb.GetRelationshipRequest, context) -> pb.GetRelationshipResponse:
         relationship = await self._service.relationship(request.user_id, request.other_id)
         return pb.GetRelationshipResponse(relationship=relationship_message(relationship))
+
+    async def _restrictions(self, kind: RestrictionKind, request):
+        size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+        position = decode_token(request.page_token, keys={"after": ID})
+        users, last = await self._service.list_restrictions(
+            kind, request.user_id, position["after"] if position else 0, size
+        )
+        return [user_message(user) for user in users], encode_token({"after": last}) if last is not None else ""
 
     async def _page(self, direction: str, request):
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)

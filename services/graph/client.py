@@ -1,11 +1,17 @@
-"""What other services ask the graph service: does a user exist, who do these handles name."""
+"""What other services ask the graph service: does a user exist, who do these handles name; and, for the identity
+service alone, create an account."""
 
 import asyncio
 
 import grpc
 
+from chirp.graph.v1 import graph_pb2, graph_service_pb2_grpc
 from chirp.graph.v1 import graph_service_pb2 as pb
-from chirp.graph.v1 import graph_service_pb2_grpc
+from services.runtime.credentials import METADATA_KEY
+from services.runtime.errors import AlreadyExists, InvalidArgument, error_reason
+
+# Graph's refusals of CreateUser that the caller passes on as they are (a bad or taken handle).
+_REFUSALS = {grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument, grpc.StatusCode.ALREADY_EXISTS: AlreadyExists}
 
 
 class GraphClient:
@@ -51,6 +57,22 @@ class GraphClient:
             self._known_handles.clear()
         self._known_handles.update(resolved)
         return resolved
+
+    async def create_user(self, handle: str, display_name: str, request_id: str, credential: str) -> graph_pb2.User:
+        """CreateUser with `credential` (graph allows only the identity service's own). A refusal of the handle or
+        display name comes back as the InvalidArgument or AlreadyExists graph raised, with its reason; a retry with
+        the same `request_id` answers the user the first call created."""
+        request = pb.CreateUserRequest(handle=handle, display_name=display_name, request_id=request_id)
+        try:
+            response = await self._stub.CreateUser(
+                request, metadata=((METADATA_KEY, f"Bearer {credential}"),), timeout=10
+            )
+        except grpc.aio.AioRpcError as error:
+            refusal = _REFUSALS.get(error.code())
+            if refusal is None:
+                raise
+            raise refusal(error_reason(error) or error.code().name, error.details() or "") from error
+        return response.user
 
     async def close(self) -> None:
         await self._channel.close()

@@ -171,6 +171,14 @@ class GraphRepository:
         )
         return [getattr(row, other) for row in rows]
 
+    async def list_restrictions(self, kind: RestrictionKind, user_id: int, after: int, limit: int) -> list[int]:
+        """Whom `user_id` blocks or mutes, ascending, after `after`."""
+        rows = await self._db.execute(
+            f"SELECT target_id FROM {self._ks}.{_RESTRICTION_TABLES[kind]} WHERE user_id = ? AND target_id > ? LIMIT ?",
+            (user_id, after, limit),
+        )
+        return [row.target_id for row in rows]
+
     async def get_restriction(self, kind: RestrictionKind, user_id: int, target_id: int) -> Restriction | None:
         rows = await self._db.execute(
             f"SELECT since FROM {self._ks}.{_RESTRICTION_TABLES[kind]} WHERE user_id = ? AND target_id = ?",

@@ -166,6 +166,16 @@ class GraphService:
         ids = ids[:limit]
         return await self._repo.get_users(ids), (ids[-1] if more else None)
 
+    async def list_restrictions(
+        self, kind: RestrictionKind, user_id: int, after: int, limit: int
+    ) -> tuple[list[User], int | None]:
+        """One page of whom the user blocks or mutes, and the position to continue from (None at the end)."""
+        await self.get_user(user_id)
+        ids = await self._repo.list_restrictions(kind, user_id, after, limit + 1)
+        more = len(ids) > limit
+        ids = ids[:limit]
+        return await self._repo.get_users(ids), (ids[-1] if more else None)
+
     async def block(self, blocker_id: int, blocked_id: int) -> None:
         """Idempotent. The block row comes first, so no new follow can slip in (see `follow`); then each follow
         between the two ends as an unfollow does, UserUnfollowed first; UserBlocked comes last. A retry after a

@@ -13,6 +13,7 @@ from services.notification.domain import (
     ACTOR_POSITION,
     KINDS,
     PAGE_POSITION,
+    Hidden,
     Preferences,
     group_of,
     notification_id,
@@ -71,6 +72,8 @@ ACCESS = {
     "GetPreferences": acting("user_id", "read:notifications"),
     "UpdatePreferences": acting("user_id", "write:notifications"),
     "StreamNotifications": acting("user_id", "read:notifications"),
+    "DismissNotification": acting("user_id", "write:notifications"),
+    "ClearNotifications": acting("user_id", "write:notifications"),
 }
 
 
@@ -216,6 +219,29 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
 
         return await repo.requests.run(request.request_id, request, update, notification_pb2.NotificationPreferences)
 
+    async def DismissNotification(
+        self, request: pb.DismissNotificationRequest, context
+    ) -> pb.DismissNotificationResponse:
+        repo = await self._repository.get()
+        moment, key = _parse_id(request.notification_id)
+
+        async def dismiss() -> pb.DismissNotificationResponse:
+            await repo.dismiss(request.user_id, key, moment)
+            return pb.DismissNotificationResponse()
+
+        return await repo.requests.run(request.request_id, request, dismiss, pb.DismissNotificationResponse)
+
+    async def ClearNotifications(self, request: pb.ClearNotificationsRequest, context) -> pb.ClearNotificationsResponse:
+        repo = await self._repository.get()
+
+        async def clear() -> pb.ClearNotificationsResponse:
+            newest = await repo.feed_before(request.user_id, None, 1)
+            if newest:
+                await repo.clear(request.user_id, newest[0].create_time)
+            return pb.ClearNotificationsResponse()
+
+        return await repo.requests.run(request.request_id, request, clear, pb.ClearNotificationsResponse)
+
     async def StreamNotifications(
         self, request: pb.StreamNotificationsRequest, context
     ) -> AsyncIterator[notification_pb2.Notification]:
@@ -270,13 +296,17 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
         return found[:limit]
 
     async def _shown(self, repo: NotificationRepository, rows: Sequence[FeedRow]) -> list[tuple[FeedRow, int]]:
-        """The rows that stand for their group now, each with the group's size (up to MAX_COUNTED_ACTORS): one
-        bounded slice of each group, whatever its size."""
-        groups = await asyncio.gather(*(repo.group(row.recipient_id, row.group_key) for row in rows))
+        """The rows that stand for their group now, each with the group's size (up to MAX_COUNTED_ACTORS), none the
+        user dismissed or cleared: one bounded slice of each group, whatever its size, and the page's dismissals."""
+        hidden, groups = await asyncio.gather(
+            repo.hidden(rows[0].recipient_id, {row.group_key for row in rows}) if rows else _nothing_hidden(),
+            asyncio.gather(*(repo.group(row.recipient_id, row.group_key) for row in rows)),
+        )
         return [
             (row, group.size)
             for row, group in zip(rows, groups, strict=True)
             if shown(row.create_time, group.size, group.newest_act_time)
+            and not hidden.hides(row.create_time, row.group_key)
         ]
 
     async def _render(
@@ -299,6 +329,10 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
             )
             for row, size in found
         ]
+
+
+async def _nothing_hidden() -> Hidden:
+    return Hidden()
 
 
 def _preferences_message(preferences: Preferences) -> notification_pb2.NotificationPreferences:

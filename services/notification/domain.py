@@ -205,6 +205,21 @@ def shown(act_time: datetime, group_size: int, newest_act_time: datetime | None)
     return group_size > 0 and newest_act_time == act_time
 
 
+@dataclass(frozen=True)
+class Hidden:
+    """What a user dismissed (per group, up to an act's time) and cleared (everything up to a time)."""
+
+    dismissed: dict[str, datetime] = field(default_factory=dict)
+    cleared: datetime | None = None
+
+    def hides(self, act_time: datetime, key: str) -> bool:
+        """An act at or before a dismissal of its group, or before the clearing, is hidden."""
+        dismissed = self.dismissed.get(key)
+        return (dismissed is not None and act_time <= dismissed) or (
+            self.cleared is not None and act_time <= self.cleared
+        )
+
+
 def notification_id(ms: int, key: str) -> str:
     """The id is the position in the recipient's list: the newest act's time and its group."""
     return f"{ms}-{key}"

@@ -1,12 +1,14 @@
 """The notification service's Cassandra tables."""
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from services.notification.domain import (
     MAX_COUNTED_ACTORS,
     Act,
+    Hidden,
     PreferenceChange,
     Preferences,
     Retraction,
@@ -162,7 +164,7 @@ class NotificationRepository:
         )
         return Standing(blocked=blocking or blocked_by, muted=muting, followed=following)
 
-    # Notifications: one feed row per group, at its newest act (see schema/003_one_row_per_group.cql).
+    # Notifications: one feed row per group, at its newest act (see schema/004_one_row_per_group.cql).
 
     async def add(self, act: Act, caused_by_post: bool, at: int) -> None:
         """The act's own rows first, then its group's newest acts are read: of two acts of one group written at
@@ -445,4 +447,31 @@ class NotificationRepository:
             f"INSERT INTO {self._own}.read_positions (user_id, read_time, read_group) VALUES (?, ?, ?) USING "
             "TIMESTAMP ?",
             (user_id, moment, key, int(moment.timestamp() * 1_000_000)),
+        )
+
+    async def dismiss(self, user_id: int, group_key: str, up_to: datetime) -> None:
+        """Written at the act's own time, so a dismissal never moves back."""
+        await self._db.execute(
+            f"INSERT INTO {self._own}.dismissals (user_id, group_key, up_to) VALUES (?, ?, ?) USING TIMESTAMP ?",
+            (user_id, group_key, up_to, int(up_to.timestamp() * 1_000_000)),
+        )
+
+    async def clear(self, user_id: int, up_to: datetime) -> None:
+        await self._db.execute(
+            f"INSERT INTO {self._own}.cleared (user_id, up_to) VALUES (?, ?) USING TIMESTAMP ?",
+            (user_id, up_to, int(up_to.timestamp() * 1_000_000)),
+        )
+
+    async def hidden(self, user_id: int, group_keys: Collection[str]) -> Hidden:
+        """What the user dismissed of these groups, and cleared: rows of the groups asked for only, so a listing
+        reads as much whatever the number of groups the user ever dismissed."""
+        dismissed, cleared = await asyncio.gather(
+            self._db.execute(
+                f"SELECT group_key, up_to FROM {self._own}.dismissals WHERE user_id = ? AND group_key IN ?",
+                (user_id, sorted(set(group_keys))),
+            ),
+            self._db.execute(f"SELECT up_to FROM {self._own}.cleared WHERE user_id = ?", (user_id,)),
+        )
+        return Hidden(
+            {row.group_key: as_utc(row.up_to) for row in dismissed}, as_utc(cleared[0].up_to) if cleared else None
         )

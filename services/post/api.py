@@ -25,7 +25,13 @@ ACCESS = {
     "GetRepost": public(),
     "LikePost": acting("user_id", "write:favourites"),
     "UnlikePost": acting("user_id", "write:favourites"),
+    # Public, as Mastodon's favourited_by and reblogged_by are.
+    "ListPostLikers": public(),
+    "ListPostReposters": public(),
 }
+# Pages of likers and reposters.
+DEFAULT_REACTORS = 40
+MAX_REACTORS = 80
 
 
 class PostApi(post_service_pb2_grpc.PostServiceServicer):
@@ -93,3 +99,17 @@ class PostApi(post_service_pb2_grpc.PostServiceServicer):
             return response_type()
 
         return await self._requests.run(request.request_id, request, react, response_type)
+
+    async def ListPostLikers(self, request: pb.ListPostLikersRequest, context) -> pb.ListPostLikersResponse:
+        ids, token = await self._reactors(Reaction.LIKE, request)
+        return pb.ListPostLikersResponse(user_ids=ids, next_page_token=token)
+
+    async def ListPostReposters(self, request: pb.ListPostRepostersRequest, context) -> pb.ListPostRepostersResponse:
+        ids, token = await self._reactors(Reaction.REPOST, request)
+        return pb.ListPostRepostersResponse(user_ids=ids, next_page_token=token)
+
+    async def _reactors(self, reaction: Reaction, request) -> tuple[list[int], str]:
+        size = clamp_page_size(request.page_size, default=DEFAULT_REACTORS, maximum=MAX_REACTORS)
+        position = decode_token(request.page_token, keys={"after": ID})
+        ids, last = await self._service.reactors(reaction, request.post_id, position["after"] if position else 0, size)
+        return ids, encode_token({"after": last}) if last is not None else ""

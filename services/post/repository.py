@@ -143,6 +143,14 @@ class PostRepository:
         )
         return [row.reply_id for row in rows]
 
+    async def reactors(self, reaction: Reaction, post_id: int, after: int, limit: int) -> list[int]:
+        """Who liked or reposted a post, ascending, after `after`."""
+        table, _ = _REACTION_TABLES[reaction]
+        rows = await self._db.execute(
+            f"SELECT user_id FROM {self._ks}.{table} WHERE post_id = ? AND user_id > ? LIMIT ?", (post_id, after, limit)
+        )
+        return [row.user_id for row in rows]
+
     async def reaction(self, reaction: Reaction, post_id: int, user_id: int) -> Reacted | None:
         if reaction is Reaction.REPOST:
             rows = await self._db.execute(

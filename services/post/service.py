@@ -132,6 +132,12 @@ class PostService:
         replies = [r for r in await asyncio.gather(*(self._repo.get(i) for i in ids[:limit])) if r is not None]
         return Thread(ancestors[::-1], truncated, post, replies, ids[limit - 1] if more else None)
 
+    async def reactors(self, reaction: Reaction, post_id: int, after: int, limit: int) -> tuple[list[int], int | None]:
+        """One page of who liked or reposted a live post, and the position to continue from (None at the end)."""
+        await self._live_post(post_id, "the post")
+        ids = await self._repo.reactors(reaction, post_id, after, limit + 1)
+        return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)
+
     async def react(self, reaction: Reaction, post_id: int, user_id: int, add: bool) -> Reacted | None:
         """Like/unlike or repost/undo: idempotent. A repeated like publishes the same event again (same id) so a
         retry after a crash between write and publication still reaches consumers; an undo publishes first. A

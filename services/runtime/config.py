@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     # command-line apps) is allowed. Both on in the local `make up`, off by default.
     registrations_open: bool = False
     oauth_password_grant: bool = False
+    # The HTTP edge (Mastodon's client API): its port; the URL people reach it at, for links, OAuth metadata and
+    # the streaming URL (empty: taken from each request's Host); its rate limits, per account and per client address
+    # in a window of this many seconds (Mastodon's 300 and 7,500 in 5 minutes), kept by each replica; and how long it
+    # may reuse identity's answer for an access token (a revoked token fails on every replica within it).
+    edge_port: int = 8080
+    edge_public_url: str = ""
+    edge_rate_limit_account: int = 300
+    edge_rate_limit_address: int = 7500
+    edge_rate_window_seconds: int = 300
+    edge_token_cache_seconds: float = 4.0
     # Port of the Prometheus /metrics endpoint; 0 turns it off.
     metrics_port: int = 0
 

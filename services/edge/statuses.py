@@ -1,0 +1,149 @@
+"""Statuses: post (with in_reply_to_id and Mastodon 4.4's quoted_status_id), read, delete, context, favourite and
+reblog. Chirp posts are all public: visibility is accepted and shown as "public"; what Chirp does not have
+(media, polls, content warnings, scheduling) is refused with 422 rather than dropped."""
+
+import asyncio
+from datetime import UTC, datetime
+
+from chirp.post.v1 import post_service_pb2 as post_pb
+from services.edge import hydrate, pages, render
+from services.edge.calls import PUBLIC, Call, Routes, json_response, parse_id, text_param, user
+from services.edge.errors import unprocessable
+
+routes = Routes()
+
+# Descendants a context shows at most, and how deep it looks.
+MAX_DESCENDANTS = 60
+MAX_DEPTH = 4
+UNSUPPORTED = {"media_ids": "media", "poll": "polls", "scheduled_at": "scheduled posts"}
+
+
+@routes.post("/api/v1/statuses", user("write:statuses"))
+async def create(call: Call):
+    body = await call.body()
+    for name, what in UNSUPPORTED.items():
+        if body.get(name):
+            raise unprocessable(f"Chirp has no {what}")
+    if text_param(body, "spoiler_text"):
+        raise unprocessable("Chirp has no content warnings (spoiler_text)")
+    in_reply_to = body.get("in_reply_to_id")
+    quoted = body.get("quoted_status_id") or body.get("quote_id")
+    request = post_pb.CreatePostRequest(
+        author_id=call.user_id,
+        text=text_param(body, "status"),
+        request_id=call.request_id(),
+        in_reply_to_post_id=parse_id(in_reply_to) if in_reply_to else 0,
+        quoted_post_id=parse_id(quoted) if quoted else 0,
+    )
+    created = await call.rpc(call.backends.post.CreatePost, request)
+    return json_response(await hydrate.status(call, created.post))
+
+
+async def _post(call: Call):
+    return (await call.rpc(call.backends.post.GetPost, post_pb.GetPostRequest(post_id=call.path_id()))).post
+
+
+@routes.get("/api/v1/statuses/{id}", PUBLIC)
+async def show(call: Call):
+    return json_response(await hydrate.status(call, await _post(call)))
+
+
+@routes.delete("/api/v1/statuses/{id}", user("write:statuses"))
+async def delete(call: Call):
+    """Answers the deleted status with its `text`, as Mastodon does for "delete and redraft"."""
+    post = await _post(call)
+    shown = await hydrate.status(call, post)
+    request = post_pb.DeletePostRequest(post_id=post.post_id, user_id=call.user_id, request_id=call.request_id())
+    await call.rpc(call.backends.post.DeletePost, request)
+    return json_response(shown | {"text": post.text})
+
+
+@routes.get("/api/v1/statuses/{id}/context", PUBLIC)
+async def context(call: Call):
+    """Ancestors root first; descendants depth-first, as Mastodon orders a thread: read level by level (one call
+    per post of a level, MAX_DEPTH levels) until MAX_DESCENDANTS are found."""
+    thread = await call.rpc(call.backends.post.GetThread, post_pb.GetThreadRequest(post_id=call.path_id()))
+
+    async def replies_of(post_id: int) -> list:
+        answer = await call.rpc(
+            call.backends.post.GetThread, post_pb.GetThreadRequest(post_id=post_id, page_size=MAX_DESCENDANTS)
+        )
+        return list(answer.replies)
+
+    children = {thread.post.post_id: list(thread.replies)}
+    level, found = list(thread.replies), len(thread.replies)
+    for _ in range(MAX_DEPTH - 1):
+        if not level or found >= MAX_DESCENDANTS:
+            break
+        answers = await asyncio.gather(*(replies_of(reply.post_id) for reply in level))
+        children |= {reply.post_id: replies for reply, replies in zip(level, answers, strict=True)}
+        level = [reply for replies in answers for reply in replies]
+        found += len(level)
+
+    def depth_first(post_id: int) -> list:
+        return [each for reply in children.get(post_id, []) for each in (reply, *depth_first(reply.post_id))]
+
+    descendants = depth_first(thread.post.post_id)[:MAX_DESCENDANTS]
+    ancestors, shown = await asyncio.gather(
+        hydrate.statuses(call, list(thread.ancestors)), hydrate.statuses(call, descendants)
+    )
+    return json_response({"ancestors": ancestors, "descendants": shown})
+
+
+async def _react(call: Call, method, request_type):
+    post = await _post(call)
+    request = request_type(post_id=post.post_id, user_id=call.user_id, request_id=call.request_id())
+    await call.rpc(method, request)
+    return post
+
+
+@routes.post("/api/v1/statuses/{id}/favourite", user("write:favourites"))
+async def favourite(call: Call):
+    post = await _react(call, call.backends.post.LikePost, post_pb.LikePostRequest)
+    post.stats.like_count = max(post.stats.like_count, 1)
+    return json_response(await hydrate.status(call, post, render.Viewpoint(favourited=True)))
+
+
+@routes.post("/api/v1/statuses/{id}/unfavourite", user("write:favourites"))
+async def unfavourite(call: Call):
+    post = await _react(call, call.backends.post.UnlikePost, post_pb.UnlikePostRequest)
+    return json_response(await hydrate.status(call, post, render.Viewpoint(favourited=False)))
+
+
+@routes.post("/api/v1/statuses/{id}/reblog", user("write:statuses"))
+async def reblog(call: Call):
+    """Mastodon answers the reblog wrapper, the reblogged status inside it."""
+    post = await _react(call, call.backends.post.RepostPost, post_pb.RepostPostRequest)
+    post.stats.repost_count = max(post.stats.repost_count, 1)
+    original, reblogger = await asyncio.gather(
+        hydrate.status(call, post, render.Viewpoint(reblogged=True)), hydrate.author(call, call.user_id)
+    )
+    return json_response(
+        render.reblog(original, reblogger, call.base, render.iso(datetime.now(UTC))) | {"reblogged": True}
+    )
+
+
+@routes.post("/api/v1/statuses/{id}/unreblog", user("write:statuses"))
+async def unreblog(call: Call):
+    post = await _react(call, call.backends.post.UndoRepost, post_pb.UndoRepostRequest)
+    return json_response(await hydrate.status(call, post, render.Viewpoint(reblogged=False)))
+
+
+async def _reactors(call: Call, method, request_type):
+    """Who favourited or reblogged: ordered by account, so the Link header carries the service's page token."""
+    params = pages.page_params(call, default=40, maximum=80)
+    request = request_type(post_id=call.path_id(), page_size=params.limit, page_token=params.max_id or "")
+    answer = await call.rpc(method, request)
+    people = await hydrate.authors(call, answer.user_ids)
+    shown = [render.account(people[user_id], call.base) for user_id in answer.user_ids if user_id in people]
+    return json_response(shown, headers=pages.link_header(call, answer.next_page_token or None, None))
+
+
+@routes.get("/api/v1/statuses/{id}/favourited_by", PUBLIC)
+async def favourited_by(call: Call):
+    return await _reactors(call, call.backends.post.ListPostLikers, post_pb.ListPostLikersRequest)
+
+
+@routes.get("/api/v1/statuses/{id}/reblogged_by", PUBLIC)
+async def reblogged_by(call: Call):
+    return await _reactors(call, call.backends.post.ListPostReposters, post_pb.ListPostRepostersRequest)
