@@ -1,5 +1,6 @@
 """`python -m bench run [--mode full|quick|smoke] [--users N] [--out DIR]` (`make bench`, `make bench-quick`)."""
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -66,8 +67,18 @@ def run(
         ("big_followers", big_followers),
     )
     plan = replace(PLANS[mode], **{k: v for k, v in chosen if v is not None})
-    results = Bench(plan, mode, out, seed, profile, with_notification).run()
-    paths = report.write(results, out, "latest" if mode == "full" else mode)
+    bench = Bench(plan, mode, out, seed, profile, with_notification)
+    name = "latest" if mode == "full" else mode
+    try:
+        results = bench.run()
+    except BaseException:
+        # A phase failed: what the phases before it measured is still worth keeping.
+        out.mkdir(parents=True, exist_ok=True)
+        partial = out / f"{name}.partial.json"
+        partial.write_text(json.dumps(bench.results, indent=2, default=str))
+        Console().print(f"the run failed; what it measured before is in {partial}")
+        raise
+    paths = report.write(results, out, name)
     console = Console()
     console.print(Markdown(paths["md"].read_text()))
     console.print(f"written: {', '.join(str(p) for p in paths.values())}")
