@@ -967,14 +967,8 @@ class Bench:
             for author, count in likes.items():
                 for first in range(0, count, 2000):
                     fans = range(first, min(count, first + 2000))
-                    await asyncio.gather(
-                        *(
-                            publisher.publish(
-                                topic, author, _like(posts[author], author, FAN_IDS + fan, start_ms + fan)
-                            )
-                            for fan in fans
-                        )
-                    )
+                    likes_of = [(author, _like(posts[author], author, FAN_IDS + fan, start_ms + fan)) for fan in fans]
+                    await _publish_chunk(publisher, topic, likes_of)
                     self.progress.advance(task, len(fans))
         finally:
             await publisher.stop()
