@@ -26,7 +26,7 @@ from services.timeline.domain import (
     newest_entries,
     reply_reaches,
 )
-from services.timeline.inactivity import Rebuilds, come_back, first_page
+from services.timeline.inactivity import Rebuilds, first_page
 from services.timeline.reach import reaching_posts
 from services.timeline.reader_state import Activity, ReaderState
 from services.timeline.repository import NEWEST, StoredPost, StoredUser, TimelineRepository
@@ -162,19 +162,23 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         self, repo: TimelineRepository, reader: int, activity: Activity, before: int, limit: int
     ) -> list[HomeEntry] | None:
         """For a reader fan-out skipped as inactive, or whose rebuild is not done: the page's entries, with what the
-        rebuild has not copied yet merged in (None otherwise, and the read is recorded, at most once a minute)."""
+        rebuild has not copied yet merged in (None otherwise, and the read is recorded, at most once a minute).
+
+        The newest page reads the followees' own timelines (`first_page`), so it needs neither the reader marked
+        active again nor their rows rebuilt: both run after it is read, in the background (`Rebuilds`), a few
+        statements at a time. Started before, their thousands of statements for a reader following thousands
+        queued ahead of the page's few."""
         now = now_ms()
-        if activity.inactive:
-            await come_back(repo, self._readers, reader, now)
-        elif not activity.rebuild_pending:
+        if not activity.inactive and not activity.rebuild_pending:
             if activity.last_read_ms is None or now - activity.last_read_ms > ACTIVITY_RESOLUTION_MS:
                 await self._readers.record_read(reader, now)
             return None
-        rebuild = self._rebuilds.ensure(repo, self._readers, reader)
         if before != NEWEST:
-            await rebuild  # a deeper page: from the rows, once they are all there
+            # A deeper page: from the rows, once they are all there.
+            await self._rebuilds.ensure(repo, self._readers, reader, activity.inactive)
             return await home_page(repo, reader, before, limit)
         rows, newest = await asyncio.gather(home_page(repo, reader, before, limit), first_page(repo, reader, limit))
+        self._rebuilds.ensure(repo, self._readers, reader, activity.inactive)
         return merge_home(rows, [newest], limit)
 
 

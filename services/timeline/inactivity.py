@@ -7,6 +7,7 @@ import asyncio
 import heapq
 from collections.abc import Callable
 
+from services.runtime.bounded import gather_bounded
 from services.runtime.clock import now_ms
 from services.runtime.ids import timestamp_ms_of
 from services.timeline.domain import BACKFILL_POSTS, HOME_TIMELINE_CAP, REBUILT_ON_RETURN, HomeEntry, is_inactive
@@ -16,6 +17,9 @@ from services.timeline.repository import TimelineRepository
 
 # Users swept at once.
 SWEEP_CONCURRENCY = 32
+# Statements a returning reader's come-back and rebuild keep in flight (of the session's MAX_IN_FLIGHT): the
+# thousands they issue for a reader following thousands must not queue ahead of the pages answered meanwhile.
+REBUILD_IN_FLIGHT = 16
 
 
 async def sweep_inactive(
@@ -49,8 +53,8 @@ async def sweep_inactive(
 async def come_back(repo: TimelineRepository, readers: ReaderState, reader: int, now: int) -> None:
     """Mark the reader active (fan-out reaches them again from here) with their rebuild pending. A post applied
     meanwhile is caught by one or the other: fan-out writes the author's timeline before it reads who is inactive;
-    the rebuild and the first page read that timeline after this."""
-    await readers.mark_active(reader, await repo.followee_ids(reader), now)
+    the rebuild reads that timeline after this (and a first page reads the timelines themselves)."""
+    await readers.mark_active(reader, await repo.followee_ids(reader), now, REBUILD_IN_FLIGHT)
 
 
 async def first_page(repo: TimelineRepository, reader: int, limit: int) -> list[HomeEntry]:
@@ -71,16 +75,19 @@ async def rebuild_home(repo: TimelineRepository, readers: ReaderState, reader: i
     clear the pending rebuild. Each entry is written at its own time, like its fan-out: a later unfollow or trim
     still removes it."""
     followees = [reader, *await repo.followee_ids(reader)]
-    recent = await asyncio.gather(*(repo.recent_entries(author, BACKFILL_POSTS) for author in followees))
+    recent = await gather_bounded(
+        REBUILD_IN_FLIGHT, (repo.recent_entries(author, BACKFILL_POSTS) for author in followees)
+    )
     newest = heapq.nlargest(
         HOME_TIMELINE_CAP, (entry for each in recent for entry in each), key=lambda entry: entry.position
     )
     entries = await _reaching(repo, reader, newest, set(followees))
-    await asyncio.gather(
-        *(
+    await gather_bounded(
+        REBUILD_IN_FLIGHT,
+        (
             repo.add_entries_to_home(reader, [entry], timestamp_ms_of(entry.position) * 1000, REBUILT_ON_RETURN)
             for entry in entries
-        )
+        ),
     )
     await readers.rebuilt(reader, now_ms())
 
@@ -93,15 +100,16 @@ async def _reaching(repo: TimelineRepository, reader: int, entries: list[HomeEnt
 
 
 class Rebuilds:
-    """The home rebuilds this process runs: one per returning reader at a time, awaited by the deeper pages."""
+    """The home rebuilds this process runs: one per returning reader at a time, awaited by the deeper pages. For a
+    reader still marked inactive, the rebuild marks them active first (`come_back`)."""
 
     def __init__(self) -> None:
         self._running: dict[int, asyncio.Task] = {}
 
-    def ensure(self, repo: TimelineRepository, readers: ReaderState, reader: int) -> asyncio.Task:
+    def ensure(self, repo: TimelineRepository, readers: ReaderState, reader: int, inactive: bool) -> asyncio.Task:
         task = self._running.get(reader)
         if task is None or (task.done() and task.exception() is not None):
-            task = asyncio.create_task(rebuild_home(repo, readers, reader))
+            task = asyncio.create_task(_return(repo, readers, reader, inactive))
             self._running[reader] = task
             task.add_done_callback(lambda done: self._forget(reader, done))
         return task
@@ -109,3 +117,9 @@ class Rebuilds:
     def _forget(self, reader: int, task: asyncio.Task) -> None:
         if self._running.get(reader) is task and not task.cancelled() and task.exception() is None:
             del self._running[reader]
+
+
+async def _return(repo: TimelineRepository, readers: ReaderState, reader: int, inactive: bool) -> None:
+    if inactive:
+        await come_back(repo, readers, reader, now_ms())
+    await rebuild_home(repo, readers, reader)

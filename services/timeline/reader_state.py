@@ -9,6 +9,7 @@ design: a new version starts with fresh rows and this same state.
 import asyncio
 from dataclasses import dataclass
 
+from services.runtime.bounded import gather_bounded
 from services.runtime.cassandra import CassandraSession
 from services.runtime.clock import as_utc, datetime_from_ms
 
@@ -72,18 +73,20 @@ class ReaderState:
             ),
         )
 
-    async def mark_active(self, user_id: int, followee_ids: list[int], now_ms: int) -> None:
+    async def mark_active(self, user_id: int, followee_ids: list[int], now_ms: int, in_flight: int) -> None:
         """Fan-out reaches the reader again from here; their rows are rebuilt next (`rebuild_pending` until
-        `rebuilt`), so a process that dies meanwhile leaves the rebuild for the next read to finish."""
-        await asyncio.gather(
-            *(
+        `rebuilt`), so a process that dies meanwhile leaves the rebuild for the next read to finish. One statement
+        per followee, `in_flight` at a time (services/runtime/bounded.py)."""
+        await gather_bounded(
+            in_flight,
+            (
                 self._db.execute(
                     f"DELETE FROM {self._ks}.inactive_followers USING TIMESTAMP ? WHERE user_id = ? AND follower_id "
                     "= ?",
                     (now_ms * 1000, followee, user_id),
                 )
                 for followee in followee_ids
-            )
+            ),
         )
         await self._db.execute(
             f"INSERT INTO {self._ks}.activity (user_id, last_read, inactive, rebuild_pending) VALUES (?, ?, false, "
