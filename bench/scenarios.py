@@ -21,7 +21,6 @@ from pathlib import Path
 import grpc
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaTimeoutError
 from cassandra.query import SimpleStatement
 from google.protobuf.message import Message
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -54,6 +53,7 @@ from services.runtime.clock import now_ms, timestamp_from_ms
 from services.runtime.envelopes import event_id_for
 from services.runtime.errors import error_reason
 from services.runtime.kafka import EventPublisher
+from services.runtime.outages import is_infrastructure_error
 from services.runtime.projection.rebuild import rebuild
 from services.runtime.projection.versions import consumer_group_of, keyspace_of
 from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
@@ -1060,11 +1060,19 @@ class Bench:
 
         task = self.progress.add_task("big account: counting", total=followers)
         request = graph_pb.GetUserRequest(user_id=account)
-        while (stats := (await self.graph_api.GetUser(request, timeout=RPC_TIMEOUT)).stats) != expected:
-            self.progress.update(task, completed=stats.follower_count)
+        stats = graph_pb2.UserStats()
+        while stats != expected:
             if time.monotonic() - imported > BIG_ACCOUNT_TIMEOUT_SECONDS:
                 raise TimeoutError(f"the big account is counted at {stats} after {BIG_ACCOUNT_TIMEOUT_SECONDS}s")
             await asyncio.sleep(0.5)
+            try:
+                stats = (await self.graph_api.GetUser(request, timeout=RPC_TIMEOUT)).stats
+            except grpc.aio.AioRpcError as error:
+                # Counting takes minutes: a restart of Kafka or Cassandra meanwhile is waited out, as the
+                # projection waits it out.
+                if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise
+            self.progress.update(task, completed=stats.follower_count)
         counted = time.monotonic()
         self.progress.update(task, completed=followers)
 
@@ -1148,14 +1156,14 @@ class Fixed:
 
 async def _publish_chunk(publisher: EventPublisher, topic: str, events: list[tuple[int, Message]]) -> None:
     """A chunk of imported events, all in flight at once, published whole again when Kafka did not take it in time
-    (a loaded machine's broker has timed out on 10,000 at once): the same events with the same ids, which every
-    consumer drops as duplicates or applies idempotently."""
+    (a loaded machine's broker has timed out on 10,000 at once) or was restarted meanwhile: the same events with
+    the same ids, which every consumer drops as duplicates or applies idempotently."""
     for attempt in range(SETUP_ATTEMPTS):
         sent = await asyncio.gather(*(publisher.publish(topic, key, e) for key, e in events), return_exceptions=True)
         failed = [error for error in sent if isinstance(error, BaseException)]
         if not failed:
             return
-        if not all(isinstance(error, KafkaTimeoutError) for error in failed) or attempt == SETUP_ATTEMPTS - 1:
+        if not all(is_infrastructure_error(error) for error in failed) or attempt == SETUP_ATTEMPTS - 1:
             raise failed[0]
         await asyncio.sleep(min(5.0, 0.5 * (attempt + 1)))
 
