@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from chirp.graph.v1 import graph_pb2
 from chirp.notification.v1.notification_pb2 import NotificationKind
 from chirp.post.v1 import post_pb2
@@ -135,9 +137,18 @@ def wanted(act: Act, preferences: Preferences, standing: Standing) -> bool:
     return standing.followed or not preferences.only_following
 
 
+def event_time(stamp: Timestamp) -> datetime:
+    """When an event happened, to the millisecond (naive UTC, as `Timestamp.ToDatetime` gives it): what the tables
+    keep of a time, so that an act read back is equal to the act written. Follows carry microseconds (the graph
+    settles a follow and its unfollow by their times): kept whole, a follow never found itself the newest act of
+    its group and never showed."""
+    moment = stamp.ToDatetime()
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def for_follow(event: graph_pb2.GraphEvent, window: timedelta = FOLLOW_WINDOW) -> list[Act]:
     follow = event.user_followed
-    at = event.occurred_at.ToDatetime()
+    at = event_time(event.occurred_at)
     return [Act(follow.followee_id, NEW_FOLLOWER, follow.follower_id, at, follow_window=window)]
 
 
@@ -156,7 +167,7 @@ def for_post(event: post_pb2.PostEvent, max_mentions: int) -> list[Act]:
     (a post cannot page a crowd); the parent's author hears of it once, as a reply; nobody of their own post. Quotes
     need the quoted post's author, which the event does not carry: see `for_quote`."""
     post = event.post_created.post
-    at = event.occurred_at.ToDatetime()
+    at = event_time(event.occurred_at)
     replied_to = [post.in_reply_to_user_id] if post.in_reply_to_user_id not in (0, post.author_id) else []
     mentioned = [
         u for u in dict.fromkeys(m.user_id for m in post.mentions) if u not in (0, post.author_id, *replied_to)
@@ -178,7 +189,7 @@ def for_reaction(event: post_pb2.PostEvent, post_text: str) -> Act:
         reaction.author_id,
         LIKE if kind == "post_liked" else REPOST,
         reaction.user_id,
-        event.occurred_at.ToDatetime(),
+        event_time(event.occurred_at),
         reaction.post_id,
         post_text,
     )

@@ -20,6 +20,7 @@ from services.notification.domain import (
     PreferenceChange,
     Preferences,
     Retraction,
+    event_time,
     for_follow,
     for_post,
     for_quote,
@@ -78,7 +79,7 @@ class NotificationProjection:
         elif kind in _RELATION_CHANGES:
             relation, active, subject, other = _RELATION_CHANGES[kind]
             change = getattr(envelope, kind)
-            since = envelope.occurred_at.ToDatetime()
+            since = event_time(envelope.occurred_at)
             await self._repo.set_relation(getattr(change, subject), getattr(change, other), relation, active, since, at)
             if kind == "user_followed":
                 await self._notify(for_follow(envelope, self._follow_window), at)
@@ -103,7 +104,7 @@ class NotificationProjection:
         elif kind == "preferences_updated":
             updated = envelope.preferences_updated
             change = PreferenceChange(
-                envelope.occurred_at.ToDatetime(), _preferences(updated.preferences), _preferences(updated.previous)
+                event_time(envelope.occurred_at), _preferences(updated.preferences), _preferences(updated.previous)
             )
             await self._repo.record_preferences(updated.user_id, change, at)
 
@@ -111,7 +112,7 @@ class NotificationProjection:
         """The post is recorded before waiting quotes of it are read, and a quote waits before its quoted post is
         looked up: whichever of the two comes second sees the other, so the quote notifies exactly once."""
         post = envelope.post_created.post
-        created = envelope.occurred_at.ToDatetime()
+        created = event_time(envelope.occurred_at)
         await self._repo.save_post(post.post_id, post.author_id, post.text, at)
         acts = for_post(envelope, self._max_mentions)
         if post.quoted_post_id:

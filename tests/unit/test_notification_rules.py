@@ -249,3 +249,13 @@ def test_a_redelivered_follow_gives_the_same_notification():
 def test_only_the_first_mentioned_users_up_to_the_limit_are_notified():
     notes = for_post(_post_event(author=1, mentioned=list(range(2, 20))), max_mentions=10)
     assert [n.recipient_id for n in notes] == list(range(2, 12))
+
+
+def test_an_act_is_timed_to_the_millisecond_the_tables_keep_though_a_follow_carries_microseconds():
+    """The graph times follows to the microsecond; the notification tables keep milliseconds. An act timed finer than
+    its stored rows never equalled its own row read back, so a follow never stood for its group and never showed."""
+    followed = _follow_at(datetime(2026, 11, 21, 9, 30, 0, 123456, tzinfo=UTC))
+    assert for_follow(followed)[0].create_time == datetime(2026, 11, 21, 9, 30, 0, 123000)
+    liked = post_pb2.PostEvent(post_liked=post_pb2.PostLiked(post_id=7, author_id=1, user_id=2))
+    liked.occurred_at.FromMicroseconds(1_795_000_000_123_456)
+    assert for_reaction(liked, "").create_time.microsecond == 123000
