@@ -1,5 +1,6 @@
 """`python -m bench run [--mode full|quick|smoke] [--users N] [--out DIR]` (`make bench`, `make bench-quick`)."""
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -38,6 +39,10 @@ def run(
     follows_through: Annotated[
         str | None, typer.Option(help="api (FollowUser calls) or log (UserFollowed events imported)")
     ] = None,
+    big_followers: Annotated[
+        int | None,
+        typer.Option(help="followers of the account whose GetUser is timed (default: the mode's; 0 skips it)"),
+    ] = None,
     with_notification: Annotated[
         bool,
         typer.Option(
@@ -47,20 +52,33 @@ def run(
     profile: Annotated[
         bool, typer.Option(help="py-spy CPU profiles of the services per phase, into OUT/profiles")
     ] = False,
+    notification_likes: Annotated[
+        int | None, typer.Option(help="likes of the post whose author's notifications are listed (default: the mode's)")
+    ] = None,
 ) -> None:
     """Start a private Chirp, populate it, measure every phase and the baselines, write the results."""
     if mode not in PLANS:
         raise typer.BadParameter(f"{mode!r}: choose one of {', '.join(PLANS)}")
-    plan = replace(
-        PLANS[mode],
-        **{
-            k: v
-            for k, v in (("users", users), ("mean_following", following), ("follows_through", follows_through))
-            if v
-        },
+    chosen = (
+        ("users", users),
+        ("mean_following", following),
+        ("follows_through", follows_through),
+        ("notification_likes", notification_likes),
+        ("big_followers", big_followers),
     )
-    results = Bench(plan, mode, out, seed, profile, with_notification).run()
-    paths = report.write(results, out, "latest" if mode == "full" else mode)
+    plan = replace(PLANS[mode], **{k: v for k, v in chosen if v is not None})
+    bench = Bench(plan, mode, out, seed, profile, with_notification)
+    name = "latest" if mode == "full" else mode
+    try:
+        results = bench.run()
+    except BaseException:
+        # A phase failed: what the phases before it measured is still worth keeping.
+        out.mkdir(parents=True, exist_ok=True)
+        partial = out / f"{name}.partial.json"
+        partial.write_text(json.dumps(bench.results, indent=2, default=str))
+        Console().print(f"the run failed; what it measured before is in {partial}")
+        raise
+    paths = report.write(results, out, name)
     console = Console()
     console.print(Markdown(paths["md"].read_text()))
     console.print(f"written: {', '.join(str(p) for p in paths.values())}")

@@ -10,6 +10,9 @@ matplotlib.use("Agg")  # no display: the chart is a file
 import matplotlib.pyplot as plt  # noqa: E402
 
 INGEST_RATE_GOAL = 1160
+# Issue 15: FollowUser calls per second (no request id), and GetUser of an account with a million followers.
+FOLLOW_RATE_GOAL = 500
+GET_USER_P99_GOAL_MS = 10
 MIN_PROFILE_SAMPLES = 100
 PERCENTILES = (("p50_ms", "p50"), ("p90_ms", "p90"), ("p99_ms", "p99"), ("p999_ms", "p99.9"))
 
@@ -36,6 +39,7 @@ def goals(results: dict) -> list[dict]:
         and steady["offered_rate"] >= INGEST_RATE_GOAL
     )
     return [
+        *_issue_15_goals(results, b2),
         _goal(
             "ingest: rate sustained (posts/s)",
             steady["rate"],
@@ -86,6 +90,14 @@ def goals(results: dict) -> list[dict]:
             for name, what in (("home", "home timeline"), ("post", "posting"))
         ),
         _goal(
+            f"returning reader following {results['returning']['following']:,}: first page, max (ms)",
+            results["returning"]["first_page"]["max_ms"],
+            None,
+            None,
+            "≤ 200 ms (issue 15)",
+            results["returning"]["first_page"]["ok"] > 0 and results["returning"]["first_page"]["max_ms"] <= 200,
+        ),
+        _goal(
             "rebuild (rows/s)",
             results["rebuild"]["rows_per_second"],
             "B3 rows/s",
@@ -94,6 +106,37 @@ def goals(results: dict) -> list[dict]:
             results["rebuild"]["rows_per_second"] >= 0.8 * b3,
         ),
     ]
+
+
+def _issue_15_goals(results: dict, b2: float) -> list[dict]:
+    """FollowUser's capacity and the big account's GetUser (absent from results written before they were measured)."""
+    goals = []
+    if "follows" in results:
+        follows = results["follows"]["without_request_id"]
+        goals.append(
+            _goal(
+                "FollowUser capacity, no request id (calls/s)",
+                follows["rate"],
+                "B2 calls/s",
+                b2,
+                f"≥ {FOLLOW_RATE_GOAL}/s, no errors (issue 15)",
+                follows["rate"] >= FOLLOW_RATE_GOAL and follows["errors"] == 0,
+            )
+        )
+    if "big_account" in results:
+        big = results["big_account"]
+        reads = big["get_user"]
+        goals.append(
+            _goal(
+                f"GetUser of an account with {big['followers']:,} followers, p99 (ms)",
+                reads["p99_ms"],
+                "COUNT(*) of its edges, ms",
+                big["count_star_ms"],
+                f"≤ {GET_USER_P99_GOAL_MS} ms, every count exact (issue 15)",
+                reads["count"] > 0 and reads["ok"] == reads["count"] and reads["p99_ms"] <= GET_USER_P99_GOAL_MS,
+            )
+        )
+    return goals
 
 
 def _goal(name: str, value: float, baseline_name: str | None, baseline: float | None, target: str, met: bool) -> dict:
@@ -200,6 +243,7 @@ def _ladder_table(title: str, steps: list[dict]) -> str:
 
 def _other_figures(results: dict) -> str:
     ingest, fanout, fresh, rebuild = results["ingest"], results["fanout"], results["freshness"], results["rebuild"]
+    returning = results["returning"]
     rebuilt_tables = ", ".join(f"{table} {rows:,}" for table, rows in rebuild["rows"].items())
     rebuild_outcome = (
         "replayed to the end and switched" if rebuild["completed"] else "stopped at the time cap, not switched"
@@ -229,13 +273,67 @@ def _other_figures(results: dict) -> str:
             "p99 "
             f"{fresh['create_post']['p99_ms']} ms. Watches poll every {fresh['poll_interval_ms'][0]:g} ms at first, "
             f"then every tenth of the wait so far (at most {fresh['poll_interval_ms'][1]:g} ms).",
+            f"- Returning readers ({returning['readers']}, each following {returning['following']:,} accounts): "
+            f"first page p50 {returning['first_page']['p50_ms']} ms, max {returning['first_page']['max_ms']} ms; "
+            f"rows rebuilt in {returning['rebuilt_seconds']['median']} s "
+            f"(max {returning['rebuilt_seconds']['max']} s); "
+            f"a page from the rows then p50 {returning['page_after_rebuild']['p50_ms']} ms.",
+            *_issue_15_figures(results),
             f"- Rebuild: {rebuild['events']:,} of {rebuild['events_to_replay']:,} events replayed, "
             f"{sum(rebuild['rows'].values()):,} rows ({rebuilt_tables}) in "
             f"{rebuild['seconds']} s ({rebuild['events_per_second']:g} events/s; {rebuild_outcome}; "
             f"{rebuild['seconds_with_migrations']} s with the new version's migrations).",
+            *_notification_figures(results.get("notification_groups")),
             "",
         ]
     )
+
+
+def _notification_figures(groups: dict | None) -> list[str]:
+    """ListNotifications of an author whose post has many likes, against one with a single like."""
+    if not groups:
+        return []
+
+    def one(figures: dict) -> str:
+        tombstones = figures["feed_tombstones"]
+        return (
+            f"p50 {figures['latency']['p50_ms']} ms, p99 {figures['latency']['p99_ms']} ms, "
+            f"{figures['rows_read']:,} rows in {figures['statements']} reads "
+            f"(+{tombstones if tombstones is not None else '?'} tombstones in the feed slice), "
+            f"actor_count {figures['actor_count']}"
+        )
+
+    many, single = groups["many"], groups["one"]
+    return [
+        f"- Notifications of an author whose post was liked {many['likes']:,} times: {one(many)}; "
+        f"of one whose post was liked once: {one(single)}."
+    ]
+
+
+def _issue_15_figures(results: dict) -> list[str]:
+    lines = []
+    if "follows" in results:
+        follows = results["follows"]
+        plain, claimed = follows["without_request_id"], follows["with_request_id"]
+        lines.append(
+            f"- FollowUser ({plain['concurrency']} callers back to back, projection workers held): "
+            f"{plain['rate']:g} calls/s without request ids (p50 {plain['p50_ms']} ms, p99 {plain['p99_ms']} ms, "
+            f"{plain['errors']} errors), {claimed['rate']:g} calls/s with one each (p50 {claimed['p50_ms']} ms, "
+            f"p99 {claimed['p99_ms']} ms, {claimed['errors']} errors). The workers then projected the "
+            f"{follows['backlog_events']:,} events in {follows['drain_seconds']} s "
+            f"({follows['workers_start_seconds']} s to start)."
+        )
+    if "big_account" in results:
+        big = results["big_account"]
+        reads = big["get_user"]
+        lines.append(
+            f"- Big account: {big['followers']:,} follows imported in {big['import_seconds']} s, all counted "
+            f"{big['counted_seconds']} s later ({big['build_seconds']} s in all); GetUser one call at a time: p50 "
+            f"{reads['p50_ms']} ms, p99 {reads['p99_ms']} ms, max {reads['max_ms']} ms, {reads['ok']} of "
+            f"{reads['count']} answers exact; COUNT(*) over its {big['count_star_rows']:,} edge rows: "
+            f"{big['count_star_ms']:g} ms."
+        )
+    return lines
 
 
 def _resources_table(resources: dict) -> str:
@@ -253,8 +351,22 @@ def _resources_table(resources: dict) -> str:
 
 
 _PHASE_ORDER = [
-    "setup", "baselines", "ingest", "fanout", "freshness", "home_reads", "mixed", "edge", "rebuild", "teardown"
-]  # fmt: skip
+    "setup",
+    "baselines",
+    "ingest",
+    "fanout",
+    "freshness",
+    "home_reads",
+    "returning",
+    "mixed",
+    "edge",
+    "follows",
+    "follow_drain",
+    "rebuild",
+    "notification_groups",
+    "big_account",
+    "teardown",
+]
 
 
 def _profiles(profiles: dict) -> str:

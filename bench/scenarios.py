@@ -7,9 +7,11 @@ run them), so a system started with `make up` is never touched, and everything i
 import asyncio
 import os
 import random
+import re
 import signal
 import statistics
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -20,6 +22,7 @@ import grpc
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from cassandra.query import SimpleStatement
+from google.protobuf.message import Message
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import baselines, edge
@@ -27,25 +30,44 @@ from bench.load import Latencies, closed_loop, open_loop
 from bench.monitor import ResourceMonitor
 from bench.profiler import Profiler
 from bench.workload import Authors, Texts, fanout_threshold, operation_mix, poisson_offsets, power_law_graph
+from chirp.graph.v1 import graph_pb2, graph_service_pb2_grpc
 from chirp.graph.v1 import graph_service_pb2 as graph_pb
-from chirp.graph.v1 import graph_service_pb2_grpc
+from chirp.notification.v1 import notification_service_pb2 as notification_pb
+from chirp.notification.v1 import notification_service_pb2_grpc
+from chirp.post.v1 import post_pb2, post_service_pb2_grpc
 from chirp.post.v1 import post_service_pb2 as post_pb
-from chirp.post.v1 import post_service_pb2_grpc
 from chirp.timeline.v1 import timeline_service_pb2 as timeline_pb
 from chirp.timeline.v1 import timeline_service_pb2_grpc
 from services.cli.credentials import AioBearerInterceptor, OperatorCredentials
 from services.cli.launcher import DATA_DIR, System, free_port
-from services.graph.domain import Follow
+from services.graph.domain import CountKind, Follow
 from services.graph.events import user_followed
+from services.graph.repository import COUNT_ROW, COUNTS_TABLE
+from services.graph.wiring import SERVICE as GRAPH
+from services.notification.api import NotificationApi
+from services.notification.repository import NotificationRepository
+from services.notification.wiring import PROJECTION as NOTIFICATION
 from services.post import events as post_events
 from services.runtime.cassandra import CassandraSession
+from services.runtime.clock import now_ms, timestamp_from_ms
+from services.runtime.envelopes import event_id_for
+from services.runtime.errors import error_reason
 from services.runtime.kafka import EventPublisher
+from services.runtime.outages import is_infrastructure_error
 from services.runtime.projection.rebuild import rebuild
-from services.runtime.projection.versions import keyspace_of
-from services.runtime.topics import ALL_TOPICS, GRAPH_EVENTS
+from services.runtime.projection.versions import consumer_group_of, keyspace_of
+from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
+from services.timeline.reader_state import ReaderState
+from services.timeline.repository import TimelineRepository
 from services.timeline.wiring import PROJECTION as TIMELINE
 
+assert GRAPH.projection is not None
+GRAPH_PROJECTION = GRAPH.projection
+
 RPC_TIMEOUT = 10.0
+# Tries of a setup call that timed out or found its first try still running: about a minute in all, as long as a
+# request id stays claimed, for a machine busy enough to take seconds per call.
+SETUP_ATTEMPTS = 15
 # A read's p99 must stay under this for its rate to count as sustainable.
 SUSTAINABLE_P99_MS = 100.0
 # Beyond this p99, higher rates of the same ladder are not worth running.
@@ -56,12 +78,22 @@ FRESHNESS_FIRST_POLL_SECONDS = 0.01
 FRESHNESS_MAX_POLL_SECONDS = 0.25
 LAG_POLL_SECONDS = 0.1
 # The timeline projection's tables that a replay of posts and follows fills, counted for the rebuild's rows/s.
-REBUILT_TABLES = ("home_timeline", "user_timeline", "posts", "followers", "users")
+REBUILT_TABLES = ("home_entries", "user_timeline", "posts", "followers", "users")
 FRESHNESS_GIVE_UP_SECONDS = 15.0
 # Posts whose freshness is watched per second, and at most at once: each watch polls a follower's home timeline,
 # so watching every post at 100/s would add several hundred reads a second to what is measured.
 WATCHED_PER_SECOND = 10
 MAX_WATCHES = 40
+# How many accounts a returning reader follows (issue 15: the first page within 200 ms for 2,000).
+RETURNING_FOLLOWS = 2_000
+# The big account: follows imported per chunk, how long its counting may take, GetUser calls timed one at a time.
+BIG_ACCOUNT_CHUNK = 5_000
+BIG_ACCOUNT_TIMEOUT_SECONDS = 3600
+BIG_ACCOUNT_READS = 300
+# How long a held worker may take to start again: faust's start has taken over a minute on the loaded machine.
+WORKER_START_SECONDS = 240
+# The projection workers a phase may hold (stop, then start again): label -> service.
+WORKERS = {"timeline-worker": "timeline", "graph-worker": "graph"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +121,14 @@ class Plan:
     # _import_follows), for graphs too large to follow one call at a time within the run's budget.
     follows_through: str = "api"
     setup_concurrency: int = 64
+    # Readers back from inactivity, each following RETURNING_FOLLOWS accounts (or every account, if fewer).
+    returning_readers: int = 10
+    # Likes of one post, for the notification listing of its author (issue 15: stays as cheap as with one like).
+    notification_likes: int = 10_000
+    # FollowUser back to back, `concurrency` callers, for this long: without request ids, then with one each.
+    follow_seconds: float = 10
+    # Followers of the big account whose GetUser is timed (issue 15: 1,000,000; `--big-followers`); 0 skips it.
+    big_followers: int = 100_000
     # The edge phase: people signed up through it, authors each follows, and the ladder of HTTP rates.
     edge_people: int = 40
     edge_follows: int = 10
@@ -134,10 +174,12 @@ PLANS = {
         3,
         15,
         "log",
+        follow_seconds=5,
+        big_followers=20_000,
         edge_people=20,
         edge_rates=(25, 50, 100),
         edge_seconds=3,
-    ),  # fmt: skip
+    ),
     # Read and mixed steps of 3 s: a 1 s step at 5/s had no arrival at all once in a while (e^-5).
     "smoke": Plan(
         80,
@@ -156,11 +198,15 @@ PLANS = {
         (10,),
         3,
         30,
+        returning_readers=3,
+        notification_likes=200,
+        follow_seconds=1,
+        big_followers=500,
         edge_people=4,
         edge_follows=3,
         edge_rates=(10,),
         edge_seconds=3,
-    ),  # fmt: skip
+    ),
 }
 
 
@@ -259,24 +305,30 @@ class Bench:
         """All side by side (each start waits until SERVING; the post service reaches the graph service only when
         called)."""
         self._phase("setup")
-        task = self.progress.add_task("starting services", total=8 if self.with_notification else 7)
+        # setup, the six processes below, the notification service if it runs, the edge
+        task = self.progress.add_task("starting services", total=9 if self.with_notification else 8)
         self.system.setup()
         self.progress.advance(task)
-        self.worker_port = free_port()  # the worker's next start (after the fan-out hold) listens here
 
         def start(label: str, name: str, *args: str, port: int | None = None) -> None:
             process = self.system.start(name, *args, port=port, label=label)
             self.monitor.watch(label, process.pid)
             self.progress.advance(task)
 
+        # The graph's API and its projection (the counts) in processes of their own, as the timeline's, so that a
+        # phase can hold the workers and measure the API alone.
         services = [
             ("identity", "identity"),
-            ("graph", "graph"),
+            ("graph-api", "graph", "--role", "api"),
+            ("graph-worker", "graph", "--role", "worker"),
             ("post", "post"),
             ("timeline-api", "timeline", "--role", "api"),
             ("timeline-worker", "timeline", "--role", "worker"),
         ] + ([("notification", "notification")] if self.with_notification else [])
-        ports = {"timeline-api": self.system.ports["timeline"], "timeline-worker": free_port()}
+        # Each worker listens (health only) on a port of its own, the same again when it is restarted after a hold.
+        self.worker_ports = {label: free_port() for label in WORKERS}
+        ports = {"timeline-api": self.system.ports["timeline"], "graph-api": self.system.ports["graph"]}
+        ports |= self.worker_ports
         with ThreadPoolExecutor(len(services)) as pool:
             for started in [pool.submit(start, *service, port=ports.get(service[0])) for service in services]:
                 started.result()
@@ -302,9 +354,13 @@ class Bench:
                 await self._ingest_and_fanout()
                 await self._freshness()
                 await self._home_reads()
+                await self._returning_readers()
                 await self._mixed()
                 await self._edge()
+                await self._follows()
                 await self._rebuild()
+                await self._notification_groups()
+                await self._big_account()
             finally:
                 await self.lag.stop()
                 self.session.shutdown()
@@ -317,10 +373,11 @@ class Bench:
         self.user_ids = [0] * graph.size
 
         async def create(index: int) -> None:
-            response = await self.graph_api.CreateUser(
-                graph_pb.CreateUserRequest(handle=graph.handles[index], display_name=graph.names[index]),
-                timeout=RPC_TIMEOUT,
+            # With a request id, so that a retry after a timeout gets the account, not HANDLE_TAKEN.
+            request = graph_pb.CreateUserRequest(
+                handle=graph.handles[index], display_name=graph.names[index], request_id=f"bench-user-{index}"
             )
+            response = await self.graph_api.CreateUser(request, timeout=RPC_TIMEOUT)
             self.user_ids[index] = response.user.user_id
 
         async def follow(edge: tuple[int, int]) -> None:
@@ -368,14 +425,8 @@ class Bench:
             for start in range(0, len(self.graph.follows), 2000):
                 chunk = self.graph.follows[start : start + 2000]
                 now = datetime.now(UTC)
-                await asyncio.gather(
-                    *(
-                        publisher.publish(
-                            topic, self.user_ids[a], user_followed(Follow(self.user_ids[a], self.user_ids[b], now))
-                        )
-                        for a, b in chunk
-                    )
-                )
+                followed = [(self.user_ids[a], Follow(self.user_ids[a], self.user_ids[b], now)) for a, b in chunk]
+                await _publish_chunk(publisher, topic, [(key, user_followed(follow)) for key, follow in followed])
                 self.progress.advance(task, len(chunk))
         finally:
             await publisher.stop()
@@ -388,17 +439,23 @@ class Bench:
 
         async def worker() -> None:
             for item in queue:
-                for attempt in range(5):
+                for attempt in range(SETUP_ATTEMPTS):
                     try:
                         await action(item)
                         break
                     except grpc.aio.AioRpcError as error:
-                        if (
-                            error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-                            or attempt == 4
-                        ):
+                        # A retry that finds its first attempt still running (REQUEST_IN_PROGRESS) waits, too.
+                        transient = (
+                            error.code()
+                            in (
+                                grpc.StatusCode.UNAVAILABLE,
+                                grpc.StatusCode.DEADLINE_EXCEEDED,
+                            )
+                            or error_reason(error) == "REQUEST_IN_PROGRESS"
+                        )
+                        if not transient or attempt == SETUP_ATTEMPTS - 1:
                             raise
-                        await asyncio.sleep(0.5 * (attempt + 1))
+                        await asyncio.sleep(min(5.0, 0.5 * (attempt + 1)))
                 self.progress.advance(task)
 
         await asyncio.gather(*(worker() for _ in range(self.plan.setup_concurrency)))
@@ -407,9 +464,7 @@ class Bench:
         """Wait until the consumer groups (the timeline worker's by default) have no lag; returns the seconds waited."""
         task = self.progress.add_task(what, total=None)
         began = time.monotonic()
-        while (
-            lag := sum([await self.lag.of(group, self.topics()) for group in groups or [self.timeline_group()]])
-        ) > 0:
+        while (lag := await self._lag(groups or [self.timeline_group()])) > 0:
             self.progress.update(task, description=f"{what} (lag {lag})")
             if time.monotonic() - began > timeout:
                 raise TimeoutError(f"the projections still lag by {lag} after {timeout}s")
@@ -417,22 +472,34 @@ class Bench:
         self.progress.update(task, total=1, completed=1)
         return time.monotonic() - began
 
+    async def _lag(self, groups: list[str]) -> int:
+        """Events the groups have yet to commit, each over the topics it reads."""
+        return sum([await self.lag.of(group, self.partitions_of(group)) for group in groups])
+
+    def partitions_of(self, group: str) -> list[TopicPartition]:
+        """Every partition the group's projection reads (a group's lag on a topic it does not read would never
+        drop: it commits nothing there)."""
+        if group == self.graph_group():
+            return [TopicPartition(topic, p) for topic, p in _partitions(GRAPH_PROJECTION.topics, self.settings)]
+        if group == self.settings.consumer_group("notification"):
+            return [TopicPartition(topic, p) for topic, p in _partitions(NOTIFICATION.topics, self.settings)]
+        return self.topics()
+
     def timeline_group(self) -> str:
         return self.settings.consumer_group("timeline")
+
+    def graph_group(self) -> str:
+        """The graph's projection (the counts)."""
+        return consumer_group_of(self.settings, GRAPH_PROJECTION.group_name, 1)
 
     def projection_groups(self) -> list[str]:
         return [self.timeline_group()] + (
             [self.settings.consumer_group("notification")] if self.with_notification else []
         )
 
-    def topic_names(self) -> list[str]:
-        return [self.settings.topic(spec.name) for spec in ALL_TOPICS]
-
     def topics(self) -> list[TopicPartition]:
         """Every partition the timeline projection reads."""
-        return [
-            TopicPartition(self.settings.topic(spec.name), p) for spec in ALL_TOPICS for p in range(spec.partitions)
-        ]
+        return [TopicPartition(topic, p) for topic, p in _partitions(TIMELINE.topics, self.settings)]
 
     # -- operations -----------------------------------------------------------------------------------------
     def _post_request(self, author: int) -> post_pb.CreatePostRequest:
@@ -542,12 +609,15 @@ class Bench:
             "events_per_second": round(backlog / seconds, 1) if seconds else 0.0,
         }
 
-    def _start_worker(self) -> None:
-        process = self.system.start("timeline", "--role", "worker", port=self.worker_port, label="timeline-worker")
-        self.monitor.watch("timeline-worker", process.pid)
-        self.profiler.start("fanout", {"timeline-worker": process.pid})
+    def _start_worker(self, label: str = "timeline-worker", phase: str = "fanout") -> None:
+        """Start a held worker again, on its own port, and profile it in `phase`."""
+        process = self.system.start(
+            WORKERS[label], "--role", "worker", port=self.worker_ports[label], label=label, timeout=WORKER_START_SECONDS
+        )
+        self.monitor.watch(label, process.pid)
+        self.profiler.start(phase, {label: process.pid})
 
-    async def _count_rows(self, keyspace: str, table: str = "home_timeline") -> int:
+    async def _count_rows(self, keyspace: str, table: str = "home_entries") -> int:
         statement = SimpleStatement(f"SELECT COUNT(*) FROM {keyspace}.{table}")
         result = await asyncio.to_thread(self.session._session.execute, statement, timeout=600)
         return result.one()[0]
@@ -637,6 +707,59 @@ class Bench:
         self.results["home_reads"] = {"ladder": ladder, "highest_sustainable_rate": highest, "at_half": at_half}
         self.results["baselines"]["b4_cassandra_reads"] = {**b4.summary(), "offered_rate": half}
 
+    async def _returning_readers(self) -> None:
+        """Readers who follow RETURNING_FOLLOWS accounts come back from inactivity: the time of their first page
+        (their rows are rebuilt after it, in the background), then of the rebuild, then of a page from the rows."""
+        self._phase("returning")
+        following = min(RETURNING_FOLLOWS, self.graph.size)
+        readers: list[int] = []
+
+        async def create(index: int) -> None:
+            request = graph_pb.CreateUserRequest(handle=f"back_{index}_{self.rng.randrange(10**6)}")
+            readers.append((await self.graph_api.CreateUser(request, timeout=RPC_TIMEOUT)).user.user_id)
+
+        await self._bounded("returning readers", range(self.plan.returning_readers), create)
+        publisher = EventPublisher(self.settings.kafka_bootstrap, "chirp-bench-returning")
+        await publisher.start()
+        try:
+            now = datetime.now(UTC)
+            for reader in readers:
+                followees = self.rng.sample(self.user_ids, following)
+                topic = self.settings.topic(GRAPH_EVENTS.name)
+                await asyncio.gather(
+                    *(publisher.publish(topic, reader, user_followed(Follow(reader, f, now))) for f in followees)
+                )
+        finally:
+            await publisher.stop()
+        await self._caught_up("returning readers' follows")
+        keyspace = self.settings.keyspace("timeline")
+        readers_state, repo = ReaderState(self.session, keyspace), TimelineRepository(self.session, keyspace)
+        away_since = int(time.time() * 1000) - 40 * 86_400_000
+        for reader in readers:
+            await readers_state.mark_inactive(reader, await repo.followee_ids(reader), away_since)
+        first, rebuilt, after = Latencies(), [], Latencies()
+        for reader in readers:
+            began = time.perf_counter()
+            page = await self.timeline_api.GetHomeTimeline(
+                timeline_pb.GetHomeTimelineRequest(user_id=reader, page_size=20), timeout=RPC_TIMEOUT
+            )
+            first.record(time.perf_counter() - began, bool(page.posts))
+            while (await readers_state.activity(reader)).rebuild_pending:
+                await asyncio.sleep(0.05)
+            rebuilt.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            await self.timeline_api.GetHomeTimeline(
+                timeline_pb.GetHomeTimelineRequest(user_id=reader, page_size=20), timeout=RPC_TIMEOUT
+            )
+            after.record(time.perf_counter() - began)
+        self.results["returning"] = {
+            "readers": len(readers),
+            "following": following,
+            "first_page": first.summary(),
+            "rebuilt_seconds": {"median": round(statistics.median(rebuilt), 2), "max": round(max(rebuilt), 2)},
+            "page_after_rebuild": after.summary(),
+        }
+
     async def _mixed(self) -> None:
         """DeathStarBench-like mix (60% home reads, 30% user-timeline reads, 10% posts) at a ladder of rates."""
         self._phase("mixed")
@@ -719,6 +842,57 @@ class Bench:
                 break
         return steps
 
+    # -- follows --------------------------------------------------------------------------------------------
+    async def _follows(self) -> None:
+        """FollowUser back to back through the API (closed loop, `concurrency` callers) between random pairs of
+        accounts, with the projection workers held so that the API is measured alone, as ingest is: first without
+        request ids (no claim is made), then with a request id each (claimed with a lightweight transaction). Then
+        the workers start again, and the time until every follow is projected (counts, timelines) is measured."""
+        plan = self.plan
+        await self._caught_up("projections before follows", [*self.projection_groups(), self.graph_group()])
+        for label in WORKERS:
+            self.system.kill(label, signal.SIGTERM)
+        self._phase("follows")
+
+        def follow(with_request_id: bool) -> Callable[[int], Awaitable[object]]:
+            async def operation(index: int) -> None:
+                follower, followee = self.rng.sample(self.user_ids, 2)
+                request = graph_pb.FollowUserRequest(
+                    follower_id=follower, followee_id=followee, request_id=str(uuid.uuid4()) if with_request_id else ""
+                )
+                await self.graph_api.FollowUser(request, timeout=RPC_TIMEOUT)
+
+            return operation
+
+        measured = {}
+        for name, with_request_id in (("without_request_id", False), ("with_request_id", True)):
+            task = self.progress.add_task(f"FollowUser, {name.replace('_', ' ')}", total=None)
+            calls = await closed_loop(
+                plan.concurrency,
+                plan.follow_seconds,
+                follow(with_request_id),
+                tick=lambda task=task: self.progress.advance(task),
+            )
+            measured[name] = {**calls.summary(), "concurrency": plan.concurrency}
+
+        self.results["follows"] = measured
+        self._phase("follow_drain")
+        groups = [*self.projection_groups(), self.graph_group()]
+        backlog = await self._lag(groups)
+        task = self.progress.add_task("follows: projections drain", total=backlog)
+        began = time.monotonic()
+        await asyncio.gather(*(asyncio.to_thread(self._start_worker, label, "follow_drain") for label in WORKERS))
+        started = time.monotonic()
+        while (lag := await self._lag(groups)) > 0:
+            self.progress.update(task, completed=backlog - lag)
+            await asyncio.sleep(LAG_POLL_SECONDS)
+        self.results["follows"] = {
+            **measured,
+            "backlog_events": backlog,
+            "workers_start_seconds": round(started - began, 2),
+            "drain_seconds": round(time.monotonic() - started, 2),
+        }
+
     # -- rebuild --------------------------------------------------------------------------------------------
     async def _rebuild(self) -> None:
         """The replay `chirp projections rebuild timeline` runs (services.runtime.projection.rebuild), in this process
@@ -756,11 +930,177 @@ class Bench:
             "events_to_replay": to_replay,
             "events": events,
             "rows": counted,
-            "home_rows": counted["home_timeline"],
+            "home_rows": counted["home_entries"],
             "seconds": round(seconds, 2),
             "seconds_with_migrations": round(total_seconds, 2),
             "rows_per_second": round(rows / seconds, 1) if seconds else 0.0,
             "events_per_second": round(events / seconds, 1) if seconds else 0.0,
+        }
+
+    async def _notification_groups(self) -> None:
+        """ListNotifications of an author whose post was liked `notification_likes` times, against one whose post was
+        liked once: latency through the API, and the statements and rows the listing reads (counted in this
+        process, on the same tables), with the tombstones Cassandra steps over in the feed slice (from its trace).
+        The likes are PostLiked events written to the post topic as the post service would (keyed by the author),
+        one millisecond apart, by accounts that exist only in them: LikePost at 10,000 calls would take minutes.
+        Last, so that its events are in no other phase's replay; the notification service is started for it when
+        the run did not have it."""
+        self._phase("notification_groups")
+        if not self.with_notification:
+            process = await asyncio.to_thread(self.system.start, "notification", label="notification")
+            self.monitor.watch("notification", process.pid)
+        big, small = [
+            (await self.graph_api.CreateUser(graph_pb.CreateUserRequest(handle=handle), timeout=RPC_TIMEOUT)).user
+            for handle in (f"liked_{self.rng.randrange(10**6)}", f"liked1_{self.rng.randrange(10**6)}")
+        ]
+        posts = {}
+        for author in (big, small):
+            request = post_pb.CreatePostRequest(author_id=author.user_id, text="like this")
+            posts[author.user_id] = (await self.post_api.CreatePost(request, timeout=RPC_TIMEOUT)).post.post_id
+        likes = {big.user_id: self.plan.notification_likes, small.user_id: 1}
+        publisher = EventPublisher(self.settings.kafka_bootstrap, "chirp-bench-likes")
+        await publisher.start()
+        task = self.progress.add_task("likes (imported)", total=sum(likes.values()))
+        topic = self.settings.topic(POST_EVENTS.name)
+        try:
+            start_ms = now_ms()
+            for author, count in likes.items():
+                for first in range(0, count, 2000):
+                    fans = range(first, min(count, first + 2000))
+                    likes_of = [(author, _like(posts[author], author, FAN_IDS + fan, start_ms + fan)) for fan in fans]
+                    await _publish_chunk(publisher, topic, likes_of)
+                    self.progress.advance(task, len(fans))
+        finally:
+            await publisher.stop()
+        await self._caught_up("notifications catching up", [self.settings.consumer_group("notification")])
+        keyspace = self.settings.keyspace("notification")  # version 1: the bench rebuilds only the timeline
+        operator = [AioBearerInterceptor(OperatorCredentials(self.settings).bearer)]
+        figures = {}
+        async with grpc.aio.insecure_channel(self.settings.notification_addr, interceptors=operator) as channel:
+            api = notification_service_pb2_grpc.NotificationServiceStub(channel)
+            for label, author in (("many", big.user_id), ("one", small.user_id)):
+                request = notification_pb.ListNotificationsRequest(user_id=author, page_size=20)
+                latencies = Latencies()
+                first = await api.ListNotifications(request, timeout=RPC_TIMEOUT)
+                for _ in range(NOTIFICATION_READS):
+                    began = time.perf_counter()
+                    await api.ListNotifications(request, timeout=RPC_TIMEOUT)
+                    latencies.record(time.perf_counter() - began)
+                counting = CountingSession(self.session)
+                local = NotificationApi(Fixed(NotificationRepository(counting, keyspace, keyspace)), None, None, "")
+                await local.ListNotifications(request, None)
+                figures[label] = {
+                    "likes": likes[author],
+                    "notifications": len(first.notifications),
+                    "actor_count": first.notifications[0].actor_count if first.notifications else 0,
+                    "latency": latencies.summary(),
+                    "statements": counting.selects,
+                    "rows_read": counting.rows,
+                    "feed_tombstones": await self._feed_tombstones(keyspace, author),
+                }
+        self.results["notification_groups"] = figures
+
+    async def _feed_tombstones(self, keyspace: str, recipient: int) -> int | None:
+        """Tombstones Cassandra stepped over reading the first page of a recipient's feed, from the query's trace
+        (None when the trace did not say)."""
+        statement = SimpleStatement(f"SELECT create_time FROM {keyspace}.group_feed WHERE recipient_id = %s LIMIT 21")
+        result = await asyncio.to_thread(self.session._session.execute, statement, (recipient,), trace=True)
+        trace = await asyncio.to_thread(result.get_query_trace, 10)
+        found = [re.search(r"(\d+) tombstone", event.description or "") for event in trace.events or ()]
+        counts = [int(match.group(1)) for match in found if match]
+        return sum(counts) if counts else None
+
+    # -- the big account ------------------------------------------------------------------------------------
+    async def _big_account(self) -> None:
+        """An account with `big_followers` followers: its follows are imported as UserFollowed events through the
+        graph topic, in chunks, as _import_follows does (the followers are ids no account has: accounts' ids start
+        above 2^22, and the counts need no account behind an edge), with the timeline worker (and notification)
+        held: they would copy the account's posts into every new follower's home timeline, which is not what is
+        measured. Timed: the import, then until GetUser counts every follower. Then GetUser one call at a time, every
+        answer checked for the exact counts; beside it, COUNT(*) over the account's counted edges, the read GetUser
+        made before counts were kept (one row per edge)."""
+        followers = self.plan.big_followers
+        if not followers:
+            return
+        self._phase("big_account")
+        self.system.kill("timeline-worker", signal.SIGTERM)
+        if "notification" in self.system.processes:  # run with the bench, or started for notification_groups
+            self.system.kill("notification", signal.SIGTERM)
+        account = (
+            await self.graph_api.CreateUser(
+                graph_pb.CreateUserRequest(handle=f"big_{self.rng.randrange(10**6)}"), timeout=RPC_TIMEOUT
+            )
+        ).user.user_id
+        for followee in self.rng.sample(self.user_ids, 2):
+            await self.graph_api.FollowUser(
+                graph_pb.FollowUserRequest(follower_id=account, followee_id=followee), timeout=RPC_TIMEOUT
+            )
+        for index in range(3):
+            await self.post_api.CreatePost(
+                post_pb.CreatePostRequest(author_id=account, text=f"big account post {index}"), timeout=RPC_TIMEOUT
+            )
+        expected = graph_pb2.UserStats(follower_count=followers, following_count=2, post_count=3)
+
+        began = time.monotonic()
+        publisher = EventPublisher(self.settings.kafka_bootstrap, "chirp-bench-big-account")
+        await publisher.start()
+        topic = self.settings.topic(GRAPH_EVENTS.name)
+        task = self.progress.add_task("big account: importing", total=followers)
+        try:
+            for start in range(1, followers + 1, BIG_ACCOUNT_CHUNK):
+                chunk = range(start, min(start + BIG_ACCOUNT_CHUNK, followers + 1))
+                now = datetime.now(UTC)
+                await _publish_chunk(
+                    publisher, topic, [(fan, user_followed(Follow(fan, account, now))) for fan in chunk]
+                )
+                self.progress.advance(task, len(chunk))
+        finally:
+            await publisher.stop()
+        imported = time.monotonic()
+
+        task = self.progress.add_task("big account: counting", total=followers)
+        request = graph_pb.GetUserRequest(user_id=account)
+        stats = graph_pb2.UserStats()
+        while stats != expected:
+            if time.monotonic() - imported > BIG_ACCOUNT_TIMEOUT_SECONDS:
+                raise TimeoutError(f"the big account is counted at {stats} after {BIG_ACCOUNT_TIMEOUT_SECONDS}s")
+            await asyncio.sleep(0.5)
+            try:
+                stats = (await self.graph_api.GetUser(request, timeout=RPC_TIMEOUT)).stats
+            except grpc.aio.AioRpcError as error:
+                # Counting takes minutes: a restart of Kafka or Cassandra meanwhile is waited out, as the
+                # projection waits it out.
+                if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise
+            self.progress.update(task, completed=stats.follower_count)
+        counted = time.monotonic()
+        self.progress.update(task, completed=followers)
+
+        latencies = Latencies()
+        for _ in range(BIG_ACCOUNT_READS):
+            call_began = time.perf_counter()
+            answer = await self.graph_api.GetUser(request, timeout=RPC_TIMEOUT)
+            latencies.record(time.perf_counter() - call_began, ok=answer.stats == expected)
+
+        statement = SimpleStatement(
+            f"SELECT COUNT(*) FROM {self.settings.keyspace('graph')}.{COUNTS_TABLE} WHERE user_id = %s AND kind = %s"
+            f" AND other_id > {COUNT_ROW}"
+        )
+        count_began = time.perf_counter()
+        row = (
+            await asyncio.to_thread(
+                self.session._session.execute, statement, (account, CountKind.FOLLOWERS.value), timeout=600
+            )
+        ).one()
+        count_seconds = time.perf_counter() - count_began
+        self.results["big_account"] = {
+            "followers": followers,
+            "import_seconds": round(imported - began, 1),
+            "counted_seconds": round(counted - imported, 1),
+            "build_seconds": round(counted - began, 1),
+            "get_user": latencies.summary(),
+            "count_star_ms": round(count_seconds * 1000, 1),
+            "count_star_rows": row[0],
         }
 
     async def _drop_bench_data(self) -> None:
@@ -772,6 +1112,64 @@ class Bench:
                 await admin.delete_topics([baselines.baseline_topic(self.settings)])
         finally:
             await admin.close()
+
+
+# Synthetic likers: ids no account has (accounts' ids are time-ordered snowflakes, far larger).
+FAN_IDS = 10**12
+NOTIFICATION_READS = 30
+
+
+def _like(post_id: int, author_id: int, fan: int, at_ms: int) -> post_pb2.PostEvent:
+    return post_pb2.PostEvent(
+        event_id=event_id_for("bench-like", post_id, fan),
+        occurred_at=timestamp_from_ms(at_ms),
+        post_liked=post_pb2.PostLiked(post_id=post_id, author_id=author_id, user_id=fan),
+    )
+
+
+class CountingSession:
+    """A session that counts the reads it runs and the rows they return (listing runs no aggregates, so every row
+    returned is one Cassandra read, tombstones aside)."""
+
+    def __init__(self, session: CassandraSession) -> None:
+        self._session = session
+        self.selects = 0
+        self.rows = 0
+
+    async def execute(self, cql: str, params=None, **kwargs):
+        rows = await self._session.execute(cql, params, **kwargs)
+        if cql.lstrip().upper().startswith("SELECT"):
+            self.selects += 1
+            self.rows += len(rows)
+        return rows
+
+
+class Fixed:
+    """One repository, served as the API expects (ServingRepository's `get`)."""
+
+    def __init__(self, repository) -> None:
+        self._repository = repository
+
+    async def get(self):
+        return self._repository
+
+
+async def _publish_chunk(publisher: EventPublisher, topic: str, events: list[tuple[int, Message]]) -> None:
+    """A chunk of imported events, all in flight at once, published whole again when Kafka did not take it in time
+    (a loaded machine's broker has timed out on 10,000 at once) or was restarted meanwhile: the same events with
+    the same ids, which every consumer drops as duplicates or applies idempotently."""
+    for attempt in range(SETUP_ATTEMPTS):
+        sent = await asyncio.gather(*(publisher.publish(topic, key, e) for key, e in events), return_exceptions=True)
+        failed = [error for error in sent if isinstance(error, BaseException)]
+        if not failed:
+            return
+        if not all(is_infrastructure_error(error) for error in failed) or attempt == SETUP_ATTEMPTS - 1:
+            raise failed[0]
+        await asyncio.sleep(min(5.0, 0.5 * (attempt + 1)))
+
+
+def _partitions(specs, settings) -> list[tuple[str, int]]:
+    return [(settings.topic(spec.name), p) for spec in specs for p in range(spec.partitions)]
 
 
 def _sustainable(step: dict) -> bool:

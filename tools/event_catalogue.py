@@ -105,13 +105,11 @@ def _topic_section(index: _Index, spec: TopicSpec) -> list[str]:
             *_fields_table(index, payload),
             "",
         ]
+        described = set()  # a message two fields share (PreferencesUpdated's preferences and previous) once
         for nested in index.messages[payload].field:
-            if (
-                nested.type_name
-                and nested.type_name.lstrip(".") in index.messages
-                and "google.protobuf" not in nested.type_name
-            ):
-                name = nested.type_name.lstrip(".")
+            name = nested.type_name.lstrip(".")
+            if name and name in index.messages and "google.protobuf" not in name and name not in described:
+                described.add(name)
                 lines += [f"`{name}`: {index.comments[('msg', name)]}", "", *_fields_table(index, name), ""]
     return lines
 

@@ -95,10 +95,16 @@ class System:
         )
 
     def start(
-        self, name: str, *args: str, port: int | None = None, label: str | None = None, env: dict | None = None
+        self,
+        name: str,
+        *args: str,
+        port: int | None = None,
+        label: str | None = None,
+        env: dict | None = None,
+        timeout: float = 60,
     ) -> subprocess.Popen:
-        """Start a service process and wait until it is SERVING (the edge: until /health answers). `port`, `label`
-        and `env` run an extra instance."""
+        """Start a service process and wait until it is SERVING (the edge: until /health answers), at most `timeout`
+        seconds. `port`, `label` and `env` run an extra instance."""
         label = label or name
         env = dict(self.env, CHIRP_GRPC_PORT=str(port or 0), **(env or {}))
         if name == EDGE and port:
@@ -109,9 +115,9 @@ class System:
         )
         self.processes[label] = process
         if name == EDGE:
-            self.wait_http(f"http://127.0.0.1:{port or self.edge_port}/health", label)
+            self.wait_http(f"http://127.0.0.1:{port or self.edge_port}/health", label, timeout)
         else:
-            self.wait_serving(f"127.0.0.1:{port or self.ports[name]}", label)
+            self.wait_serving(f"127.0.0.1:{port or self.ports[name]}", label, timeout)
         return process
 
     @property

@@ -98,6 +98,18 @@ async def timeline_statuses(call: Call, found: Sequence[timeline_pb2.TimelinePos
         shown = render.status(post, writer, call.base, quote_of=quote)
         if post.reposted_by_id:
             reposter = render.Author(post.reposted_by_id, post.reposted_by_handle)
-            shown = render.reblog(shown, reposter, call.base, shown["created_at"])
+            shown = render.reblog(shown, reposter, call.base, post.entry_id)
         rendered.append(shown)
     return rendered
+
+
+def entry_id(post: timeline_pb2.TimelinePost) -> int:
+    """Where a timeline item sits, and the id its status has: the repost's id for a repost (a reblog status of its
+    own), the post's otherwise (0 from a timeline service older than entry ids: the post's then)."""
+    return post.entry_id or post.post_id
+
+
+async def reblog(call: Call, repost: post_pb.GetRepostResponse, viewpoint: render.Viewpoint = render.NOBODY) -> dict:
+    """A repost by its id as Mastodon's reblog status: its own id and time, the reblogger, the original inside."""
+    original, reblogger = await asyncio.gather(status(call, repost.post, viewpoint), author(call, repost.user_id))
+    return render.reblog(original, reblogger, call.base, repost.repost_id) | {"reblogged": viewpoint.reblogged}

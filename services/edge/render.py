@@ -42,9 +42,10 @@ def iso_of(stamp: Timestamp) -> str:
     return iso(stamp.ToDatetime(tzinfo=UTC))
 
 
-def created_of(user_id: int) -> datetime:
-    """When an account was made, as its time-ordered id says (for accounts a call names without a profile)."""
-    return datetime.fromtimestamp(timestamp_ms_of(user_id) / 1000, UTC)
+def created_of(chirp_id: int) -> datetime:
+    """When something with a time-ordered id was made, as the id says: an account a call names without a profile,
+    a repost."""
+    return datetime.fromtimestamp(timestamp_ms_of(chirp_id) / 1000, UTC)
 
 
 def author_of(user, stats=None) -> Author:
@@ -306,20 +307,23 @@ def accepted_quote(quoted: dict | None, quoted_id: int) -> dict | None:
     return {"state": "accepted", "quoted_status": quoted}
 
 
-def reblog(original: dict, reblogger: Author, base: str, created_at: str) -> dict:
-    """A repost in a home timeline: Mastodon's wrapper status. Chirp keeps no id for a repost, so the wrapper has
-    the post's id (a home timeline shows each post once, so ids stay unique in a page)."""
+def reblog(original: dict, reblogger: Author, base: str, reblog_id: int) -> dict:
+    """A repost as Mastodon's reblog: a status of its own, with the repost's id and time (`reblog_id`, time-ordered
+    like post ids), by the reblogger, whose `reblog` is the original status. A repost made before reposts had ids
+    (`reblog_id` 0) keeps the post's id, as it was shown then (a home timeline shows each post once)."""
     wrapper = dict(original)
+    shown_id = str(reblog_id) if reblog_id else original["id"]
     wrapper |= {
+        "id": shown_id,
         "account": account(reblogger, base),
         "reblog": original,
         "content": "",
         "mentions": [],
         "tags": [],
         "quote": None,
-        "uri": f"{base}/users/{quote(reblogger.handle)}/statuses/{original['id']}/activity",
+        "uri": f"{base}/users/{quote(reblogger.handle)}/statuses/{shown_id}/activity",
         "url": None,
-        "created_at": created_at,
+        "created_at": iso(created_of(reblog_id)) if reblog_id else original["created_at"],
         "in_reply_to_id": None,
         "in_reply_to_account_id": None,
     }

@@ -1,14 +1,19 @@
 """Statuses: post (with in_reply_to_id and Mastodon 4.4's quoted_status_id), read, delete, context, favourite and
 reblog. Chirp posts are all public: visibility is accepted and shown as "public"; what Chirp does not have
-(media, polls, content warnings, scheduling) is refused with 422 rather than dropped."""
+(media, polls, content warnings, scheduling) is refused with 422 rather than dropped.
+
+A repost is a status of its own, as Mastodon's reblog is: its id is the repost's id (post service, issue 15), its
+`reblog` the original. Reading that id answers the reblog; deleting it undoes the repost; favouriting or
+reblogging it acts on the original, as Mastodon does. Post and repost ids come from the same generator, so an id
+names one or the other, never both."""
 
 import asyncio
-from datetime import UTC, datetime
 
+from chirp.post.v1 import post_pb2
 from chirp.post.v1 import post_service_pb2 as post_pb
 from services.edge import hydrate, pages, render
 from services.edge.calls import PUBLIC, Call, Routes, json_response, parse_id, text_param, user
-from services.edge.errors import unprocessable
+from services.edge.errors import HttpError, unprocessable
 
 routes = Routes()
 
@@ -39,19 +44,46 @@ async def create(call: Call):
     return json_response(await hydrate.status(call, created.post))
 
 
-async def _post(call: Call):
-    return (await call.rpc(call.backends.post.GetPost, post_pb.GetPostRequest(post_id=call.path_id()))).post
+async def _target(call: Call) -> tuple[post_pb2.Post, post_pb.GetRepostResponse | None]:
+    """What the path's id names: a post, or a repost (a reblog status) with the post it reposts; 404 for neither."""
+    status_id = call.path_id()
+    try:
+        return (await call.rpc(call.backends.post.GetPost, post_pb.GetPostRequest(post_id=status_id))).post, None
+    except HttpError as error:
+        if error.status != 404:
+            raise
+    repost = await call.rpc(call.backends.post.GetRepost, post_pb.GetRepostRequest(repost_id=status_id))
+    return repost.post, repost
+
+
+async def _post(call: Call) -> post_pb2.Post:
+    """The post the path's id names, or that the repost it names reposts."""
+    return (await _target(call))[0]
+
+
+def _own(call: Call, repost: post_pb.GetRepostResponse) -> bool:
+    return call.viewer is not None and call.viewer.user_id == repost.user_id
 
 
 @routes.get("/api/v1/statuses/{id}", PUBLIC)
 async def show(call: Call):
-    return json_response(await hydrate.status(call, await _post(call)))
+    post, repost = await _target(call)
+    if repost is not None:
+        return json_response(await hydrate.reblog(call, repost, render.Viewpoint(reblogged=_own(call, repost))))
+    return json_response(await hydrate.status(call, post))
 
 
 @routes.delete("/api/v1/statuses/{id}", user("write:statuses"))
 async def delete(call: Call):
-    """Answers the deleted status with its `text`, as Mastodon does for "delete and redraft"."""
-    post = await _post(call)
+    """Answers the deleted status with its `text`, as Mastodon does for "delete and redraft". Deleting a reblog
+    undoes the repost (only the reblogger may) and answers the reblog as it was."""
+    post, repost = await _target(call)
+    if repost is not None:
+        if not _own(call, repost):
+            raise HttpError(403, "This action is not allowed")
+        shown = await hydrate.reblog(call, repost, render.Viewpoint(reblogged=True))
+        await _undo_repost(call, post)
+        return json_response(shown | {"reblogged": False})
     shown = await hydrate.status(call, post)
     request = post_pb.DeletePostRequest(post_id=post.post_id, user_id=call.user_id, request_id=call.request_id())
     await call.rpc(call.backends.post.DeletePost, request)
@@ -112,21 +144,27 @@ async def unfavourite(call: Call):
 
 @routes.post("/api/v1/statuses/{id}/reblog", user("write:statuses"))
 async def reblog(call: Call):
-    """Mastodon answers the reblog wrapper, the reblogged status inside it."""
-    post = await _react(call, call.backends.post.RepostPost, post_pb.RepostPostRequest)
+    """Mastodon answers the reblog: a status with the repost's own id (the same again for a repeated reblog), the
+    reblogged status inside it."""
+    post = await _post(call)
+    request = post_pb.RepostPostRequest(post_id=post.post_id, user_id=call.user_id, request_id=call.request_id())
+    repost_id = (await call.rpc(call.backends.post.RepostPost, request)).repost_id
     post.stats.repost_count = max(post.stats.repost_count, 1)
-    original, reblogger = await asyncio.gather(
-        hydrate.status(call, post, render.Viewpoint(reblogged=True)), hydrate.author(call, call.user_id)
-    )
-    return json_response(
-        render.reblog(original, reblogger, call.base, render.iso(datetime.now(UTC))) | {"reblogged": True}
-    )
+    reposted = post_pb.GetRepostResponse(repost_id=repost_id, user_id=call.user_id, post=post)
+    return json_response(await hydrate.reblog(call, reposted, render.Viewpoint(reblogged=True)))
 
 
 @routes.post("/api/v1/statuses/{id}/unreblog", user("write:statuses"))
 async def unreblog(call: Call):
-    post = await _react(call, call.backends.post.UndoRepost, post_pb.UndoRepostRequest)
+    """Answers the original status, as Mastodon does; the id may be the original's or the reblog's."""
+    post = await _post(call)
+    await _undo_repost(call, post)
     return json_response(await hydrate.status(call, post, render.Viewpoint(reblogged=False)))
+
+
+async def _undo_repost(call: Call, post: post_pb2.Post) -> None:
+    request = post_pb.UndoRepostRequest(post_id=post.post_id, user_id=call.user_id, request_id=call.request_id())
+    await call.rpc(call.backends.post.UndoRepost, request)
 
 
 async def _reactors(call: Call, method, request_type):

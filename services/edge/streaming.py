@@ -58,10 +58,12 @@ async def _home_events(call: Call, stream: str, queue: asyncio.Queue) -> None:
             await asyncio.sleep(POLL_SECONDS)
             continue
         posts = list(answer.posts)
-        ids = [post.post_id for post in posts]
+        # By entry id, the id each item's status has: a repost arriving is an update with its reblog's id, and a
+        # post that moves up to a newer repost deletes the reblog it was shown as before.
+        ids = [hydrate.entry_id(post) for post in posts]
         if seen is not None:
             newest = seen[0] if seen else 0
-            fresh = [post for post in posts if post.post_id > newest]
+            fresh = [post for post in posts if hydrate.entry_id(post) > newest]
             for shown in reversed(await hydrate.timeline_statuses(call, fresh)):
                 await queue.put(Event(stream, "update", json.dumps(shown)))
             oldest = ids[-1] if len(ids) == POLL_PAGE else 0

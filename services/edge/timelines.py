@@ -25,8 +25,10 @@ async def home(call: Call):
         )
         return answer.posts, answer.next_page_token
 
-    posts, more = await pages.by_id(fetch, params, pages.timeline_token, lambda p: p.post_id, parse_id)
-    ids = [str(post.post_id) for post in posts]
+    # Positions are entry ids: a repost sits at its own id, and is shown as a reblog status with that id, so a
+    # client's max_id, since_id and min_id are positions in the timeline.
+    posts, more = await pages.by_id(fetch, params, pages.timeline_token, hydrate.entry_id, parse_id)
+    ids = [str(hydrate.entry_id(post)) for post in posts]
     headers = pages.link_header(call, ids[-1] if more else None, ids[0]) if ids else {}
     return json_response(await hydrate.timeline_statuses(call, posts), headers=headers)
 

@@ -1,5 +1,5 @@
 """`python -m services.graph [--role all|api|worker]`: `all` (the default) serves the gRPC API and keeps the
-post-count projection of the post topic in one process; `api` and `worker` split them."""
+count projection (services/graph/counts.py) in one process; `api` and `worker` split them."""
 
 from services.graph.wiring import SERVICE
 from services.runtime.service import main

@@ -1,8 +1,9 @@
 """Rules of accounts, profiles, follows, blocks and mutes, free of I/O."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from services.runtime.errors import FailedPrecondition, InvalidArgument, PermissionDenied
@@ -46,6 +47,76 @@ class Follow:
     follower_id: int
     followee_id: int
     followed_at: datetime
+
+
+def ended_at(follow: Follow, at: datetime) -> datetime:
+    """When an unfollow of `follow` wanted at `at` takes effect: strictly after the follow. The follow's rows are
+    written at its time and deleted at this one, and the count projection applies the same rule to the events
+    (`supersedes`), so an unfollow always beats the follow it ends, even from a replica whose clock is behind."""
+    return max(at, follow.followed_at + timedelta(microseconds=1))
+
+
+class CountKind(StrEnum):
+    """What UserStats counts: the edges of a user of one kind (the other end: a follower, a followee, a post)."""
+
+    FOLLOWERS = "followers"
+    FOLLOWING = "following"
+    POSTS = "posts"
+
+
+@dataclass(frozen=True)
+class EdgeState:
+    """An edge as the count projection last applied it: the time (µs) of the event that set it, and whether it
+    holds. An edge that stopped holding keeps its state, so that an older event replayed later changes nothing."""
+
+    version: int
+    present: bool
+
+
+@dataclass(frozen=True)
+class EdgeChange:
+    """What one event says of one counted edge: `other_id` is, for `user_id`, a follower, a followee or a post."""
+
+    user_id: int
+    kind: CountKind
+    other_id: int
+    state: EdgeState
+
+
+def supersedes(new: EdgeState, current: EdgeState | None, kind: CountKind) -> bool:
+    """Whether `new` replaces `current`: the later event wins, and on a tie the end of the edge, as Cassandra
+    settles the graph's own rows (they are written at the events' times, and a deletion wins a tie). A deleted post
+    never comes back, whatever the clocks said. Applying an event twice, or an older one after a newer, is a no-op,
+    so counts are exact however often and in whatever order events arrive."""
+    if current is None:
+        return True
+    if kind is CountKind.POSTS:
+        return current.present and not new.present
+    if new.version != current.version:
+        return new.version > current.version
+    return current.present and not new.present
+
+
+def settle(changes: Iterable[EdgeChange]) -> dict[tuple[int, CountKind], dict[int, EdgeState]]:
+    """The winning state of each edge among a batch's changes, by counted (user, kind)."""
+    settled: dict[tuple[int, CountKind], dict[int, EdgeState]] = {}
+    for change in changes:
+        edges = settled.setdefault((change.user_id, change.kind), {})
+        if supersedes(change.state, edges.get(change.other_id), change.kind):
+            edges[change.other_id] = change.state
+    return settled
+
+
+def applied(
+    total: int, current: dict[int, EdgeState], incoming: dict[int, EdgeState], kind: CountKind
+) -> tuple[int, dict[int, EdgeState]]:
+    """The count after applying `incoming` to edges in `current` (those of them already known), and the edges that
+    change: +1 for an edge that starts holding, -1 for one that stops."""
+    changed = {other: state for other, state in incoming.items() if supersedes(state, current.get(other), kind)}
+    for other, state in changed.items():
+        before = current.get(other)
+        total += int(state.present) - int(before is not None and before.present)
+    return total, changed
 
 
 class RestrictionKind(StrEnum):

@@ -1,12 +1,34 @@
 """The graph service's Cassandra tables."""
 
 import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from services.graph.domain import Follow, Restriction, RestrictionKind, Stats, User
+from services.graph.domain import CountKind, EdgeState, Follow, Restriction, RestrictionKind, Stats, User
 from services.runtime.cassandra import CassandraSession
-from services.runtime.clock import as_utc
+from services.runtime.clock import as_utc, ms_of
 
 _RESTRICTION_TABLES = {RestrictionKind.BLOCK: "blocks", RestrictionKind.MUTE: "mutes"}
+
+# The counts and the edges they are kept from (schema/003_counts.cql). Ids are positive, so other_id 0 is free for
+# the row that holds a kind's count.
+COUNTS_TABLE = "user_counts"
+COUNT_ROW = 0
+# What GetUser reads: one row per count, by its full primary key, however many edges the user has.
+STATS_QUERY = (
+    f"SELECT kind, total FROM {{keyspace}}.{COUNTS_TABLE} WHERE user_id = ? AND kind IN ? AND other_id = {COUNT_ROW}"
+)
+_KINDS = [kind.value for kind in CountKind]
+
+
+@dataclass(frozen=True)
+class Counted:
+    """One user's count of one kind as stored, the stored state of some of its edges, and the count row's write
+    time (µs; 0 when there is none yet)."""
+
+    total: int
+    written: int
+    edges: dict[int, EdgeState]
 
 
 class GraphRepository:
@@ -55,33 +77,72 @@ class GraphRepository:
         return rows[0].user_id if rows else None
 
     async def stats(self, user_id: int) -> Stats:
-        """Counted from the rows themselves, so a count always agrees with the list it counts.
+        """The counts the count projection keeps (services/graph/counts.py): three rows of one partition, read by
+        their keys, whatever the number of edges; a count not kept yet is 0."""
+        rows = await self._db.execute(STATS_QUERY.format(keyspace=self._ks), (user_id, _KINDS))
+        found = {row.kind: row.total for row in rows}
+        return Stats(*(found.get(kind, 0) or 0 for kind in _KINDS))
 
-        COUNT(*) reads the whole partition (and its tombstones): fine up to some hundred thousand rows per user.
-        """
-        followers, following, posts = await asyncio.gather(
-            self._db.execute(f"SELECT COUNT(*) AS n FROM {self._ks}.followers WHERE followee_id = ?", (user_id,)),
-            self._db.execute(f"SELECT COUNT(*) AS n FROM {self._ks}.following WHERE follower_id = ?", (user_id,)),
-            self._db.execute(f"SELECT COUNT(*) AS n FROM {self._ks}.posts_by_author WHERE author_id = ?", (user_id,)),
+    async def counted(self, user_id: int, kind: CountKind, other_ids: list[int]) -> Counted:
+        """The user's count of `kind` and the stored state of these of its edges: one read of one partition."""
+        rows = await self._db.execute(
+            f"SELECT other_id, version, present, total, WRITETIME(total) AS written FROM {self._ks}.{COUNTS_TABLE}"
+            " WHERE user_id = ? AND kind = ? AND other_id IN ?",
+            (user_id, kind.value, [COUNT_ROW, *other_ids]),
         )
-        return Stats(followers[0].n, following[0].n, posts[0].n)
+        total = written = 0
+        edges = {}
+        for row in rows:
+            if row.other_id == COUNT_ROW:
+                total, written = row.total or 0, row.written or 0
+            else:
+                edges[row.other_id] = EdgeState(row.version, row.present)
+        return Counted(total, written, edges)
+
+    async def save_counted(
+        self, user_id: int, kind: CountKind, total: int, edges: dict[int, EdgeState], at: int
+    ) -> None:
+        """The edges' new states and the count they add up to, in one batch of one partition (so atomic and
+        isolated: no read sees the count without its edges, and a failure leaves neither), at write time `at`."""
+        edge = (
+            f"INSERT INTO {self._ks}.{COUNTS_TABLE} (user_id, kind, other_id, version, present) VALUES (?, ?, ?, ?, ?)"
+            " USING TIMESTAMP ?"
+        )
+        count = (
+            f"INSERT INTO {self._ks}.{COUNTS_TABLE} (user_id, kind, other_id, total) VALUES (?, ?, {COUNT_ROW}, ?)"
+            " USING TIMESTAMP ?"
+        )
+        await self._db.execute_batch(
+            [(count, (user_id, kind.value, total, at))]
+            + [(edge, (user_id, kind.value, other, state.version, state.present, at)) for other, state in edges.items()]
+        )
 
     async def get_follow(self, follower_id: int, followee_id: int) -> Follow | None:
+        """The follow as it was made, to the microsecond: its rows are written at its time (save_follow), which the
+        write time gives back (rows written before that held only the column's milliseconds: those are kept)."""
         rows = await self._db.execute(
-            f"SELECT followed_at FROM {self._ks}.following WHERE follower_id = ? AND followee_id = ?",
+            f"SELECT followed_at, WRITETIME(followed_at) AS written FROM {self._ks}.following WHERE follower_id = ?"
+            " AND followee_id = ?",
             (follower_id, followee_id),
         )
-        return Follow(follower_id, followee_id, as_utc(rows[0].followed_at)) if rows else None
+        if not rows:
+            return None
+        column = as_utc(rows[0].followed_at)
+        written = _from_micros(rows[0].written)
+        return Follow(follower_id, followee_id, written if ms_of(written) == ms_of(column) else column)
 
     async def save_follow(self, follow: Follow) -> None:
-        """Both directions in one logged batch, with one write time: a failure or a racing unfollow can never leave
-        one direction without the other (a retry would see the edge and not write the missing half)."""
+        """Both directions in one logged batch, written at the follow's time: a failure or a racing unfollow can
+        never leave one direction without the other (a retry would see the edge and not write the missing half),
+        and which of a follow and an unfollow of the pair wins is decided by their times, as the count projection
+        decides it from their events."""
         await self._db.execute(
-            f"BEGIN BATCH"
+            f"BEGIN BATCH USING TIMESTAMP ?"
             f" INSERT INTO {self._ks}.following (follower_id, followee_id, followed_at) VALUES (?, ?, ?);"
             f" INSERT INTO {self._ks}.followers (followee_id, follower_id, followed_at) VALUES (?, ?, ?);"
             " APPLY BATCH",
             (
+                _micros(follow.followed_at),
                 follow.follower_id,
                 follow.followee_id,
                 follow.followed_at,
@@ -91,14 +152,14 @@ class GraphRepository:
             ),
         )
 
-    async def delete_follow(self, follower_id: int, followee_id: int) -> None:
-        """Like save_follow, both directions or neither."""
+    async def delete_follow(self, follower_id: int, followee_id: int, at: datetime) -> None:
+        """Like save_follow, both directions or neither, at `at` (after the follow: domain.ended_at)."""
         await self._db.execute(
-            f"BEGIN BATCH"
+            f"BEGIN BATCH USING TIMESTAMP ?"
             f" DELETE FROM {self._ks}.following WHERE follower_id = ? AND followee_id = ?;"
             f" DELETE FROM {self._ks}.followers WHERE followee_id = ? AND follower_id = ?;"
             " APPLY BATCH",
-            (follower_id, followee_id, followee_id, follower_id),
+            (_micros(at), follower_id, followee_id, followee_id, follower_id),
         )
 
     async def list_edges(self, direction: str, user_id: int, after: int, limit: int) -> list[int]:
@@ -125,6 +186,14 @@ class GraphRepository:
         )
         return Restriction(kind, user_id, target_id, as_utc(rows[0].since)) if rows else None
 
+    async def blocks_between(self, one: int, other: int) -> set[tuple[int, int]]:
+        """The blocks between two users, either way, as (blocker, blocked): one query over both partitions."""
+        rows = await self._db.execute(
+            f"SELECT user_id, target_id FROM {self._ks}.blocks WHERE user_id IN ? AND target_id IN ?",
+            ([one, other], [one, other]),
+        )
+        return {(row.user_id, row.target_id) for row in rows}
+
     async def save_restriction(self, restriction: Restriction) -> None:
         await self._db.execute(
             f"INSERT INTO {self._ks}.{_RESTRICTION_TABLES[restriction.kind]} (user_id, target_id, since) VALUES (?, "
@@ -138,18 +207,18 @@ class GraphRepository:
             (user_id, target_id),
         )
 
-    async def add_post(self, author_id: int, post_id: int, at: int) -> None:
-        """`at`: the event's time in microseconds, as the write time, so replays and reorderings change nothing."""
-        await self._db.execute(
-            f"INSERT INTO {self._ks}.posts_by_author (author_id, post_id) VALUES (?, ?) USING TIMESTAMP ?",
-            (author_id, post_id, at),
-        )
 
-    async def remove_post(self, author_id: int, post_id: int, at: int) -> None:
-        await self._db.execute(
-            f"DELETE FROM {self._ks}.posts_by_author USING TIMESTAMP ? WHERE author_id = ? AND post_id = ?",
-            (at, author_id, post_id),
-        )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(moment: datetime) -> int:
+    """A write time: microseconds since the epoch, exactly (no float on the way)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _from_micros(micros: int) -> datetime:
+    return _EPOCH + micros * _MICROSECOND
 
 
 def _user(row) -> User:

@@ -1,8 +1,21 @@
-"""Use cases of the graph service: each validates, writes its rows, then publishes the event that records it."""
+"""Use cases of the graph service: each validates, writes its rows, then publishes the event that records it.
+
+What holds, and how (a follow is the busiest call, so it makes as few round trips as these allow):
+- A racing block and follow: one always sees the other. A follow writes its rows, then looks for blocks either
+  way; a block writes its row, then looks for follows either way. Whichever looks second finds the other's write,
+  and the follow is taken back (the follower told PERMISSION_DENIED or FAILED_PRECONDITION).
+- Both directions or neither: a follow's `following` and `followers` rows are one logged batch, and so is their
+  deletion.
+- A retry after a crash republishes the same event (same id): a repeated follow, unfollow or block finds what the
+  first attempt wrote and publishes its event again; an unfollow publishes before it deletes.
+- A follow and an unfollow of one pair are settled by their times: the rows are written and deleted at the events'
+  times (an unfollow strictly after the follow it ends), as the count projection settles their events.
+- Accounts are never deleted, so a user once found is remembered (`KnownUsers`) and not read again.
+"""
 
 import asyncio
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from services.graph import events
 from services.graph.domain import (
@@ -15,6 +28,7 @@ from services.graph.domain import (
     check_follow,
     check_may_follow,
     check_not_self,
+    ended_at,
     handle_key,
     updated_profile,
     validate_display_name,
@@ -28,6 +42,30 @@ from services.runtime.kafka import EventPublisher
 from services.text import Profile
 
 BLOCK, MUTE = RestrictionKind.BLOCK, RestrictionKind.MUTE
+# Users remembered per process (some hundred bytes each); past this many, the memory starts again empty.
+KNOWN_USERS = 200_000
+
+
+class KnownUsers:
+    """Users found once, by id. Accounts are never deleted and handles never change, so that a user exists, and
+    their handle, stays true: only those are read from what is kept here (a profile may have changed since). A user
+    not found is not remembered: they may be created a moment later."""
+
+    def __init__(self, repo: GraphRepository, limit: int = KNOWN_USERS) -> None:
+        self._repo = repo
+        self._limit = limit
+        self._users: dict[int, User] = {}
+
+    async def get(self, user_id: int) -> User:
+        user = self._users.get(user_id)
+        if user is None:
+            user = await self._repo.get_user(user_id)
+            if user is None:
+                raise NotFound("USER_NOT_FOUND", f"there is no user with id {user_id}", user_id=str(user_id))
+            if len(self._users) >= self._limit:
+                self._users.clear()
+            self._users[user_id] = user
+        return user
 
 
 class GraphService:
@@ -39,6 +77,7 @@ class GraphService:
         self._ids = ids
         self._topic = topic
         self._text_profile = text_profile
+        self._known = KnownUsers(repo)
 
     async def create_user(self, handle: str, display_name: str, request_id: str = "") -> User:
         handle = validate_handle(handle)
@@ -64,6 +103,7 @@ class GraphService:
         return user
 
     async def get_user_and_stats(self, user_id: int) -> tuple[User, Stats]:
+        """The profile as it is now, and the counts the count projection keeps (services/graph/counts.py)."""
         return await asyncio.gather(self.get_user(user_id), self._repo.stats(user_id))
 
     async def resolve_handle(self, handle: str) -> User:
@@ -88,19 +128,25 @@ class GraphService:
 
     async def follow(self, follower_id: int, followee_id: int) -> None:
         """Idempotent. A repeated follow re-publishes the same event (same id), so a retry after a crash between
-        the write and the publication still reaches consumers, who drop the duplicate."""
+        the write and the publication still reaches consumers, who drop the duplicate.
+
+        Round trips: the users (remembered after the first call), then the follow and the blocks either way at
+        once (the blocks in one query), then for a new follow its batch and the blocks again, then the event."""
         check_follow(follower_id, followee_id)
         _, followee = await self._both_exist(follower_id, followee_id)
-        check_may_follow(followee, *await self._blocks(follower_id, followee_id))
-        follow = await self._repo.get_follow(follower_id, followee_id)
+        follow, blocks = await asyncio.gather(
+            self._repo.get_follow(follower_id, followee_id), self._blocks(follower_id, followee_id)
+        )
+        check_may_follow(followee, *blocks)
         if follow is None:
-            follow = Follow(follower_id, followee_id, utc_now())
+            # To the microsecond: the follow's rows and its event carry this time, and an unfollow must come after.
+            follow = Follow(follower_id, followee_id, datetime.now(UTC))
             await self._repo.save_follow(follow)
             # A block written meanwhile may have looked for follows before this one existed: look again, so that
             # of a racing block and follow, one always sees the other.
             blocks = await self._blocks(follower_id, followee_id)
             if any(blocks):
-                await self._repo.delete_follow(follower_id, followee_id)
+                await self._repo.delete_follow(follower_id, followee_id, ended_at(follow, utc_now()))
                 check_may_follow(followee, *blocks)
         await self._publisher.publish(self._topic, follower_id, events.user_followed(follow))
 
@@ -114,7 +160,7 @@ class GraphService:
 
     async def list_edges(self, direction: str, user_id: int, after: int, limit: int) -> tuple[list[User], int | None]:
         """One page of followers or followees, and the position to continue from (None at the end)."""
-        await self.get_user(user_id)
+        await self._known.get(user_id)
         ids = await self._repo.list_edges(direction, user_id, after, limit + 1)
         more = len(ids) > limit
         ids = ids[:limit]
@@ -135,8 +181,10 @@ class GraphService:
         between the two ends as an unfollow does, UserUnfollowed first; UserBlocked comes last. A retry after a
         crash anywhere finds the block and finishes the rest, publishing the same events again (same ids)."""
         block = await self._restrict(BLOCK, blocker_id, blocked_id)
-        for follower_id, followee_id in ((blocker_id, blocked_id), (blocked_id, blocker_id)):
-            follow = await self._repo.get_follow(follower_id, followee_id)
+        follows = await asyncio.gather(
+            self._repo.get_follow(blocker_id, blocked_id), self._repo.get_follow(blocked_id, blocker_id)
+        )
+        for follow in follows:
             if follow is not None:
                 await self._end_follow(follow, block.since)
         await self._publisher.publish(self._topic, blocker_id, events.restricted(block))
@@ -153,19 +201,26 @@ class GraphService:
 
     async def relationship(self, user_id: int, other_id: int) -> Relationship:
         await self._both_exist(user_id, other_id)
-        found = await asyncio.gather(
+        following, followed_by, blocks, muting = await asyncio.gather(
             self._repo.get_follow(user_id, other_id),
             self._repo.get_follow(other_id, user_id),
-            self._repo.get_restriction(BLOCK, user_id, other_id),
-            self._repo.get_restriction(BLOCK, other_id, user_id),
+            self._repo.blocks_between(user_id, other_id),
             self._repo.get_restriction(MUTE, user_id, other_id),
         )
-        return Relationship(*(row is not None for row in found))
+        return Relationship(
+            following is not None,
+            followed_by is not None,
+            (user_id, other_id) in blocks,
+            (other_id, user_id) in blocks,
+            muting is not None,
+        )
 
     async def _end_follow(self, follow: Follow, at: datetime) -> None:
-        """Publishes before deleting, so a crash in between leaves the edge for the retry to find."""
+        """Publishes before deleting, so a crash in between leaves the edge for the retry to find. The unfollow
+        takes effect strictly after the follow (`ended_at`), in the event and in the rows alike."""
+        at = ended_at(follow, at)
         await self._publisher.publish(self._topic, follow.follower_id, events.user_unfollowed(follow, at))
-        await self._repo.delete_follow(follow.follower_id, follow.followee_id)
+        await self._repo.delete_follow(follow.follower_id, follow.followee_id, at)
 
     async def _restrict(self, kind: RestrictionKind, user_id: int, target_id: int) -> Restriction:
         """The block or mute, written now unless it already holds (then the one that holds, for its event id)."""
@@ -187,12 +242,10 @@ class GraphService:
             await self._repo.delete_restriction(kind, user_id, target_id)
 
     async def _blocks(self, follower_id: int, followee_id: int) -> tuple[bool, bool]:
-        """(the followee blocks the follower, the follower blocks the followee)."""
-        found = await asyncio.gather(
-            self._repo.get_restriction(BLOCK, followee_id, follower_id),
-            self._repo.get_restriction(BLOCK, follower_id, followee_id),
-        )
-        return found[0] is not None, found[1] is not None
+        """(the followee blocks the follower, the follower blocks the followee): one query."""
+        found = await self._repo.blocks_between(follower_id, followee_id)
+        return (followee_id, follower_id) in found, (follower_id, followee_id) in found
 
     async def _both_exist(self, *user_ids: int) -> list[User]:
-        return await asyncio.gather(*(self.get_user(user_id) for user_id in user_ids))
+        """The users (NOT_FOUND for one that does not exist), as remembered: only their ids and handles are used."""
+        return await asyncio.gather(*(self._known.get(user_id) for user_id in user_ids))

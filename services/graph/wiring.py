@@ -1,25 +1,27 @@
-"""The graph service, declared once: its gRPC API over its tables, and the projection of the post topic that
-counts each author's posts (services/graph/post_counts.py)."""
+"""The graph service, declared once: its gRPC API over its tables, and the projection that keeps the counts
+GetUser answers (services/graph/counts.py) from the graph topic, its repartition by followee and the post topic."""
 
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from services.graph.api import ACCESS, GraphApi
-from services.graph.post_counts import PostCountProjection
+from services.graph.counts import CountProjection
 from services.graph.repository import GraphRepository
 from services.graph.service import GraphService
 from services.runtime.bootstrap import id_generator
 from services.runtime.idempotency import IdempotentRequests
 from services.runtime.projection.spec import ProjectionSpec
 from services.runtime.service import ApiSpec, Resources, ServiceSpec
-from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
+from services.runtime.topics import GRAPH_COUNTS, GRAPH_EVENTS, POST_EVENTS
 from services.text import Profile
 
-POST_COUNTS = ProjectionSpec(
+COUNTS = ProjectionSpec(
     service="graph",
-    topics=(POST_EVENTS,),
+    topics=(GRAPH_EVENTS, GRAPH_COUNTS, POST_EVENTS),
     repository=lambda session, keyspace, base: GraphRepository(session, keyspace),
-    projection=lambda repo, session, settings: PostCountProjection(repo, settings.topic(POST_EVENTS.name)),
-    # Insert-only rows keyed by the post, in the graph's own keyspace: nothing to rebuild into a new version.
+    projection=lambda repo, session, settings: CountProjection(repo, settings),
+    # One table in the graph's own keyspace, replayable in place (every write is idempotent): no versions.
     versioned=False,
+    # Not the `chirp-graph` of the post counts it replaces: a new group reads every topic from the beginning.
+    group="graph-counts",
 )
 
 
@@ -46,5 +48,5 @@ SERVICE = ServiceSpec(
         build=_api,
         rules=ACCESS,
     ),
-    projection=POST_COUNTS,
+    projection=COUNTS,
 )

@@ -4,6 +4,8 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
+import structlog
+
 from chirp.notification.v1 import notification_pb2, notification_service_pb2_grpc
 from chirp.notification.v1 import notification_service_pb2 as pb
 from services.graph.client import GraphClient
@@ -20,8 +22,10 @@ from services.notification.domain import (
 )
 from services.notification.repository import FeedRow, NotificationRepository
 from services.runtime.access import acting
-from services.runtime.clock import datetime_from_ms, ms_of, timestamp_from_datetime
-from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.clock import datetime_from_ms, ms_of, timestamp_from_datetime, utc_now
+from services.runtime.envelopes import event_id_for
+from services.runtime.errors import InvalidArgument, NotFound, Unavailable
+from services.runtime.kafka import EventPublisher
 from services.runtime.pagination import clamp_page_size, decode_token, encode_token
 from services.runtime.projection.versions import ServingRepository
 from services.runtime.validation import check_requests
@@ -36,6 +40,8 @@ POLL_SECONDS = 0.2
 LATE_ACTS = timedelta(seconds=5)
 
 Position = tuple[datetime, str]
+
+log = structlog.get_logger(__name__)
 
 
 def _position(row: FeedRow) -> Position:
@@ -72,9 +78,17 @@ ACCESS = {
 
 
 class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer):
-    def __init__(self, repository: ServingRepository[NotificationRepository], graph: GraphClient) -> None:
+    def __init__(
+        self,
+        repository: ServingRepository[NotificationRepository],
+        graph: GraphClient,
+        publisher: EventPublisher,
+        topic: str,
+    ) -> None:
         self._repository = repository
         self._graph = graph
+        self._publisher = publisher
+        self._topic = topic
         check_requests(self, pb.DESCRIPTOR.services_by_name["NotificationService"])
 
     async def ListNotifications(self, request: pb.ListNotificationsRequest, context) -> pb.ListNotificationsResponse:
@@ -108,11 +122,9 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
                 " returned",
             ) from None
         position = decode_token(request.page_token, keys=ACTOR_POSITION)
-        actors = await repo.actors(request.user_id, key)
-        if position:
-            after = (position["time"], position["actor"])
-            actors = [(actor_id, at) for actor_id, at in actors if (ms_of(at), actor_id) < after]
-        elif not actors:
+        after = (datetime_from_ms(position["time"]), position["actor"]) if position else None
+        actors = await repo.actors(request.user_id, key, after, size + 1)
+        if not position and not actors:
             await self._require_user(repo, request.user_id)
         page = actors[:size]
         token = encode_token({"time": ms_of(page[-1][1]), "actor": page[-1][0]}) if len(actors) > size else ""
@@ -137,7 +149,8 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
         )
         if not rows:
             await self._require_user(repo, request.user_id)
-        return pb.GetUnreadCountResponse(unread_count=len(await self._shown(repo, rows)))
+        # One row per group: each row is a notification (a group's previous row lives a moment at most).
+        return pb.GetUnreadCountResponse(unread_count=len({row.group_key for row in rows}))
 
     async def MarkRead(self, request: pb.MarkReadRequest, context) -> pb.MarkReadResponse:
         repo = await self._repository.get()
@@ -179,7 +192,29 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
         await self._require_user(repo, request.user_id)
 
         async def update() -> notification_pb2.NotificationPreferences:
-            await repo.save_preferences(request.user_id, preferences)
+            """Stored, then published (PreferencesUpdated, keyed by the user): the projection judges acts by the
+            preferences of their time from those events. A failed publication fails the call, and its retry
+            stores and publishes again; until then acts after the change are judged by the stored preferences."""
+            user_id = request.user_id
+            previous = await repo.preferences(user_id)
+            now = utc_now()
+            await repo.save_preferences(user_id, preferences, now)
+            event = notification_pb2.NotificationEvent(
+                event_id=event_id_for("preferences-updated", user_id, ms_of(now)),
+                occurred_at=timestamp_from_datetime(now),
+                preferences_updated=notification_pb2.PreferencesUpdated(
+                    user_id=user_id,
+                    preferences=_preferences_message(preferences),
+                    previous=_preferences_message(previous),
+                ),
+            )
+            try:
+                await self._publisher.publish(self._topic, user_id, event)
+            except Exception as error:
+                log.warning("preferences.publish_failed", user_id=user_id, error=repr(error))
+                raise Unavailable(
+                    "EVENT_LOG_UNAVAILABLE", "the preferences were stored but not published; try again"
+                ) from error
             return _preferences_message(preferences)
 
         return await repo.requests.run(request.request_id, request, update, notification_pb2.NotificationPreferences)
@@ -261,9 +296,10 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
         return found[:limit]
 
     async def _shown(self, repo: NotificationRepository, rows: Sequence[FeedRow]) -> list[tuple[FeedRow, int]]:
-        """The rows that stand for their group now, each with the group's size; none the user dismissed."""
+        """The rows that stand for their group now, each with the group's size (up to MAX_COUNTED_ACTORS), none the
+        user dismissed or cleared: one bounded slice of each group, whatever its size, and the page's dismissals."""
         hidden, groups = await asyncio.gather(
-            repo.hidden(rows[0].recipient_id) if rows else _nothing_hidden(),
+            repo.hidden(rows[0].recipient_id, {row.group_key for row in rows}) if rows else _nothing_hidden(),
             asyncio.gather(*(repo.group(row.recipient_id, row.group_key) for row in rows)),
         )
         return [

@@ -1,12 +1,14 @@
 """Who is notified of what, how acts group, and where a notification stands. Pure rules, no I/O."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from chirp.graph.v1 import graph_pb2
 from chirp.notification.v1.notification_pb2 import NotificationKind
 from chirp.post.v1 import post_pb2
-from services.runtime.clock import MAX_UNIX_MS
+from services.runtime.clock import MAX_UNIX_MS, as_utc, datetime_from_ms, ms_of
 from services.runtime.pagination import ID, UNIX_MS, Text
 
 NEW_FOLLOWER = NotificationKind.NOTIFICATION_KIND_NEW_FOLLOWER
@@ -21,11 +23,29 @@ _PREFIX = {NEW_FOLLOWER: "follow", MENTION: "mention", REPLY: "reply", REPOST: "
 # Kinds a post causes in other people's notifications: deleting the post retracts them.
 CAUSED_BY_POST = (MENTION, REPLY, QUOTE)
 
+# New followers group by window of time, as Mastodon groups follows (it keeps a group going while it spans at most
+# 12 hours). Here the windows are fixed, 12 hours from midnight UTC, so that an act's group depends on the act
+# alone and a replay in any order groups the same: follows at 11:50 and 12:10 UTC land in two groups.
+FOLLOW_WINDOW = timedelta(hours=12)
+# A group's size is counted from its newest act down, at most this many: listing reads a bounded slice of every
+# group whatever its size, and a client shows "99+ others" for more.
+MAX_COUNTED_ACTORS = 100
 
-def group_key(kind: int, post_id: int = 0) -> str:
-    """The group an act joins: one per kind and post, and a single one for all new followers. Likes and reposts
-    of a post collect many actors ("Ana and 3 others liked your post"); a mention, reply or quote is its own post."""
-    return _PREFIX[kind] if kind == NEW_FOLLOWER else f"{_PREFIX[kind]}:{post_id}"
+
+def follow_window_start(at: datetime, window: timedelta = FOLLOW_WINDOW) -> datetime:
+    """The start of the window of followers an act at `at` joins (windows start at 1970-01-01 00:00 UTC)."""
+    width = int(window.total_seconds() * 1000)
+    return datetime_from_ms(ms_of(as_utc(at)) // width * width)
+
+
+def group_key(kind: int, post_id: int = 0, window_start: datetime | None = None) -> str:
+    """The group an act joins: one per kind and post, and for new followers one per window of time (named by its
+    start in milliseconds, "follow:1767225600000"). Likes and reposts of a post collect many actors ("Ana and 3
+    others liked your post"); a mention, reply or quote is its own post. `window_start=None` gives "follow", the
+    one group of every follower before follows had windows (still a valid key in ids given then)."""
+    if kind == NEW_FOLLOWER:
+        return _PREFIX[kind] if window_start is None else f"{_PREFIX[kind]}:{ms_of(window_start)}"
+    return f"{_PREFIX[kind]}:{post_id}"
 
 
 @dataclass(frozen=True)
@@ -38,9 +58,13 @@ class Act:
     create_time: datetime
     post_id: int = 0
     post_text: str = ""
+    # How wide a window of new followers is (only follows use it).
+    follow_window: timedelta = FOLLOW_WINDOW
 
     @property
     def group_key(self) -> str:
+        if self.kind == NEW_FOLLOWER:
+            return group_key(NEW_FOLLOWER, window_start=follow_window_start(self.create_time, self.follow_window))
         return group_key(self.kind, self.post_id)
 
 
@@ -68,6 +92,41 @@ class Standing:
     followed: bool = False  # the recipient follows the actor
 
 
+@dataclass(frozen=True)
+class PreferenceChange:
+    """One PreferencesUpdated as the projection keeps it: from `since`, `preferences` held; before, `previous`."""
+
+    since: datetime
+    preferences: Preferences
+    previous: Preferences
+
+
+def preferences_at(
+    moment: datetime,
+    current: Preferences | None,
+    current_since: datetime | None,
+    latest_change: PreferenceChange | None,
+    first_change: PreferenceChange | None,
+) -> Preferences:
+    """The preferences that held at `moment`. `current` is what the user has set now (None: never set) and
+    `current_since` when they set it (None for preferences set before changes were events); `latest_change` the
+    newest change projected at or before `moment`, `first_change` the oldest projected at all.
+
+    Current preferences set at or before the moment held then: no later change exists, whatever the history has
+    projected yet. Otherwise the history decides; before its first change, what that change replaced held; with
+    no history at all (preferences set before changes were events), the stored ones are taken to have held since
+    the beginning."""
+    if current is None:
+        return Preferences()
+    if current_since is not None and as_utc(current_since) <= as_utc(moment):
+        return current
+    if latest_change is not None:
+        return latest_change.preferences
+    if first_change is not None:
+        return first_change.previous
+    return current
+
+
 def wanted(act: Act, preferences: Preferences, standing: Standing) -> bool:
     """Whether the recipient is told: never of their own act, nor of someone blocked either way or muted, nor
     of a kind they turned off, nor (if they asked so) of someone they do not follow."""
@@ -78,14 +137,29 @@ def wanted(act: Act, preferences: Preferences, standing: Standing) -> bool:
     return standing.followed or not preferences.only_following
 
 
-def for_follow(event: graph_pb2.GraphEvent) -> list[Act]:
+def event_time(stamp: Timestamp) -> datetime:
+    """When an event happened, to the millisecond (naive UTC, as `Timestamp.ToDatetime` gives it): what the tables
+    keep of a time, so that an act read back is equal to the act written. Follows carry microseconds (the graph
+    settles a follow and its unfollow by their times): kept whole, a follow never found itself the newest act of
+    its group and never showed."""
+    moment = stamp.ToDatetime()
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def for_follow(event: graph_pb2.GraphEvent, window: timedelta = FOLLOW_WINDOW) -> list[Act]:
     follow = event.user_followed
-    return [Act(follow.followee_id, NEW_FOLLOWER, follow.follower_id, event.occurred_at.ToDatetime())]
+    at = event_time(event.occurred_at)
+    return [Act(follow.followee_id, NEW_FOLLOWER, follow.follower_id, at, follow_window=window)]
 
 
-def retraction_of_unfollow(event: graph_pb2.GraphEvent) -> Retraction:
+def retraction_of_unfollow(
+    event: graph_pb2.GraphEvent, followed_at: datetime | None, window: timedelta = FOLLOW_WINDOW
+) -> Retraction:
+    """The follower leaves the window of followers their follow (at `followed_at`) joined; with no follow known,
+    the one group of followers from before follows had windows."""
     unfollow = event.user_unfollowed
-    return Retraction(unfollow.followee_id, group_key(NEW_FOLLOWER), unfollow.follower_id)
+    start = follow_window_start(followed_at, window) if followed_at is not None else None
+    return Retraction(unfollow.followee_id, group_key(NEW_FOLLOWER, window_start=start), unfollow.follower_id)
 
 
 def for_post(event: post_pb2.PostEvent, max_mentions: int) -> list[Act]:
@@ -93,7 +167,7 @@ def for_post(event: post_pb2.PostEvent, max_mentions: int) -> list[Act]:
     (a post cannot page a crowd); the parent's author hears of it once, as a reply; nobody of their own post. Quotes
     need the quoted post's author, which the event does not carry: see `for_quote`."""
     post = event.post_created.post
-    at = event.occurred_at.ToDatetime()
+    at = event_time(event.occurred_at)
     replied_to = [post.in_reply_to_user_id] if post.in_reply_to_user_id not in (0, post.author_id) else []
     mentioned = [
         u for u in dict.fromkeys(m.user_id for m in post.mentions) if u not in (0, post.author_id, *replied_to)
@@ -115,7 +189,7 @@ def for_reaction(event: post_pb2.PostEvent, post_text: str) -> Act:
         reaction.author_id,
         LIKE if kind == "post_liked" else REPOST,
         reaction.user_id,
-        event.occurred_at.ToDatetime(),
+        event_time(event.occurred_at),
         reaction.post_id,
         post_text,
     )
@@ -136,8 +210,9 @@ def groups_about_own_post(post_id: int) -> list[str]:
 
 
 def shown(act_time: datetime, group_size: int, newest_act_time: datetime | None) -> bool:
-    """A feed row stands for its group while the group has members and it is the group's newest act; older
-    rows of the group are hidden, and come back if the newer acts are taken back."""
+    """A feed row stands for its group while the group has members and it is the group's newest act. The
+    projection keeps one row per group; this drops what can still be found for a moment: the previous row of a
+    group an act just moved, or a deleted row a lagging replica brought back."""
     return group_size > 0 and newest_act_time == act_time
 
 
@@ -161,8 +236,9 @@ def notification_id(ms: int, key: str) -> str:
     return f"{ms}-{key}"
 
 
-# The longest group key is "mention:" or "repost:" and a 19-digit post id; the longest id adds 15 digits of
-# milliseconds (until year 9999) and a dash. Anything longer is not an id or group this service gave.
+# The longest group key is "mention:" or "repost:" and a 19-digit post id (a window of followers is shorter); the
+# longest id adds 15 digits of milliseconds (until year 9999) and a dash. Anything longer is not an id or group this
+# service gave.
 MAX_GROUP_KEY_LENGTH = len("mention:") + 19
 MAX_NOTIFICATION_ID_LENGTH = 15 + 1 + MAX_GROUP_KEY_LENGTH
 # Ids carry the time of the act that made them, on the clock of the service that published it. One from further
@@ -177,17 +253,16 @@ _POST_GROUP_PREFIXES = tuple(prefix for kind, prefix in _PREFIX.items() if kind 
 
 
 def is_group_key(value: str) -> bool:
-    """Whether `value` is a group key `group_key` can make: "follow", or a kind's prefix, ":" and a post id."""
+    """Whether `value` is a group key `group_key` can make: "follow", "follow:" and a window's start in
+    milliseconds, or a kind's prefix, ":" and a post id."""
     if value == _PREFIX[NEW_FOLLOWER]:
         return True
-    prefix, separator, post_id = value.partition(":")
-    return (
-        bool(separator)
-        and prefix in _POST_GROUP_PREFIXES
-        and 0 < len(post_id) <= 19
-        and post_id.isascii()
-        and post_id.isdigit()
-    )
+    prefix, separator, number = value.partition(":")
+    if not (separator and 0 < len(number) <= 19 and number.isascii() and number.isdigit()):
+        return False
+    if prefix == _PREFIX[NEW_FOLLOWER]:
+        return int(number) <= MAX_UNIX_MS
+    return prefix in _POST_GROUP_PREFIXES
 
 
 def parse_notification_id(value: str, now_ms: int | None = None) -> tuple[int, str]:

@@ -1,19 +1,26 @@
-"""Where an event becomes a notification: the notification projection of the post and graph topics.
+"""Where an event becomes a notification: the notification projection of the post and graph topics, and of the
+notification service's own topic (preferences).
 
 Every write is keyed by the event and made at the event's time, so a re-delivered or replayed event changes
-nothing. Graph events are kept as a history per pair, so blocks, mutes and follows are judged as they stood
-when an act happened, whichever topic the projection reads first.
+nothing. Graph events are kept as a history per pair, and preference changes as a history per user, so blocks,
+mutes, follows and preferences are judged as they stood when an act happened, whichever topic the projection
+reads first.
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chirp.graph.v1 import graph_pb2
+from chirp.notification.v1 import notification_pb2
 from chirp.post.v1 import post_pb2
 from services.notification.domain import (
     CAUSED_BY_POST,
+    FOLLOW_WINDOW,
     Act,
+    PreferenceChange,
+    Preferences,
     Retraction,
+    event_time,
     for_follow,
     for_post,
     for_quote,
@@ -24,7 +31,7 @@ from services.notification.domain import (
     wanted,
 )
 from services.notification.repository import NotificationRepository, WaitingQuote
-from services.runtime.clock import micros_of
+from services.runtime.clock import micros_of, ms_of
 from services.runtime.projection.records import Record, envelope_of
 
 # Acts after a block or mute that are looked at again when it is projected late.
@@ -42,10 +49,21 @@ _RELATION_CHANGES = {
 
 
 class NotificationProjection:
-    def __init__(self, repo: NotificationRepository, post_topic: str, graph_topic: str, max_mentions: int) -> None:
+    def __init__(
+        self,
+        repo: NotificationRepository,
+        post_topic: str,
+        graph_topic: str,
+        max_mentions: int,
+        notification_topic: str = "",
+        follow_window: timedelta = FOLLOW_WINDOW,
+    ) -> None:
         self._repo = repo
         self._max_mentions = max_mentions
+        self._follow_window = follow_window
         self._envelopes = {post_topic: post_pb2.PostEvent, graph_topic: graph_pb2.GraphEvent}
+        if notification_topic:
+            self._envelopes[notification_topic] = notification_pb2.NotificationEvent
 
     async def apply(self, records: Sequence[Record]) -> None:
         for record in records:
@@ -61,12 +79,14 @@ class NotificationProjection:
         elif kind in _RELATION_CHANGES:
             relation, active, subject, other = _RELATION_CHANGES[kind]
             change = getattr(envelope, kind)
-            since = envelope.occurred_at.ToDatetime()
+            since = event_time(envelope.occurred_at)
             await self._repo.set_relation(getattr(change, subject), getattr(change, other), relation, active, since, at)
             if kind == "user_followed":
-                await self._notify(for_follow(envelope), at)
+                await self._notify(for_follow(envelope, self._follow_window), at)
             elif kind == "user_unfollowed":
-                await self._repo.retract(retraction_of_unfollow(envelope), at)
+                # The window the follow joined: when it happened, from the pair's history (written just before).
+                followed_at = await self._repo.followed_since(change.follower_id, change.followee_id, since)
+                await self._repo.retract(retraction_of_unfollow(envelope, followed_at, self._follow_window), at)
             elif kind == "user_blocked":
                 await self._rejudge(change.blocker_id, change.blocked_id, since)
                 await self._rejudge(change.blocked_id, change.blocker_id, since)
@@ -81,12 +101,18 @@ class NotificationProjection:
             await self._notify([for_reaction(envelope, reacted[1] if reacted else "")], at)
         elif kind in ("post_unliked", "repost_undone"):
             await self._repo.retract(retraction_of_reaction(envelope), at)
+        elif kind == "preferences_updated":
+            updated = envelope.preferences_updated
+            change = PreferenceChange(
+                event_time(envelope.occurred_at), _preferences(updated.preferences), _preferences(updated.previous)
+            )
+            await self._repo.record_preferences(updated.user_id, change, at)
 
     async def _post_created(self, envelope: post_pb2.PostEvent, at: int) -> None:
         """The post is recorded before waiting quotes of it are read, and a quote waits before its quoted post is
         looked up: whichever of the two comes second sees the other, so the quote notifies exactly once."""
         post = envelope.post_created.post
-        created = envelope.occurred_at.ToDatetime()
+        created = event_time(envelope.occurred_at)
         await self._repo.save_post(post.post_id, post.author_id, post.text, at)
         acts = for_post(envelope, self._max_mentions)
         if post.quoted_post_id:
@@ -110,17 +136,20 @@ class NotificationProjection:
     async def _rejudge(self, recipient_id: int, actor_id: int, since: datetime) -> None:
         """A block or mute projected after acts that followed it (its partition lagged): take those acts back.
         Each is deleted at its own time, so a later act of the same actor in the same group stays."""
-        for row in await self._repo.feed_after(recipient_id, (since, ""), MAX_REJUDGED):
-            if row.actor_id == actor_id:
-                standing = await self._repo.standing_at(recipient_id, actor_id, row.create_time)
+        for create_time, key, actor in await self._repo.acts_since(recipient_id, since, MAX_REJUDGED):
+            if actor == actor_id:
+                standing = await self._repo.standing_at(recipient_id, actor_id, create_time)
                 if standing.blocked or standing.muted:
-                    act_time = (
-                        int(row.create_time.timestamp() * 1_000_000) + 999
-                    )  # the act's write time, to the millisecond
-                    await self._repo.retract(Retraction(recipient_id, row.group_key, actor_id), act_time)
+                    act_time = ms_of(create_time) * 1000 + 999  # the act's write time, to the millisecond
+                    await self._repo.retract(Retraction(recipient_id, key, actor_id), act_time)
 
     async def _notify(self, acts: list[Act], at: int) -> None:
         for act in acts:
             standing = await self._repo.standing_at(act.recipient_id, act.actor_id, act.create_time)
-            if wanted(act, await self._repo.preferences(act.recipient_id), standing):
+            preferences = await self._repo.preferences_at(act.recipient_id, act.create_time)
+            if wanted(act, preferences, standing):
                 await self._repo.add(act, act.kind in CAUSED_BY_POST, at)
+
+
+def _preferences(message: notification_pb2.NotificationPreferences) -> Preferences:
+    return Preferences(frozenset(message.disabled_kinds), message.only_following)

@@ -5,6 +5,7 @@ from chirp.post.v1 import post_service_pb2_grpc
 from services.post.domain import Reaction
 from services.post.service import PostService
 from services.runtime.access import acting, public
+from services.runtime.clock import timestamp_from_datetime
 from services.runtime.idempotency import IdempotentRequests
 from services.runtime.pagination import ID, clamp_page_size, decode_token, encode_token
 from services.runtime.validation import check_requests
@@ -21,6 +22,7 @@ ACCESS = {
     "GetThread": public(),
     "RepostPost": acting("user_id", "write:statuses"),
     "UndoRepost": acting("user_id", "write:statuses"),
+    "GetRepost": public(),
     "LikePost": acting("user_id", "write:favourites"),
     "UnlikePost": acting("user_id", "write:favourites"),
     # Public, as Mastodon's favourited_by and reblogged_by are.
@@ -70,7 +72,17 @@ class PostApi(post_service_pb2_grpc.PostServiceServicer):
         )
 
     async def RepostPost(self, request: pb.RepostPostRequest, context) -> pb.RepostPostResponse:
-        return await self._react(Reaction.REPOST, True, request, pb.RepostPostResponse)
+        async def repost():
+            reacted = await self._service.react(Reaction.REPOST, request.post_id, request.user_id, True)
+            return pb.RepostPostResponse(repost_id=reacted.repost_id if reacted else 0)
+
+        return await self._requests.run(request.request_id, request, repost, pb.RepostPostResponse)
+
+    async def GetRepost(self, request: pb.GetRepostRequest, context) -> pb.GetRepostResponse:
+        user_id, post, at = await self._service.get_repost(request.repost_id)
+        return pb.GetRepostResponse(
+            repost_id=request.repost_id, user_id=user_id, post=post, create_time=timestamp_from_datetime(at)
+        )
 
     async def UndoRepost(self, request: pb.UndoRepostRequest, context) -> pb.UndoRepostResponse:
         return await self._react(Reaction.REPOST, False, request, pb.UndoRepostResponse)

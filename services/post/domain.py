@@ -2,6 +2,7 @@
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.text import Profile
 
@@ -14,6 +15,14 @@ class Reaction(enum.Enum):
 
     LIKE = "like"
     REPOST = "repost"
+
+
+@dataclass(frozen=True)
+class Reacted:
+    """A like or a repost as stored: when it was made, and for a repost its own id (0 for a like)."""
+
+    at: datetime
+    repost_id: int = 0
 
 
 @dataclass(frozen=True)

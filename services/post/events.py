@@ -4,7 +4,7 @@ publication is the same event."""
 from datetime import datetime
 
 from chirp.post.v1 import post_pb2
-from services.post.domain import Reaction
+from services.post.domain import Reacted, Reaction
 from services.runtime.clock import ms_of, timestamp_from_datetime
 from services.runtime.envelopes import event_id_for
 
@@ -35,12 +35,13 @@ _REACTIONS = {
 
 
 def reaction(
-    kind: Reaction, added: bool, post: post_pb2.Post, user_id: int, reacted_at: datetime, at: datetime
+    kind: Reaction, added: bool, post: post_pb2.Post, user_id: int, reacted: Reacted, at: datetime
 ) -> post_pb2.PostEvent:
     """A like/repost or its undoing. Identified by the reaction it concerns (who, what, when it was made)."""
     field, message = _REACTIONS[(kind, added)]
+    ids = {"repost_id": reacted.repost_id} if kind is Reaction.REPOST else {}
     return post_pb2.PostEvent(
-        event_id=event_id_for(field, post.post_id, user_id, ms_of(reacted_at)),
+        event_id=event_id_for(field, post.post_id, user_id, ms_of(reacted.at)),
         occurred_at=timestamp_from_datetime(at),
-        **{field: message(post_id=post.post_id, author_id=post.author_id, user_id=user_id)},
+        **{field: message(post_id=post.post_id, author_id=post.author_id, user_id=user_id, **ids)},
     )

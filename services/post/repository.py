@@ -4,7 +4,7 @@ import asyncio
 from datetime import datetime
 
 from chirp.post.v1 import post_pb2
-from services.post.domain import Reaction
+from services.post.domain import Reacted, Reaction
 from services.runtime.cassandra import CassandraSession
 from services.runtime.clock import as_utc, timestamp_from_datetime
 
@@ -151,19 +151,44 @@ class PostRepository:
         )
         return [row.user_id for row in rows]
 
-    async def reaction_time(self, reaction: Reaction, post_id: int, user_id: int) -> datetime | None:
-        table, column = _REACTION_TABLES[reaction]
+    async def reaction(self, reaction: Reaction, post_id: int, user_id: int) -> Reacted | None:
+        if reaction is Reaction.REPOST:
+            rows = await self._db.execute(
+                f"SELECT reposted_at, repost_id FROM {self._ks}.reposts WHERE post_id = ? AND user_id = ?",
+                (post_id, user_id),
+            )
+            return Reacted(as_utc(rows[0].reposted_at), rows[0].repost_id or 0) if rows else None
         rows = await self._db.execute(
-            f"SELECT {column} FROM {self._ks}.{table} WHERE post_id = ? AND user_id = ?", (post_id, user_id)
+            f"SELECT liked_at FROM {self._ks}.likes WHERE post_id = ? AND user_id = ?", (post_id, user_id)
         )
-        return as_utc(getattr(rows[0], column)) if rows else None
+        return Reacted(as_utc(rows[0].liked_at)) if rows else None
 
-    async def add_reaction(self, reaction: Reaction, post_id: int, user_id: int, at: datetime) -> None:
-        table, column = _REACTION_TABLES[reaction]
+    async def add_reaction(self, reaction: Reaction, post_id: int, user_id: int, reacted: Reacted) -> None:
+        if reaction is Reaction.REPOST:
+            # The repost by its id first: a crash before the second write leaves an id nothing points to.
+            await self._db.execute(
+                f"INSERT INTO {self._ks}.reposts_by_id (repost_id, post_id, user_id, reposted_at) VALUES (?, ?, ?, ?)",
+                (reacted.repost_id, post_id, user_id, reacted.at),
+            )
+            await self._db.execute(
+                f"INSERT INTO {self._ks}.reposts (post_id, user_id, reposted_at, repost_id) VALUES (?, ?, ?, ?)",
+                (post_id, user_id, reacted.at, reacted.repost_id),
+            )
+            return
         await self._db.execute(
-            f"INSERT INTO {self._ks}.{table} (post_id, user_id, {column}) VALUES (?, ?, ?)", (post_id, user_id, at)
+            f"INSERT INTO {self._ks}.likes (post_id, user_id, liked_at) VALUES (?, ?, ?)",
+            (post_id, user_id, reacted.at),
         )
 
-    async def remove_reaction(self, reaction: Reaction, post_id: int, user_id: int) -> None:
+    async def repost(self, repost_id: int) -> tuple[int, int, datetime] | None:
+        """(post id, reposter, when) of a repost by its id; None when there is none (never, or undone)."""
+        rows = await self._db.execute(
+            f"SELECT post_id, user_id, reposted_at FROM {self._ks}.reposts_by_id WHERE repost_id = ?", (repost_id,)
+        )
+        return (rows[0].post_id, rows[0].user_id, as_utc(rows[0].reposted_at)) if rows else None
+
+    async def remove_reaction(self, reaction: Reaction, post_id: int, user_id: int, reacted: Reacted) -> None:
+        if reaction is Reaction.REPOST and reacted.repost_id:
+            await self._db.execute(f"DELETE FROM {self._ks}.reposts_by_id WHERE repost_id = ?", (reacted.repost_id,))
         table, _ = _REACTION_TABLES[reaction]
         await self._db.execute(f"DELETE FROM {self._ks}.{table} WHERE post_id = ? AND user_id = ?", (post_id, user_id))

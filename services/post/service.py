@@ -2,15 +2,16 @@
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 
 from chirp.post.v1 import post_pb2
 from services.graph.client import GraphClient
 from services.post import events
-from services.post.domain import MAX_THREAD_DEPTH, PostingRules, Reaction
+from services.post.domain import MAX_THREAD_DEPTH, PostingRules, Reacted, Reaction
 from services.post.repository import PostRepository
-from services.runtime.clock import now_ms, timestamp_from_ms, utc_now
+from services.runtime.clock import datetime_from_ms, now_ms, timestamp_from_ms, utc_now
 from services.runtime.errors import NotFound, PermissionDenied, ResourceExhausted, Unavailable
 from services.runtime.ids import SnowflakeIds, first_id_at, timestamp_ms_of
 from services.runtime.kafka import EventPublisher
@@ -137,24 +138,41 @@ class PostService:
         ids = await self._repo.reactors(reaction, post_id, after, limit + 1)
         return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)
 
-    async def react(self, reaction: Reaction, post_id: int, user_id: int, add: bool) -> None:
+    async def react(self, reaction: Reaction, post_id: int, user_id: int, add: bool) -> Reacted | None:
         """Like/unlike or repost/undo: idempotent. A repeated like publishes the same event again (same id) so a
-        retry after a crash between write and publication still reaches consumers; an undo publishes first."""
+        retry after a crash between write and publication still reaches consumers; an undo publishes first. A
+        repost gets an id of its own, taken when it is made. Returns the reaction (None after an undo)."""
         post = await self._live_post(post_id, "the post")
         await self._require_user(user_id, "USER_NOT_FOUND", "")
-        reacted_at = await self._repo.reaction_time(reaction, post_id, user_id)
+        reacted = await self._repo.reaction(reaction, post_id, user_id)
         if add:
-            if reacted_at is None:
-                reacted_at = utc_now()
-                await self._repo.add_reaction(reaction, post_id, user_id, reacted_at)
+            if reacted is None:
+                reacted = self._new_reaction(reaction)
+                await self._repo.add_reaction(reaction, post_id, user_id, reacted)
             await self._publisher.publish(
-                self._topic, post.author_id, events.reaction(reaction, True, post, user_id, reacted_at, reacted_at)
+                self._topic, post.author_id, events.reaction(reaction, True, post, user_id, reacted, reacted.at)
             )
-        elif reacted_at is not None:
+            return reacted
+        if reacted is not None:
             await self._publisher.publish(
-                self._topic, post.author_id, events.reaction(reaction, False, post, user_id, reacted_at, utc_now())
+                self._topic, post.author_id, events.reaction(reaction, False, post, user_id, reacted, utc_now())
             )
-            await self._repo.remove_reaction(reaction, post_id, user_id)
+            await self._repo.remove_reaction(reaction, post_id, user_id, reacted)
+        return None
+
+    def _new_reaction(self, reaction: Reaction) -> Reacted:
+        if reaction is Reaction.REPOST:
+            repost_id = self._ids.next_id()
+            return Reacted(datetime_from_ms(timestamp_ms_of(repost_id)), repost_id)
+        return Reacted(utc_now())
+
+    async def get_repost(self, repost_id: int) -> tuple[int, post_pb2.Post, datetime]:
+        """(reposter, the post with its counts, when) of a live repost."""
+        found = await self._repo.repost(repost_id)
+        if found is None:
+            raise NotFound("REPOST_NOT_FOUND", f"there is no repost {repost_id} (never made, or undone)")
+        post_id, user_id, at = found
+        return user_id, await self.get_post(post_id), at
 
     async def _live_post(self, post_id: int, what: str) -> post_pb2.Post:
         post = await self._repo.get(post_id)

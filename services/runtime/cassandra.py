@@ -6,13 +6,14 @@ without blocking the loop.
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
 from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
-from cassandra.query import PreparedStatement, named_tuple_factory
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, named_tuple_factory
 
 from services.runtime.config import Settings
 
@@ -84,6 +85,17 @@ class CassandraSession:
         bound.is_idempotent = idempotent
         async with self._in_flight:
             return await _bridge(self._session.execute_async(bound))
+
+    async def execute_batch(self, statements: Sequence[tuple[str, tuple | list]], *, logged: bool = False) -> None:
+        """Statements (each prepared on first use) as one batch. Within one partition a batch is atomic and isolated
+        either way; across partitions a logged batch is applied in full eventually, an unlogged one maybe in part
+        (each partition's share still whole)."""
+        batch = BatchStatement(batch_type=BatchType.LOGGED if logged else BatchType.UNLOGGED)
+        for cql, params in statements:
+            batch.add(self._prepared.get(cql) or await self.prepare(cql), params)
+        batch.is_idempotent = True
+        async with self._in_flight:
+            await _bridge(self._session.execute_async(batch))
 
     async def execute_raw(self, cql: str) -> list[Any]:
         """Run an unprepared statement (DDL)."""

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     post_rate_window_seconds: int = 10800
     # At most this many mentioned users are notified of one post.
     max_notified_mentions: int = 10
+    # New followers are grouped by window of this many seconds, fixed from midnight UTC (Mastodon keeps a group of
+    # follows going for 12 hours). A change regroups only follows projected after it, or all of them in a rebuild.
+    notification_follow_window_seconds: int = 43200
 
     # Hybrid fan-out: posts of an author with more followers than this are not copied into followers' home
     # timelines but merged in when those are read. The starting value: `chirp timeline fanout-threshold` changes it

@@ -182,12 +182,16 @@ def _run_worker(spec: ServiceSpec, projection: ProjectionSpec[Any], role: str, r
         session = await resources.session()
         keyspace = keyspace_of(settings, projection.service, written)
         repository = projection.repository(session, keyspace, settings.keyspace(projection.service))
-        return projection.projection(repository, session, settings)
+        built = projection.projection(repository, session, settings)
+        close = getattr(built, "close", None)
+        if close is not None:  # a projection holding resources of its own (a producer)
+            resources.on_close(close)
+        return built
 
     app = consuming_app(
         settings=settings,
         name=spec.name,
-        group=consumer_group_of(settings, projection.service, written),
+        group=consumer_group_of(settings, projection.group_name, written),
         topics=projection.topic_names(settings),
         projection=SharedResource(build_projection),
     )

@@ -38,7 +38,32 @@ GRAPH_EVENTS = TopicSpec(
     description="Accounts and follow relationships.",
 )
 
-ALL_TOPICS = (POST_EVENTS, GRAPH_EVENTS)
+NOTIFICATION_EVENTS = TopicSpec(
+    name="chirp.notification.events.v1",
+    partitions=6,
+    key="the user concerned (decimal string): one user's changes stay in order",
+    value_type="chirp.notification.v1.NotificationEvent",
+    description=(
+        "What users set in the notification service: their preferences, each change published after it was stored. "
+        "The notification projection reads it back to judge every act by the preferences of its time."
+    ),
+)
+
+GRAPH_COUNTS = TopicSpec(
+    name="chirp.graph.counts.v1",
+    partitions=6,
+    key="the followee's user id (decimal string): one consumer at a time counts each user's followers",
+    value_type="chirp.graph.v1.CountEvent",
+    description=(
+        "The follows and unfollows of chirp.graph.events.v1 again, keyed by the followee instead of the follower: "
+        "written by the graph service's count projection (services/graph/counts.py), which counts each user's "
+        "followers from it with a single writer per user. Derived, not a source: every other consumer of follows "
+        "reads chirp.graph.events.v1. Kept as long as the event topics, so that a projection that falls behind "
+        "never finds records gone."
+    ),
+)
+
+ALL_TOPICS = (POST_EVENTS, GRAPH_EVENTS, NOTIFICATION_EVENTS, GRAPH_COUNTS)
 
 DEAD_LETTERS = TopicSpec(
     name="chirp.deadletter.v1",

@@ -1,7 +1,8 @@
-"""gRPC API of the timeline service: pages of post ids, hydrated from the service's own projections.
+"""gRPC API of the timeline service: pages of entries, hydrated from the service's own projections.
 
-A home page merges the reader's rows with the held-back posts of the high-follower authors they follow (hybrid
-fan-out), and a reader back from inactivity gets their home timeline rebuilt before the first page answers.
+A home page merges the reader's rows with the held-back entries of the high-follower authors they follow (hybrid
+fan-out), shows each post once, at its newest entry (its own place or the latest repost), and, for a reader back
+from inactivity, merges in the newest entries of the accounts they follow while their rows are rebuilt.
 """
 
 import asyncio
@@ -19,19 +20,19 @@ from services.runtime.validation import check_requests
 from services.timeline.domain import (
     ACTIVITY_RESOLUTION_MS,
     HomeEntry,
+    Provenance,
     explain_home_entry,
     merge_home,
+    newest_entries,
     reply_reaches,
-    shown_at_home,
 )
-from services.timeline.inactivity import rebuild_on_return
+from services.timeline.inactivity import Rebuilds, first_page
 from services.timeline.reach import reaching_posts
 from services.timeline.reader_state import Activity, ReaderState
-from services.timeline.repository import StoredPost, StoredUser, TimelineRepository
+from services.timeline.repository import NEWEST, StoredPost, StoredUser, TimelineRepository
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-_NEWEST = 2**63 - 1
 
 
 # Who may call what (services/runtime/access.py). A home timeline says whom its reader follows and mutes.
@@ -49,35 +50,37 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         self._repository = repository
         self._readers = readers
         self._graph = graph
+        self._rebuilds = Rebuilds()
         check_requests(self, pb.DESCRIPTOR.services_by_name["TimelineService"])
 
     async def GetHomeTimeline(self, request: pb.GetHomeTimelineRequest, context) -> pb.GetHomeTimelineResponse:
-        posts, token = await self._page("home_timeline", request)
+        posts, token = await self._page(True, request)
         return pb.GetHomeTimelineResponse(posts=posts, next_page_token=token)
 
     async def GetUserTimeline(self, request: pb.GetUserTimelineRequest, context) -> pb.GetUserTimelineResponse:
-        posts, token = await self._page("user_timeline", request)
+        posts, token = await self._page(False, request)
         return pb.GetUserTimelineResponse(posts=posts, next_page_token=token)
 
     async def ExplainHomeTimelineEntry(
         self, request: pb.ExplainHomeTimelineEntryRequest, context
     ) -> pb.ExplainHomeTimelineEntryResponse:
         repo = await self._repository.get()
-        await self._require_user(repo, request.user_id)
-        post = (await repo.get_posts([request.post_id])).get(request.post_id)
-        source = await repo.home_row_source(request.user_id, request.post_id)
+        reader, post_id = request.user_id, request.post_id
+        await self._require_user(repo, reader)
+        post = (await repo.get_posts([post_id])).get(post_id)
         author_id = post.author_id if post else None
         replied_to = post.in_reply_to_user_id if post else 0
-        follows_author = author_id is not None and await repo.follows(request.user_id, author_id)
+        follows_author = author_id is not None and await repo.follows(reader, author_id)
+        source = await self._newest_source(repo, reader, post_id)
         shown, reason = explain_home_entry(
-            request.user_id,
+            reader,
             author_id,
             has_row=source is not None,
-            held_back=follows_author and await repo.is_held_back(author_id, request.post_id),
+            held_back=follows_author and await repo.held_back_entry(author_id, post_id),
             follows_author=follows_author,
-            muted=author_id in await repo.muted_ids(request.user_id),
+            muted=author_id in await repo.muted_ids(reader),
             reply_reaches_reader=reply_reaches(
-                request.user_id, replied_to, bool(replied_to) and await repo.follows(request.user_id, replied_to)
+                reader, replied_to, bool(replied_to) and await repo.follows(reader, replied_to)
             ),
         )
         where = (
@@ -87,46 +90,67 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         )
         return pb.ExplainHomeTimelineEntryResponse(shown=shown, reason=reason, **where)
 
-    async def _page(self, table: str, request) -> tuple[list[timeline_pb2.TimelinePost], str]:
-        """Three rounds of independent queries at most: who and what (the rows, the reader, their mutes and activity),
-        held-back posts (home timelines only), then the items' posts, counts and people."""
+    async def _newest_source(self, repo: TimelineRepository, reader: int, post_id: int) -> Provenance | None:
+        """What wrote the post's newest entry in the reader's home timeline (its own place, or a repost)."""
+        reposts = (await repo.home_reposts_of(reader, [post_id])).get(post_id, [])
+        for position in sorted([post_id, *(position for _, position in reposts)], reverse=True):
+            found = await repo.home_entry(reader, position)
+            if found is not None:
+                return found[1]
+        return None
+
+    async def _page(self, home: bool, request) -> tuple[list[timeline_pb2.TimelinePost], str]:
+        """A few rounds of independent queries: who and what (the entries, the reader, their mutes and activity),
+        held-back entries (home timelines only), then the items' posts, counts, people and other reposts."""
         repo = await self._repository.get()
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         position = decode_token(request.page_token, keys={"before": ID})
-        before = position["before"] if position else _NEWEST
-        reader, home = request.user_id, table == "home_timeline"
+        before = position["before"] if position else NEWEST
+        reader = request.user_id
         known, entries, muted, activity = await asyncio.gather(
             repo.get_users({reader}),
-            home_page(repo, reader, before, size + 1) if home else repo.timeline_page(table, reader, before, size + 1),
+            home_page(repo, reader, before, size + 1) if home else repo.user_page(reader, before, size + 1),
             repo.muted_ids(reader) if home else _nothing(),
             self._readers.activity(reader) if home else _nothing(),
         )
         if not known:
             await self._require_user(repo, reader)
-        if home and await self._note_read(repo, reader, activity):
-            entries = await home_page(repo, reader, before, size + 1)
+        if home:
+            entries = await self._returning(repo, reader, activity, before, size + 1) or entries
         more = len(entries) > size
         entries = entries[:size]
         ids = [entry.post_id for entry in entries]
-        posts, counts, people = await asyncio.gather(
+        posts, counts, people, reposts = await asyncio.gather(
             repo.get_posts(ids),
             repo.edge_counts(ids),
             repo.get_users({e.author_id for e in entries} | {e.reposted_by for e in entries if e.reposted_by}),
+            self._reposts_of(repo, reader, ids) if home else _nothing(),
         )
         missing = {post.author_id for post in posts.values()} - people.keys()
         if missing:  # a row written before rows named their author
             people |= await repo.get_users(missing)
-        held_back = {entry.post_id for entry in entries if entry.held_back}
+        held_back = {entry.post_id for entry in entries if entry.held_back and not entry.reposted_by}
         if held_back:
             reaching = await reaching_posts(repo, reader, {p: posts[p] for p in held_back if p in posts})
             posts = {pid: p for pid, p in posts.items() if pid not in held_back or pid in reaching}
+        live = [entry for entry in entries if entry.post_id in posts]
+        shown = newest_entries(live, reposts or {}, muted or set()) if home else [(entry, 0) for entry in live]
         items = [
-            hydrated(entry, posts[entry.post_id], people, counts[entry.post_id])
-            for entry in entries
-            if entry.post_id in posts
-            and shown_at_home(posts[entry.post_id].author_id, entry.reposted_by, muted or set())
+            hydrated(entry, posts[entry.post_id], people, counts[entry.post_id], others) for entry, others in shown
         ]
-        return items, encode_token({"before": entries[-1].post_id}) if more else ""
+        return items, encode_token({"before": entries[-1].position}) if more else ""
+
+    async def _reposts_of(self, repo: TimelineRepository, reader: int, post_ids: list[int]):
+        """Every repost of these posts in the reader's home timeline, fanned out or held back by an author they
+        follow: what decides which entry of a post is its newest."""
+        fanned_out, held_back, followed = await asyncio.gather(
+            repo.home_reposts_of(reader, post_ids),
+            repo.held_back_reposts_of(post_ids),
+            repo.held_back_authors_followed_by(reader),
+        )
+        for post_id, reposts in held_back.items():
+            fanned_out.setdefault(post_id, []).extend((r, position) for r, position in reposts if r in followed)
+        return fanned_out
 
     async def _require_user(self, repo: TimelineRepository, user_id: int) -> None:
         """NOT_FOUND unless the user exists: known to this projection or else (created a moment ago, not projected
@@ -134,16 +158,28 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         if not await repo.get_users({user_id}) and not await self._graph.user_exists(user_id):
             raise NotFound("USER_NOT_FOUND", f"there is no user with id {user_id}", user_id=str(user_id))
 
-    async def _note_read(self, repo: TimelineRepository, reader: int, activity: Activity) -> bool:
-        """Record the read (at most once a minute). A reader fan-out skipped as inactive is rebuilt first: True
-        when that happened and the page must be read again."""
+    async def _returning(
+        self, repo: TimelineRepository, reader: int, activity: Activity, before: int, limit: int
+    ) -> list[HomeEntry] | None:
+        """For a reader fan-out skipped as inactive, or whose rebuild is not done: the page's entries, with what the
+        rebuild has not copied yet merged in (None otherwise, and the read is recorded, at most once a minute).
+
+        The newest page reads the followees' own timelines (`first_page`), so it needs neither the reader marked
+        active again nor their rows rebuilt: both run after it is read, in the background (`Rebuilds`), a few
+        statements at a time. Started before, their thousands of statements for a reader following thousands
+        queued ahead of the page's few."""
         now = now_ms()
-        if activity.inactive:
-            await rebuild_on_return(repo, self._readers, reader, now)
-            return True
-        if activity.last_read_ms is None or now - activity.last_read_ms > ACTIVITY_RESOLUTION_MS:
-            await self._readers.record_read(reader, now)
-        return False
+        if not activity.inactive and not activity.rebuild_pending:
+            if activity.last_read_ms is None or now - activity.last_read_ms > ACTIVITY_RESOLUTION_MS:
+                await self._readers.record_read(reader, now)
+            return None
+        if before != NEWEST:
+            # A deeper page: from the rows, once they are all there.
+            await self._rebuilds.ensure(repo, self._readers, reader, activity.inactive)
+            return await home_page(repo, reader, before, limit)
+        rows, newest = await asyncio.gather(home_page(repo, reader, before, limit), first_page(repo, reader, limit))
+        self._rebuilds.ensure(repo, self._readers, reader, activity.inactive)
+        return merge_home(rows, [newest], limit)
 
 
 async def _nothing() -> None:
@@ -151,16 +187,16 @@ async def _nothing() -> None:
 
 
 async def home_page(repo: TimelineRepository, reader: int, before: int, limit: int) -> list[HomeEntry]:
-    """The reader's rows merged with the held-back posts of the authors they follow."""
+    """The reader's rows merged with the held-back entries of the authors they follow."""
     rows, authors = await asyncio.gather(
-        repo.timeline_page("home_timeline", reader, before, limit), repo.held_back_authors_followed_by(reader)
+        repo.home_page(reader, before, limit), repo.held_back_authors_followed_by(reader)
     )
     held_back = await asyncio.gather(*(repo.held_back_page(author, before, limit) for author in authors))
     return merge_home(rows, list(held_back), limit)
 
 
 def hydrated(
-    entry: HomeEntry, post: StoredPost, people: dict[int, StoredUser], counts: dict[str, int]
+    entry: HomeEntry, post: StoredPost, people: dict[int, StoredUser], counts: dict[str, int], other_reposters: int
 ) -> timeline_pb2.TimelinePost:
     """A whole timeline item, from the timeline service's own tables."""
     author = people.get(post.author_id)
@@ -187,4 +223,6 @@ def hydrated(
         ),
         in_reply_to_post_id=post.in_reply_to_post_id,
         quoted_post_id=post.quoted_post_id,
+        entry_id=entry.position,
+        other_reposter_count=other_reposters,
     )

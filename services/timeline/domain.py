@@ -2,7 +2,10 @@
 
 import heapq
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from services.runtime.ids import SEQUENCE_BITS, WORKER_BITS, first_id_at
 
 # Posts of a newly followed account copied into the follower's home timeline, and removed again on unfollow.
 BACKFILL_POSTS = 200
@@ -16,6 +19,10 @@ ACTIVITY_RESOLUTION_MS = 60_000
 
 @dataclass(frozen=True)
 class HomeEntry:
+    """One item of a timeline: a post at its own place (its id), or a repost of it at the time of the repost."""
+
+    # Where it sits, newest first, and what page tokens count from: the post's id, or the repost's id.
+    position: int
     post_id: int
     # Who reposted it into this timeline; 0 when it is there as the author's own post (and in user timelines).
     reposted_by: int = 0
@@ -23,6 +30,19 @@ class HomeEntry:
     held_back: bool = False
     # The post's author, so a page can fetch its people while it fetches its posts; 0 when not known.
     author_id: int = 0
+
+
+def post_entry(post_id: int, author_id: int = 0, held_back: bool = False) -> HomeEntry:
+    return HomeEntry(post_id, post_id, author_id=author_id, held_back=held_back)
+
+
+def repost_position(repost_id: int, reposted_at_ms: int, reposter_id: int) -> int:
+    """Where a repost sits: its own id. Events from before reposts had ids get a position made of the repost's
+    time and the reposter, the same on every replay."""
+    return repost_id or first_id_at(reposted_at_ms) | (zlib.crc32(str(reposter_id).encode()) & _LOW_BITS)
+
+
+_LOW_BITS = (1 << (WORKER_BITS + SEQUENCE_BITS)) - 1
 
 
 @dataclass(frozen=True)
@@ -50,16 +70,45 @@ def fans_out(follower_count: int, threshold: int) -> bool:
 
 
 def merge_home(fanned_out: list[HomeEntry], held_back: list[list[HomeEntry]], limit: int) -> list[HomeEntry]:
-    """One page of a home timeline: its rows and the held-back posts of followed authors, newest first, each post
-    once. A row wins over a held-back copy of the same post: it may carry a repost attribution."""
+    """One page of a home timeline's entries: its rows and the held-back entries of followed authors, newest first,
+    each place once (a row wins over a held-back copy of the same entry: after a threshold change an entry may be
+    both)."""
     seen: set[int] = set()
     page: list[HomeEntry] = []
-    for entry in heapq.merge(fanned_out, *held_back, key=lambda e: e.post_id, reverse=True):
-        if entry.post_id not in seen:
-            seen.add(entry.post_id)
+    for entry in heapq.merge(fanned_out, *held_back, key=lambda e: e.position, reverse=True):
+        if entry.position not in seen:
+            seen.add(entry.position)
             page.append(entry)
             if len(page) == limit:
                 break
+    return page
+
+
+def newest_entries(
+    entries: list[HomeEntry], reposts: dict[int, list[tuple[int, int]]], muted_ids: set[int]
+) -> list[tuple[HomeEntry, int]]:
+    """A post shows once in a home timeline, at its newest entry the reader may see: its own place, or the latest
+    repost of it by someone they follow and have not muted. `reposts`: post id -> (reposter, position) of every
+    repost of it the timeline holds (fanned out or held back), whichever pages they are on. Keeps the entries
+    that are their post's newest, each with how many other reposters the post has there."""
+    kept = []
+    for entry in entries:
+        others = [(r, position) for r, position in reposts.get(entry.post_id, ()) if r not in muted_ids]
+        if not shown_at_home(entry.author_id, entry.reposted_by, muted_ids):
+            continue
+        if any(position > entry.position for _, position in others):
+            continue  # a newer repost of it shows instead (on this page or one before)
+        kept.append((entry, len({r for r, _ in others if r != entry.reposted_by})))
+    return _once_per_post(kept)
+
+
+def _once_per_post(kept: Iterable[tuple[HomeEntry, int]]) -> list[tuple[HomeEntry, int]]:
+    seen: set[int] = set()
+    page = []
+    for entry, others in kept:
+        if entry.post_id not in seen:
+            seen.add(entry.post_id)
+            page.append((entry, others))
     return page
 
 
@@ -72,11 +121,6 @@ def unfollow_removal_time(unfollowed_at: int, post_id: int, post_write_time: int
 
 def is_inactive(last_active_ms: int, now_ms: int, inactive_after_ms: int) -> bool:
     return now_ms - last_active_ms > inactive_after_ms
-
-
-def newest_posts(post_ids: list[int], cap: int = HOME_TIMELINE_CAP) -> list[int]:
-    """What a returning user's home timeline is rebuilt from: the newest `cap` distinct posts of those followed."""
-    return heapq.nlargest(cap, set(post_ids))
 
 
 def home_recipients(
@@ -102,14 +146,6 @@ def reply_reaches(reader_id: int, replied_to_id: int, reader_follows_replied_to:
 def shown_at_home(author_id: int, reposted_by: int, muted_ids: set[int]) -> bool:
     """A muted account's posts and reposts are hidden, not removed: unmuting shows them again."""
     return author_id not in muted_ids and reposted_by not in muted_ids
-
-
-def after_repost_undone(reader_id: int, author_id: int, other_reposters: list[int], follows_author: bool) -> str:
-    """What an undone repost leaves in a reader's home timeline: "reposted" (still brought by another followee's
-    repost), "own" (the reader is the author or follows them: the plain post stays) or "gone"."""
-    if other_reposters:
-        return "reposted"
-    return "own" if reader_id == author_id or follows_author else "gone"
 
 
 def explain_home_entry(

@@ -17,10 +17,12 @@ from services.runtime.projection.records import Record, envelope_of
 from services.timeline.domain import (
     BACKFILL_POSTS,
     HOME_TIMELINE_CAP,
+    HomeEntry,
     Provenance,
-    after_repost_undone,
     fans_out,
     home_recipients,
+    post_entry,
+    repost_position,
     trims_home_timelines,
     unfollow_removal_time,
 )
@@ -95,13 +97,9 @@ class TimelineProjection:
         if kind == "post_created":
             await self._on_post_created(record, event)
         elif kind == "post_reposted":
-            repost = event.post_reposted
-            readers = home_recipients(repost.user_id, await self._repo.follower_ids(repost.user_id))
-            await self._repo.add_repost_to_homes(
-                readers, repost.post_id, repost.author_id, repost.user_id, at, Provenance.of(record)
-            )
+            await self._on_reposted(record, event)
         elif kind == "repost_undone":
-            await self._on_repost_undone(record, event)
+            await self._on_repost_undone(event)
         elif kind == "post_deleted":
             await self._on_post_deleted(event)
 
@@ -116,25 +114,42 @@ class TimelineProjection:
                     await self._repo.remove_edge(parent, kind, deleted, at)
         await self._repo.forget_post(deleted, at)
 
-    async def _on_repost_undone(self, record: Record, event: post_pb2.PostEvent) -> None:
-        undone = event.repost_undone
-        at = micros_of(event.occurred_at)
+    async def _on_reposted(self, record: Record, event: post_pb2.PostEvent) -> None:
+        """A repost is an entry of its own, at the time of the repost, in the reposter's readers' home timelines (or
+        held back, like a post, when the reposter has more followers than the threshold). Older entries of the post
+        stay: reads show a post once, at its newest entry, so an undo only has to take its own entry away."""
+        repost, at = event.post_reposted, micros_of(event.occurred_at)
+        position = repost_position(repost.repost_id, event.occurred_at.ToMilliseconds(), repost.user_id)
+        entry = HomeEntry(position, repost.post_id, reposted_by=repost.user_id, author_id=repost.author_id)
+        # Recorded before the readers are read, as a post's user timeline is: a reader who follows or comes back
+        # meanwhile finds it there.
+        await self._repo.record_repost(repost.user_id, entry, at)
+        readers = await self._readers_of(repost.user_id, entry, at)
+        await self._repo.add_repost_to_homes(readers, entry, at, Provenance.of(record))
 
-        async def leave(reader: int) -> None:
-            await self._repo.remove_repost(reader, undone.post_id, undone.user_id, at)
-            others = [r for r in await self._repo.reposters_in_home(reader, undone.post_id) if r != undone.user_id]
-            follows = await self._repo.follows(reader, undone.author_id)
-            outcome = after_repost_undone(reader, undone.author_id, others, follows)
-            if outcome == "gone":
-                await self._repo.remove_posts_from_home(reader, [undone.post_id], at)
-            else:
-                reposted_by = others[0] if outcome == "reposted" else None
-                await self._repo.set_home_entry(
-                    reader, undone.post_id, undone.author_id, reposted_by, at, Provenance.of(record)
-                )
-
+    async def _on_repost_undone(self, event: post_pb2.PostEvent) -> None:
+        undone, at = event.repost_undone, micros_of(event.occurred_at)
+        position = undone.repost_id or await self._repo.repost_position(undone.user_id, undone.post_id)
+        if position is None:
+            return  # a repost from before reposts had ids, whose position was never recorded: nothing placed it
+        entry = HomeEntry(position, undone.post_id, reposted_by=undone.user_id, author_id=undone.author_id)
+        await self._repo.forget_repost(undone.user_id, entry, at)
         readers = home_recipients(undone.user_id, await self._repo.follower_ids(undone.user_id))
-        await asyncio.gather(*(leave(reader) for reader in readers))
+        await self._repo.remove_repost_from_homes(readers, entry, at)
+
+    async def _readers_of(self, author_id: int, entry: HomeEntry, at: int) -> list[int]:
+        """The followers an author's new entry (post or repost) is copied to now: every active follower, or none
+        when the author has more followers than the threshold (then the entry is held back, merged in at read
+        time). Decided once per entry and recorded, so a later threshold neither loses nor doubles it."""
+        threshold = await self._fanout_threshold()
+        followers = await self._repo.follower_ids(author_id, limit=threshold + 1)
+        if not fans_out(len(followers), threshold):
+            await self._repo.hold_back(author_id, entry, at)
+            return []
+        # Read after the author's entry was recorded, like the followers: a reader who comes back meanwhile is
+        # either fanned out to here or finds the entry there when their timeline is rebuilt.
+        inactive = await self._readers.inactive_follower_ids(author_id)
+        return [f for f in followers if f not in inactive]
 
     async def _on_post_created(self, record: Record, event: post_pb2.PostEvent) -> None:
         post = event.post_created.post
@@ -157,30 +172,22 @@ class TimelineProjection:
         for kind, parent in (("reply", post.in_reply_to_post_id), ("quote", post.quoted_post_id)):
             if parent:
                 await self._repo.add_edge(parent, kind, post.post_id, at)
-        threshold = await self._fanout_threshold()
-        followers = await self._repo.follower_ids(post.author_id, limit=threshold + 1)
-        if fans_out(len(followers), threshold):
-            # Read after the author's timeline was written, like the followers: a reader who comes back meanwhile
-            # is either fanned out to here or finds the post in that timeline when theirs is rebuilt.
-            inactive = await self._readers.inactive_follower_ids(post.author_id)
-            followers = [f for f in followers if f not in inactive]
-        else:
-            # Decided once per post and recorded, so a later threshold neither loses nor doubles it.
-            await self._repo.hold_back(post.author_id, post.post_id, at)
-            followers = []
+        followers = await self._readers_of(post.author_id, post_entry(post.post_id, post.author_id), at)
         followers_of_replied_to = (
             frozenset(await self._repo.follower_ids(replied_to)) if replied_to and followers else frozenset()
         )
         recipients = home_recipients(post.author_id, followers, replied_to, followers_of_replied_to)
-        await self._repo.add_to_homes(recipients, post.post_id, post.author_id, at, Provenance.of(record))
+        await self._repo.add_to_homes(recipients, post_entry(post.post_id, post.author_id), at, Provenance.of(record))
         if trims_home_timelines(post.post_id):
             await asyncio.gather(*(self._repo.trim_home(reader, HOME_TIMELINE_CAP, at) for reader in recipients))
 
-    async def _reaching(self, reader: int, post_ids: list[int]) -> list[int]:
-        """The posts a new follower gets, newest first: those still there, and replies only to accounts the
-        follower also follows."""
-        reaching = await reaching_posts(self._repo, reader, await self._repo.get_posts(post_ids))
-        return [pid for pid in post_ids if pid in reaching]
+    async def _reaching(self, reader: int, entries: list[HomeEntry]) -> list[HomeEntry]:
+        """What a new follower gets of the followee's recent entries, newest first: their posts still there,
+        replies only to accounts the follower also follows, and their reposts (a repost reaches every follower, as
+        its fan-out does)."""
+        own = [entry.post_id for entry in entries if not entry.reposted_by]
+        reaching = await reaching_posts(self._repo, reader, await self._repo.get_posts(own))
+        return [entry for entry in entries if entry.reposted_by or entry.post_id in reaching]
 
     async def _on_graph_event(self, record: Record, event: graph_pb2.GraphEvent) -> None:
         at = micros_of(event.occurred_at)
@@ -192,11 +199,9 @@ class TimelineProjection:
             follow = event.user_followed
             # Edge first, then backfill: the mirror image of _on_post_created's order.
             await self._repo.add_follower(follow.followee_id, follow.follower_id, at)
-            recent = await self._repo.recent_post_ids(follow.followee_id, BACKFILL_POSTS)
+            recent = await self._repo.recent_entries(follow.followee_id, BACKFILL_POSTS)
             reaching = await self._reaching(follow.follower_id, recent)
-            await self._repo.add_posts_to_home(
-                follow.follower_id, reaching, follow.followee_id, at, Provenance.of(record)
-            )
+            await self._repo.add_entries_to_home(follow.follower_id, reaching, at, Provenance.of(record))
         elif kind == "user_muted":
             await self._repo.add_mute(event.user_muted.muter_id, event.user_muted.muted_id, at)
         elif kind == "user_unmuted":
@@ -204,12 +209,14 @@ class TimelineProjection:
         elif kind == "user_unfollowed":
             unfollow = event.user_unfollowed
             await self._repo.remove_follower(unfollow.followee_id, unfollow.follower_id, at)
-            recent = await self._repo.recent_post_ids(unfollow.followee_id, BACKFILL_POSTS)
+            recent = await self._repo.recent_entries(unfollow.followee_id, BACKFILL_POSTS)
             await asyncio.gather(
                 *(
-                    self._repo.remove_posts_from_home(
-                        unfollow.follower_id, [pid], unfollow_removal_time(at, pid, timestamp_ms_of(pid) * 1000)
+                    self._repo.remove_entry_from_home(
+                        unfollow.follower_id,
+                        entry,
+                        unfollow_removal_time(at, entry.position, timestamp_ms_of(entry.position) * 1000),
                     )
-                    for pid in recent
+                    for entry in recent
                 )
             )

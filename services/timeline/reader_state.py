@@ -9,6 +9,7 @@ design: a new version starts with fresh rows and this same state.
 import asyncio
 from dataclasses import dataclass
 
+from services.runtime.bounded import gather_bounded
 from services.runtime.cassandra import CassandraSession
 from services.runtime.clock import as_utc, datetime_from_ms
 
@@ -18,6 +19,8 @@ class Activity:
     # Milliseconds since the epoch of the last recorded home-timeline read; None if never recorded.
     last_read_ms: int | None
     inactive: bool
+    # Back from inactivity, their home timeline's rows are still being rebuilt (reads merge in what is missing).
+    rebuild_pending: bool = False
 
 
 class ReaderState:
@@ -36,12 +39,16 @@ class ReaderState:
 
     async def activity(self, user_id: int) -> Activity:
         rows = await self._db.execute(
-            f"SELECT last_read, inactive FROM {self._ks}.activity WHERE user_id = ?", (user_id,)
+            f"SELECT last_read, inactive, rebuild_pending FROM {self._ks}.activity WHERE user_id = ?", (user_id,)
         )
         if not rows:
             return Activity(None, False)
         last_read = rows[0].last_read
-        return Activity(int(as_utc(last_read).timestamp() * 1000) if last_read else None, bool(rows[0].inactive))
+        return Activity(
+            int(as_utc(last_read).timestamp() * 1000) if last_read else None,
+            bool(rows[0].inactive),
+            bool(rows[0].rebuild_pending),
+        )
 
     async def record_read(self, user_id: int, now_ms: int) -> None:
         await self._db.execute(
@@ -66,18 +73,33 @@ class ReaderState:
             ),
         )
 
-    async def mark_active(self, user_id: int, followee_ids: list[int], now_ms: int) -> None:
-        await asyncio.gather(
-            *(
+    async def mark_active(self, user_id: int, followee_ids: list[int], now_ms: int, in_flight: int) -> None:
+        """Fan-out reaches the reader again from here; their rows are rebuilt next (`rebuild_pending` until
+        `rebuilt`), so a process that dies meanwhile leaves the rebuild for the next read to finish. One statement
+        per followee, `in_flight` at a time (services/runtime/bounded.py)."""
+        await gather_bounded(
+            in_flight,
+            (
                 self._db.execute(
                     f"DELETE FROM {self._ks}.inactive_followers USING TIMESTAMP ? WHERE user_id = ? AND follower_id "
                     "= ?",
                     (now_ms * 1000, followee, user_id),
                 )
                 for followee in followee_ids
-            )
+            ),
         )
-        await self.record_read(user_id, now_ms)
+        await self._db.execute(
+            f"INSERT INTO {self._ks}.activity (user_id, last_read, inactive, rebuild_pending) VALUES (?, ?, false, "
+            "true) "
+            "USING TIMESTAMP ?",
+            (user_id, datetime_from_ms(now_ms), now_ms * 1000),
+        )
+
+    async def rebuilt(self, user_id: int, now_ms: int) -> None:
+        await self._db.execute(
+            f"UPDATE {self._ks}.activity USING TIMESTAMP ? SET rebuild_pending = false WHERE user_id = ?",
+            (now_ms * 1000, user_id),
+        )
 
     async def inactive_follower_ids(self, user_id: int) -> set[int]:
         rows = await self._db.execute(

@@ -8,11 +8,13 @@ from cassandra.query import UNSET_VALUE
 
 from services.runtime.cassandra import CassandraSession
 from services.runtime.clock import as_utc
-from services.timeline.domain import HomeEntry, Provenance
+from services.timeline.domain import HomeEntry, Provenance, post_entry
 
 FOLLOWER_PAGE = 5000
 # Partitions one IN query names at most (a page holds at most 100 posts).
 IN_LIMIT = 100
+# Above every position: "from the newest".
+NEWEST = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,14 @@ class TimelineRepository:
                 f"INSERT INTO {self._ks}.user_timeline (author_id, post_id) VALUES (?, ?) USING TIMESTAMP ?",
                 (post.author_id, post.post_id, at),
             ),
+            self.note_activity(post.author_id, post.post_id, at),
+        )
+
+    async def note_activity(self, author_id: int, position: int, at: int) -> None:
+        """The author's newest entry: written at the event's time, so whichever is newest wins in any order."""
+        await self._db.execute(
+            f"INSERT INTO {self._ks}.author_activity (author_id, last_position) VALUES (?, ?) USING TIMESTAMP ?",
+            (author_id, position, at),
         )
 
     async def add_edge(self, post_id: int, kind: str, other_id: int, at: int) -> None:
@@ -115,18 +125,26 @@ class TimelineRepository:
             ),
         )
 
-    async def hold_back(self, author_id: int, post_id: int, at: int) -> None:
-        """Record a post that is merged into its author's followers' home timelines when they read them."""
+    async def hold_back(self, author_id: int, entry: HomeEntry, at: int) -> None:
+        """Record an entry (a post, or a repost) that is merged into its author's followers' home timelines when they
+        read them. The entry before the note of a repost, as in `_add_repost_to_home`."""
         await asyncio.gather(
             self._db.execute(
-                f"INSERT INTO {self._ks}.held_back_posts (author_id, post_id) VALUES (?, ?) USING TIMESTAMP ?",
-                (author_id, post_id, at),
+                f"INSERT INTO {self._ks}.held_back_entries (author_id, position, post_id, post_author_id) "
+                "VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
+                (author_id, entry.position, entry.post_id, entry.author_id, at),
             ),
             self._db.execute(
                 f"INSERT INTO {self._ks}.held_back_authors (bucket, author_id) VALUES (0, ?) USING TIMESTAMP ?",
                 (author_id, at),
             ),
         )
+        if entry.reposted_by:
+            await self._db.execute(
+                f"INSERT INTO {self._ks}.held_back_reposts_by_post (post_id, reposter_id, position) "
+                "VALUES (?, ?, ?) USING TIMESTAMP ?",
+                (entry.post_id, author_id, entry.position, at),
+            )
 
     async def add_mute(self, muter_id: int, muted_id: int, at: int) -> None:
         await self._db.execute(
@@ -140,78 +158,128 @@ class TimelineRepository:
             (at, muter_id, muted_id),
         )
 
-    async def add_to_homes(self, readers: list[int], post_id: int, author_id: int, at: int, source: Provenance) -> None:
-        """`source` is the event that puts the post there, recorded for `chirp timeline explain`. `reposted_by` is
-        left unset, not null: no tombstone, and a repost written at a later time keeps its attribution."""
+    async def add_to_homes(self, readers: list[int], entry: HomeEntry, at: int, source: Provenance) -> None:
+        """`source` is the event that puts the entry there, recorded for `chirp timeline explain`."""
+        await asyncio.gather(*(self._set_home_entry(reader, entry, at, source) for reader in readers))
+
+    async def add_repost_to_homes(self, readers: list[int], entry: HomeEntry, at: int, source: Provenance) -> None:
+        """The repost's entry, and in `home_reposts` what reads need to show its post once: who reposted it
+        where."""
+        await asyncio.gather(*(self._add_repost_to_home(reader, entry, at, source) for reader in readers))
+
+    async def add_entries_to_home(self, reader: int, entries: list[HomeEntry], at: int, source: Provenance) -> None:
         await asyncio.gather(
-            *(self.set_home_entry(reader, post_id, author_id, UNSET_VALUE, at, source) for reader in readers)
+            *(
+                self._add_repost_to_home(reader, entry, at, source)
+                if entry.reposted_by
+                else self._set_home_entry(reader, entry, at, source)
+                for entry in entries
+            )
+        )
+
+    async def _add_repost_to_home(self, reader: int, entry: HomeEntry, at: int, source: Provenance) -> None:
+        """The entry before the note of it: a read that knows of a newer repost always finds its entry (and hides
+        the older ones only then)."""
+        await self._set_home_entry(reader, entry, at, source)
+        await self._note_home_repost(reader, entry, at)
+
+    async def remove_repost_from_homes(self, readers: list[int], entry: HomeEntry, at: int) -> None:
+        await asyncio.gather(*(self.remove_entry_from_home(reader, entry, at) for reader in readers))
+
+    async def remove_entry_from_home(self, reader: int, entry: HomeEntry, at: int) -> None:
+        """The note of a repost before its entry, the mirror of `_add_repost_to_home`: the post's older entries show
+        again before this one goes."""
+        if entry.reposted_by:
+            await self._db.execute(
+                f"DELETE FROM {self._ks}.home_reposts USING TIMESTAMP ? "
+                "WHERE user_id = ? AND post_id = ? AND reposter_id = ?",
+                (at, reader, entry.post_id, entry.reposted_by),
+            )
+        await self._db.execute(
+            f"DELETE FROM {self._ks}.home_entries USING TIMESTAMP ? WHERE user_id = ? AND position = ?",
+            (at, reader, entry.position),
+        )
+
+    async def _set_home_entry(self, reader: int, entry: HomeEntry, at: int, source: Provenance) -> None:
+        """The whole row, so that it never exists half-written (an own post leaves `reposted_by` unset: no
+        tombstone)."""
+        await self._db.execute(
+            f"INSERT INTO {self._ks}.home_entries (user_id, position, post_id, author_id, reposted_by, source_topic, "
+            "source_partition, source_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+            (
+                reader,
+                entry.position,
+                entry.post_id,
+                entry.author_id,
+                entry.reposted_by or UNSET_VALUE,
+                source.topic,
+                source.partition,
+                source.offset,
+                at,
+            ),
+        )
+
+    async def _note_home_repost(self, reader: int, entry: HomeEntry, at: int) -> None:
+        await self._db.execute(
+            f"INSERT INTO {self._ks}.home_reposts (user_id, post_id, reposter_id, position) VALUES (?, ?, ?, ?) "
+            "USING TIMESTAMP ?",
+            (reader, entry.post_id, entry.reposted_by, entry.position, at),
         )
 
     async def trim_home(self, reader: int, keep: int, at: int) -> None:
         """Everything older than the newest `keep` entries goes, in one range tombstone (not one per row)."""
         rows = await self._db.execute(
-            f"SELECT post_id FROM {self._ks}.home_timeline WHERE user_id = ? LIMIT ?", (reader, keep + 1)
+            f"SELECT position FROM {self._ks}.home_entries WHERE user_id = ? LIMIT ?", (reader, keep + 1)
         )
         if len(rows) > keep:
             await self._db.execute(
-                f"DELETE FROM {self._ks}.home_timeline USING TIMESTAMP ? WHERE user_id = ? AND post_id <= ?",
-                (at, reader, rows[-1].post_id),
+                f"DELETE FROM {self._ks}.home_entries USING TIMESTAMP ? WHERE user_id = ? AND position <= ?",
+                (at, reader, rows[-1].position),
             )
 
-    async def add_repost_to_homes(
-        self, readers: list[int], post_id: int, author_id: int, reposter_id: int, at: int, source: Provenance
-    ) -> None:
+    async def record_repost(self, reposter_id: int, entry: HomeEntry, at: int) -> None:
+        """Every account's reposts, for follows and returning readers, and where each sits, for its undo."""
         await asyncio.gather(
-            *(
-                self._db.execute(
-                    f"INSERT INTO {self._ks}.home_reposts (user_id, post_id, reposter_id) VALUES (?, ?, ?) USING "
-                    "TIMESTAMP ?",
-                    (reader, post_id, reposter_id, at),
-                )
-                for reader in readers
+            self._db.execute(
+                f"INSERT INTO {self._ks}.user_reposts (user_id, position, post_id, post_author_id) VALUES (?, ?, ?, ?) "
+                "USING TIMESTAMP ?",
+                (reposter_id, entry.position, entry.post_id, entry.author_id, at),
             ),
-            *(self.set_home_entry(reader, post_id, author_id, reposter_id, at, source) for reader in readers),
+            self._db.execute(
+                f"INSERT INTO {self._ks}.repost_positions (user_id, post_id, position) VALUES (?, ?, ?) "
+                "USING TIMESTAMP ?",
+                (reposter_id, entry.post_id, entry.position, at),
+            ),
+            self.note_activity(reposter_id, entry.position, at),
         )
 
-    async def remove_repost(self, reader: int, post_id: int, reposter_id: int, at: int) -> None:
+    async def forget_repost(self, reposter_id: int, entry: HomeEntry, at: int) -> None:
+        """An undone repost leaves the reposter's reposts, and whatever held it back (its note first)."""
         await self._db.execute(
-            f"DELETE FROM {self._ks}.home_reposts USING TIMESTAMP ? WHERE user_id = ? AND post_id = ? AND "
-            "reposter_id = ?",
-            (at, reader, post_id, reposter_id),
+            f"DELETE FROM {self._ks}.held_back_reposts_by_post USING TIMESTAMP ? WHERE post_id = ? AND reposter_id = ?",
+            (at, entry.post_id, reposter_id),
         )
-
-    async def reposters_in_home(self, reader: int, post_id: int) -> list[int]:
-        rows = await self._db.execute(
-            f"SELECT reposter_id FROM {self._ks}.home_reposts WHERE user_id = ? AND post_id = ?", (reader, post_id)
-        )
-        return [row.reposter_id for row in rows]
-
-    async def set_home_entry(
-        self, reader: int, post_id: int, author_id: int, reposted_by: object, at: int, source: Provenance
-    ) -> None:
-        """The whole row, so that it never exists half-written. `reposted_by`: an id, None (no longer a repost) or
-        UNSET_VALUE (leave as is)."""
-        await self._db.execute(
-            f"INSERT INTO {self._ks}.home_timeline (user_id, post_id, author_id, reposted_by, source_topic, "
-            "source_partition, source_offset) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
-            (reader, post_id, author_id, reposted_by, source.topic, source.partition, source.offset, at),
-        )
-
-    async def add_posts_to_home(
-        self, reader: int, post_ids: list[int], author_id: int, at: int, source: Provenance
-    ) -> None:
-        await asyncio.gather(*(self.add_to_homes([reader], post_id, author_id, at, source) for post_id in post_ids))
-
-    async def remove_posts_from_home(self, reader: int, post_ids: list[int], at: int) -> None:
         await asyncio.gather(
-            *(
-                self._db.execute(
-                    f"DELETE FROM {self._ks}.home_timeline USING TIMESTAMP ? WHERE user_id = ? AND post_id = ?",
-                    (at, reader, post_id),
-                )
-                for post_id in post_ids
-            )
+            self._db.execute(
+                f"DELETE FROM {self._ks}.user_reposts USING TIMESTAMP ? WHERE user_id = ? AND position = ?",
+                (at, reposter_id, entry.position),
+            ),
+            self._db.execute(
+                f"DELETE FROM {self._ks}.repost_positions USING TIMESTAMP ? WHERE user_id = ? AND post_id = ?",
+                (at, reposter_id, entry.post_id),
+            ),
+            self._db.execute(
+                f"DELETE FROM {self._ks}.held_back_entries USING TIMESTAMP ? WHERE author_id = ? AND position = ?",
+                (at, reposter_id, entry.position),
+            ),
         )
+
+    async def repost_position(self, reposter_id: int, post_id: int) -> int | None:
+        rows = await self._db.execute(
+            f"SELECT position FROM {self._ks}.repost_positions WHERE user_id = ? AND post_id = ?",
+            (reposter_id, post_id),
+        )
+        return rows[0].position if rows else None
 
     async def user_ids(self) -> list[int]:
         """Every user the projection knows (the driver pages through the table)."""
@@ -252,31 +320,75 @@ class TimelineRepository:
         )
         return [row.followee_id for row in rows]
 
-    async def is_held_back(self, author_id: int, post_id: int) -> bool:
+    async def held_back_entry(self, author_id: int, position: int) -> bool:
         rows = await self._db.execute(
-            f"SELECT post_id FROM {self._ks}.held_back_posts WHERE author_id = ? AND post_id = ?", (author_id, post_id)
+            f"SELECT position FROM {self._ks}.held_back_entries WHERE author_id = ? AND position = ?",
+            (author_id, position),
         )
         return bool(rows)
 
     async def held_back_page(self, author_id: int, before: int, limit: int) -> list[HomeEntry]:
         rows = await self._db.execute(
-            f"SELECT post_id FROM {self._ks}.held_back_posts WHERE author_id = ? AND post_id < ? LIMIT ?",
+            f"SELECT position, post_id, post_author_id FROM {self._ks}.held_back_entries "
+            "WHERE author_id = ? AND position < ? LIMIT ?",
             (author_id, before, limit),
         )
-        return [HomeEntry(row.post_id, held_back=True, author_id=author_id) for row in rows]
+        return [
+            HomeEntry(
+                row.position,
+                row.post_id,
+                reposted_by=author_id if row.position != row.post_id else 0,
+                held_back=True,
+                author_id=row.post_author_id or author_id,
+            )
+            for row in rows
+        ]
 
-    async def home_row_source(self, reader: int, post_id: int) -> Provenance | None:
-        """What wrote the post into the reader's home timeline; None without a row."""
+    async def home_reposts_of(self, reader: int, post_ids: list[int]) -> dict[int, list[tuple[int, int]]]:
+        """Post id -> (reposter, position) of every repost of it fanned out to the reader (one partition)."""
+        found: dict[int, list[tuple[int, int]]] = {}
+        if post_ids:
+            rows = await self._db.execute(
+                f"SELECT post_id, reposter_id, position FROM {self._ks}.home_reposts WHERE user_id = ? AND post_id "
+                "IN ?",
+                (reader, list(set(post_ids))),
+            )
+            for row in rows:
+                if row.position is not None:
+                    found.setdefault(row.post_id, []).append((row.reposter_id, row.position))
+        return found
+
+    async def held_back_reposts_of(self, post_ids: list[int]) -> dict[int, list[tuple[int, int]]]:
+        """Post id -> (reposter, position) of every held-back repost of it."""
+        found: dict[int, list[tuple[int, int]]] = {}
+        unique = list(set(post_ids))
+        chunks = await asyncio.gather(
+            *(
+                self._db.execute(
+                    f"SELECT post_id, reposter_id, position FROM {self._ks}.held_back_reposts_by_post "
+                    "WHERE post_id IN ?",
+                    (unique[i : i + IN_LIMIT],),
+                )
+                for i in range(0, len(unique), IN_LIMIT)
+            )
+        )
+        for rows in chunks:
+            for row in rows:
+                found.setdefault(row.post_id, []).append((row.reposter_id, row.position))
+        return found
+
+    async def home_entry(self, reader: int, position: int) -> tuple[HomeEntry, Provenance] | None:
+        """One entry of the reader's home timeline and what wrote it; None without a row."""
         rows = await self._db.execute(
-            f"SELECT source_topic, source_partition, source_offset FROM {self._ks}.home_timeline WHERE user_id = ? "
-            "AND post_id = ?",
-            (reader, post_id),
+            f"SELECT post_id, author_id, reposted_by, source_topic, source_partition, source_offset "
+            f"FROM {self._ks}.home_entries WHERE user_id = ? AND position = ?",
+            (reader, position),
         )
-        return (
-            Provenance(rows[0].source_topic or "", rows[0].source_partition or 0, rows[0].source_offset or 0)
-            if rows
-            else None
-        )
+        if not rows:
+            return None
+        row = rows[0]
+        entry = HomeEntry(position, row.post_id, reposted_by=row.reposted_by or 0, author_id=row.author_id or 0)
+        return entry, Provenance(row.source_topic or "", row.source_partition or 0, row.source_offset or 0)
 
     async def follows(self, follower_id: int, user_id: int) -> bool:
         rows = await self._db.execute(
@@ -289,23 +401,54 @@ class TimelineRepository:
         rows = await self._db.execute(f"SELECT muted_id FROM {self._ks}.mutes WHERE muter_id = ?", (muter_id,))
         return {row.muted_id for row in rows}
 
-    async def recent_post_ids(self, author_id: int, limit: int) -> list[int]:
-        rows = await self._db.execute(
-            f"SELECT post_id FROM {self._ks}.user_timeline WHERE author_id = ? LIMIT ?", (author_id, limit)
+    async def recent_entries(self, author_id: int, limit: int, before: int = NEWEST) -> list[HomeEntry]:
+        """The author's newest `limit` entries below `before`, posts and reposts, newest first."""
+        posts, reposts = await asyncio.gather(
+            self._db.execute(
+                f"SELECT post_id FROM {self._ks}.user_timeline WHERE author_id = ? AND post_id < ? LIMIT ?",
+                (author_id, before, limit),
+            ),
+            self._db.execute(
+                f"SELECT position, post_id, post_author_id FROM {self._ks}.user_reposts "
+                "WHERE user_id = ? AND position < ? LIMIT ?",
+                (author_id, before, limit),
+            ),
         )
-        return [row.post_id for row in rows]
+        entries = [post_entry(row.post_id, author_id) for row in posts] + [
+            HomeEntry(row.position, row.post_id, reposted_by=author_id, author_id=row.post_author_id or 0)
+            for row in reposts
+        ]
+        return sorted(entries, key=lambda entry: entry.position, reverse=True)[:limit]
 
-    async def timeline_page(self, table: str, owner: int, before: int, limit: int) -> list[HomeEntry]:
-        """Entries of a home (`home_timeline`) or user (`user_timeline`) timeline, newest first, below `before`."""
-        if table == "home_timeline":
-            cql = (
-                f"SELECT post_id, reposted_by, author_id FROM {self._ks}.home_timeline "
-                "WHERE user_id = ? AND post_id < ? LIMIT ?"
+    async def last_positions(self, author_ids: list[int]) -> dict[int, int]:
+        """Author -> the position of their newest post or repost (authors with none are left out)."""
+        chunks = await asyncio.gather(
+            *(
+                self._db.execute(
+                    f"SELECT author_id, last_position FROM {self._ks}.author_activity WHERE author_id IN ?",
+                    (author_ids[i : i + IN_LIMIT],),
+                )
+                for i in range(0, len(author_ids), IN_LIMIT)
             )
-            rows = await self._db.execute(cql, (owner, before, limit))
-            return [HomeEntry(row.post_id, row.reposted_by or 0, author_id=row.author_id or 0) for row in rows]
-        cql = f"SELECT post_id FROM {self._ks}.user_timeline WHERE author_id = ? AND post_id < ? LIMIT ?"
-        return [HomeEntry(row.post_id, author_id=owner) for row in await self._db.execute(cql, (owner, before, limit))]
+        )
+        return {row.author_id: row.last_position for rows in chunks for row in rows if row.last_position}
+
+    async def home_page(self, owner: int, before: int, limit: int) -> list[HomeEntry]:
+        """Entries of a home timeline's rows, newest first, below `before`."""
+        rows = await self._db.execute(
+            f"SELECT position, post_id, reposted_by, author_id FROM {self._ks}.home_entries "
+            "WHERE user_id = ? AND position < ? LIMIT ?",
+            (owner, before, limit),
+        )
+        return [HomeEntry(r.position, r.post_id, r.reposted_by or 0, author_id=r.author_id or 0) for r in rows]
+
+    async def user_page(self, owner: int, before: int, limit: int) -> list[HomeEntry]:
+        """Entries of a user timeline (the user's posts), newest first, below `before`."""
+        rows = await self._db.execute(
+            f"SELECT post_id FROM {self._ks}.user_timeline WHERE author_id = ? AND post_id < ? LIMIT ?",
+            (owner, before, limit),
+        )
+        return [post_entry(row.post_id, owner) for row in rows]
 
     async def get_posts(self, post_ids: list[int]) -> dict[int, StoredPost]:
         """One query for a page's posts (an IN over their partitions): a read costs a few round trips, not one per "

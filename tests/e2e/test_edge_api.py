@@ -160,6 +160,7 @@ def test_reply_quote_context_and_reactions(http, ada, bob):
     assert liked["favourited"] and liked["favourites_count"] >= 1
     reblog = http.post(f"/api/v1/statuses/{original['id']}/reblog", headers=bob.headers).json()
     assert reblog["reblog"]["id"] == original["id"] and reblog["account"]["id"] == bob.user_id
+    assert reblog["id"] != original["id"], "a reblog is a status of its own (tests/e2e/test_edge_reblogs.py)"
     assert not http.post(f"/api/v1/statuses/{original['id']}/unfavourite", headers=bob.headers).json()["favourited"]
     assert not http.post(f"/api/v1/statuses/{original['id']}/unreblog", headers=bob.headers).json()["reblogged"]
 

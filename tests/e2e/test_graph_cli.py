@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from chirp.graph.v1 import graph_service_pb2 as graph
 from services.cli.common import resolve
 from services.cli.graph_commands import app as graph_commands
-from tests.helpers import unique_handle
+from tests.helpers import eventually, unique_handle
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,12 @@ def test_a_profile_is_updated_and_shown_with_counts_and_the_viewers_relationship
     ids = {handle: resolve(clients, handle) for handle in (ada, bob)}
     clients.graph.FollowUser(graph.FollowUserRequest(follower_id=ids[bob], followee_id=ids[ada]), timeout=10)
 
-    [shown] = json.loads(chirp("profile", "show", ada, "--as", bob, "--json").stdout)
-    assert (shown["followers"], shown["following"], shown["posts"]) == (1, 0, 0)
+    def shown() -> dict:
+        return json.loads(chirp("profile", "show", ada, "--as", bob, "--json").stdout)[0]
+
+    # Counts trail the follow by the count projection's lag.
+    eventually(lambda: (shown()["followers"], shown()["following"], shown()["posts"]) == (1, 0, 0), timeout=15)
+    shown = shown()
     assert shown["relationship"] == {
         "following": True,
         "followed_by": False,

@@ -10,7 +10,7 @@ from services.runtime.errors import error_reason
 from services.runtime.topics import GRAPH_EVENTS
 from tests.e2e.test_bad_input import refused
 from tests.e2e.test_graph import create
-from tests.helpers import end_offsets, read_topic
+from tests.helpers import end_offsets, eventually, read_topic
 
 UNKNOWN = 987654321
 
@@ -144,10 +144,16 @@ def test_a_block_removes_the_follows_both_ways_and_the_counts_agree_with_the_lis
 
     assert lists(ada) == ([cat], [])
     assert lists(bob) == ([], [])
+
+    def counts(user: int) -> tuple[int, int]:
+        stats = clients.graph.GetUser(graph.GetUserRequest(user_id=user), timeout=10).stats
+        return stats.follower_count, stats.following_count
+
     for user in (ada, bob, cat):
         followers, following = lists(user)
-        stats = clients.graph.GetUser(graph.GetUserRequest(user_id=user), timeout=10).stats
-        assert (stats.follower_count, stats.following_count) == (len(followers), len(following))
+        # Counts trail the edges by the count projection's lag.
+        expected = (len(followers), len(following))
+        eventually(lambda user=user, expected=expected: counts(user) == expected, timeout=15)
     assert relationship(clients, ada, bob) == graph_pb2.Relationship(blocking=True)
     assert relationship(clients, bob, ada) == graph_pb2.Relationship(blocked_by=True)
 

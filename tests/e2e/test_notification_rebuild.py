@@ -12,8 +12,9 @@ from chirp.notification.v1 import notification_service_pb2 as notification
 from services.cli.main import app as chirp
 from services.runtime.cassandra import CassandraSession
 from services.runtime.projection.versions import keyspace_of
+from services.runtime.topics import NOTIFICATION_EVENTS
 from tests.e2e.test_notification_kinds import People
-from tests.helpers import eventually
+from tests.helpers import eventually, read_topic
 
 
 def test_a_rebuilt_projection_equals_the_live_one_and_keeps_what_users_set(system, clients):
@@ -46,12 +47,80 @@ def test_a_rebuilt_projection_equals_the_live_one_and_keeps_what_users_set(syste
     rebuilt = eventually(
         lambda: unless_restarting(lambda: [n for n in [people.notifications(ana)] if len(n) == 5]), timeout=60
     )[0]
-    assert len(feed_of(settings, new, ana)) == 7
+    # One row per group: the followers, the likes, two mentions, the repost.
+    assert len(feed_of(settings, new, ana)) == 5
     assert [(n.notification_id, n.actor_count) for n in rebuilt[1:]] == [
         (n.notification_id, n.actor_count) for n in live
     ]
     assert [n.unread for n in rebuilt] == [True, True, False, False, False]  # read up to live[1]
     assert clients.notification.GetPreferences(notification.GetPreferencesRequest(user_id=ana), timeout=10) == prefs
+
+
+def test_a_rebuild_judges_each_act_by_the_preferences_of_its_time(system, clients):
+    """Likes off, a like, likes on, a like: the rebuild keeps the first like out, as the live run did. Preferences
+    stored before they were events (no PreferencesUpdated, as a user who set them before this change) still hold
+    for the whole history."""
+    settings = system.settings
+    people = People(clients)
+    ana, bob, cai, dan, eve = people.users(5)
+    liked, dans = people.post(ana, "like me"), people.post(dan, "like me too")
+    likes_off = notification_pb2.NotificationPreferences(disabled_kinds=[notification_pb2.NOTIFICATION_KIND_LIKE])
+    update = clients.notification.UpdatePreferences
+    update(notification.UpdatePreferencesRequest(user_id=ana, preferences=likes_off), timeout=10)
+    people.like(bob, liked)  # while ana had likes off
+    update(
+        notification.UpdatePreferencesRequest(user_id=ana, preferences=notification_pb2.NotificationPreferences()),
+        timeout=10,
+    )
+    people.like(cai, liked)
+    # Each change is on the notification topic, keyed by the user, with what it replaced.
+    published = [
+        (notification_pb2.NotificationEvent.FromString(r.value), dict(r.headers)["chirp-event-type"])
+        for r in read_topic(settings, settings.topic(NOTIFICATION_EVENTS.name))
+        if r.key == str(ana).encode()
+    ]
+    assert [
+        (list(e.preferences_updated.preferences.disabled_kinds), list(e.preferences_updated.previous.disabled_kinds))
+        for e, _ in published
+    ] == [([notification_pb2.NOTIFICATION_KIND_LIKE], []), ([], [notification_pb2.NOTIFICATION_KIND_LIKE])]
+    assert {header for _, header in published} == {b"chirp.notification.v1.PreferencesUpdated"}
+    set_before_events(settings, dan, {notification_pb2.NOTIFICATION_KIND_LIKE})
+    people.like(eve, dans)
+    people.post(eve, "so dan hears of something", mentioning=(dan,))
+    [live] = people.until(ana, lambda notes: len(notes) == 1)
+    assert (live.actor_id, live.actor_count) == (cai, 1)
+    assert [n.kind for n in people.until(dan, lambda notes: len(notes) == 1)] == [
+        notification_pb2.NOTIFICATION_KIND_MENTION
+    ]
+
+    result = CliRunner().invoke(chirp, ["projections", "rebuild", "notifications"], env=system.env)
+    assert result.exit_code == 0, result.output
+    version = int(re.search(r"rebuilt as version (\d+)", result.output).group(1))
+    new = keyspace_of(settings, "notification", version)
+    assert [(row[1], row[2]) for row in feed_of(settings, new, ana)] == [(live.group_key, cai)]
+    assert [row[1].split(":")[0] for row in feed_of(settings, new, dan)] == ["mention"]
+    people.post(bob, "after the rebuild", mentioning=(ana,))
+    rebuilt = eventually(
+        lambda: unless_restarting(lambda: [n for n in [people.notifications(ana)] if len(n) == 2]), timeout=60
+    )[0]
+    assert [(n.notification_id, n.actor_count) for n in rebuilt[1:]] == [(live.notification_id, 1)]
+
+
+def set_before_events(settings, user_id: int, disabled: set[int]) -> None:
+    """Preferences as UpdatePreferences stored them before it published PreferencesUpdated: a row, no time."""
+
+    async def write():
+        session = await CassandraSession.connect(settings)
+        try:
+            await session.execute(
+                f"INSERT INTO {settings.keyspace('notification')}.preferences (user_id, disabled_kinds, only_following)"
+                " VALUES (?, ?, ?)",
+                (user_id, disabled, False),
+            )
+        finally:
+            session.shutdown()
+
+    asyncio.run(write())
 
 
 def unless_restarting(read):
@@ -70,8 +139,8 @@ def feed_of(settings, keyspace: str, user_id: int) -> list[tuple]:
         session = await CassandraSession.connect(settings)
         try:
             rows = await session.execute(
-                f"SELECT create_time, group_key, actor_id, writetime(actor_id) AS written FROM {keyspace}.feed WHERE "
-                "recipient_id = ?",
+                f"SELECT create_time, group_key, actor_id, writetime(actor_id) AS written FROM {keyspace}.group_feed"
+                " WHERE recipient_id = ?",
                 (user_id,),
             )
             return [tuple(row) for row in rows]

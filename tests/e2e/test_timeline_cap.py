@@ -19,7 +19,7 @@ def stored_rows(settings, reader: int) -> int:
         session = await CassandraSession.connect(settings)
         try:
             rows = await session.execute_raw(
-                f"SELECT count(*) FROM {settings.keyspace('timeline')}.home_timeline WHERE user_id = {reader}"
+                f"SELECT count(*) FROM {settings.keyspace('timeline')}.home_entries WHERE user_id = {reader}"
             )
             return rows[0].count
         finally:

@@ -21,11 +21,12 @@ from tests.helpers import caught_up, eventually, unique_handle
 # keeps the home rows its fan-out wrote (reads hydrate from `posts`, where it is gone), while a follow replayed after
 # the deletion no longer copies it: such rows are unreadable, and compared only through `posts`.
 QUERIES = {
-    "home_timeline": (
-        "SELECT user_id, post_id, author_id, reposted_by FROM {ks}.home_timeline "
+    "home_entries": (
+        "SELECT user_id, post_id, position, author_id, reposted_by FROM {ks}.home_entries "
         f"PER PARTITION LIMIT {HOME_TIMELINE_CAP}"
     ),
-    "home_reposts": "SELECT user_id, post_id, reposter_id FROM {ks}.home_reposts",
+    "home_reposts": "SELECT user_id, post_id, reposter_id, position FROM {ks}.home_reposts",
+    "user_reposts": "SELECT user_id, position, post_id, writetime(post_id) FROM {ks}.user_reposts",
     "user_timeline": "SELECT author_id, post_id FROM {ks}.user_timeline",
     "posts": (
         "SELECT post_id, author_id, text, create_time, in_reply_to_user_id, entities, writetime(text) FROM {ks}.posts"
@@ -55,7 +56,7 @@ def rows_of(settings, keyspace: str, users: set[int]) -> dict[str, set]:
     def kept(table: str, row: tuple) -> bool:
         if table in ("posts", "post_edges"):
             return row[0] in posts
-        readable = row[1] in existing if table in ("home_timeline", "home_reposts") else True
+        readable = row[1] in existing if table in ("home_entries", "home_reposts") else True
         return row[0] in users and readable
 
     return {table: {row for row in rows if kept(table, row)} for table, rows in tables.items()}

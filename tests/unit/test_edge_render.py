@@ -13,11 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chirp.identity.v1 import identity_pb2, identity_service_pb2
+from chirp.post.v1 import post_pb2
 from services.edge import render
 from services.edge.auth import TokenCache
 from services.edge.errors import HttpError
 from services.edge.pages import notification_position
 from services.edge.ratelimit import FixedWindows
+from services.runtime.ids import first_id_at
 from services.text import analyze
 
 BASE = "https://chirp.example"
@@ -151,3 +153,21 @@ def test_token_answers_are_reused_only_within_the_ttl():
         assert identity.calls == 2
 
     asyncio.run(scenario())
+
+
+def test_a_repost_is_a_reblog_status_with_its_own_id_and_time_and_the_original_inside():
+    ada, bob = render.Author(4_200_000_000_001, "ada"), render.Author(4_200_000_000_002, "bob")
+    posted_ms, reposted_ms = 1_767_225_600_000, 1_767_312_000_000  # the repost a day after the post
+    post = post_pb2.Post(post_id=first_id_at(posted_ms) + 7, author_id=ada.user_id, text="the original")
+    post.create_time.FromMilliseconds(posted_ms)
+    original = render.status(post, ada, BASE)
+    repost_id = first_id_at(reposted_ms) + 3
+
+    wrapper = render.reblog(original, bob, BASE, repost_id)
+    assert wrapper["id"] == str(repost_id) != original["id"]
+    assert wrapper["reblog"] == original and wrapper["reblog"]["id"] == str(post.post_id)
+    assert wrapper["account"]["id"] == str(bob.user_id) and wrapper["account"]["username"] == "bob"
+    assert wrapper["created_at"] == "2026-01-02T00:00:00.000Z" and original["created_at"] == "2026-01-01T00:00:00.000Z"
+    assert wrapper["uri"].endswith(f"/statuses/{repost_id}/activity") and wrapper["content"] == ""
+    # A repost from before reposts had ids: shown with the post's id, as it was.
+    assert render.reblog(original, bob, BASE, 0)["id"] == original["id"]

@@ -1,12 +1,11 @@
-"""Pure rules of handles, follows, profiles, blocks and mutes, the events that record them, and the post-count
-projection."""
+"""Pure rules of handles, follows, profiles, blocks and mutes, and the events that record them (the counts:
+test_graph_counts.py)."""
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chirp.post.v1 import post_pb2
 from services.graph import events
 from services.graph.domain import (
     Follow,
@@ -21,12 +20,7 @@ from services.graph.domain import (
     validate_display_name,
     validate_handle,
 )
-from services.graph.post_counts import PostCountProjection
-from services.runtime.clock import micros_of, timestamp_from_ms
-from services.runtime.envelopes import event_id_for
 from services.runtime.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from services.runtime.projection.records import Record
-from services.runtime.projection.runner import apply_until_done
 from services.text import Profile
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -157,52 +151,3 @@ def test_each_profile_update_is_its_own_event_and_repeating_one_is_the_same_even
     assert events.profile_updated(first) == events.profile_updated(first)
     assert events.profile_updated(first).event_id != events.profile_updated(later).event_id
     assert events.profile_updated(first).profile_updated.user.bio == "Analyst"
-
-
-class FakeRepository:
-    def __init__(self) -> None:
-        self.writes = []
-
-    async def add_post(self, author_id, post_id, at):
-        self.writes.append(("add", author_id, post_id, at))
-
-    async def remove_post(self, author_id, post_id, at):
-        self.writes.append(("remove", author_id, post_id, at))
-
-
-def _record(offset: int, event: post_pb2.PostEvent | bytes) -> Record:
-    value = event if isinstance(event, bytes) else event.SerializeToString()
-    return Record("posts", 0, offset, b"1", value)
-
-
-class CollectedDeadLetters:
-    def __init__(self) -> None:
-        self.records = []
-
-    async def send(self, record, error) -> None:
-        self.records.append(record)
-
-
-async def test_the_post_count_projection_records_creations_and_deletions_at_the_events_times_and_skips_the_rest():
-    created = post_pb2.PostEvent(
-        event_id=event_id_for("post-created", 10),
-        occurred_at=timestamp_from_ms(1000),
-        post_created=post_pb2.PostCreated(post=post_pb2.Post(post_id=10, author_id=1)),
-    )
-    deleted = post_pb2.PostEvent(
-        event_id=event_id_for("post-deleted", 10),
-        occurred_at=timestamp_from_ms(2000),
-        post_deleted=post_pb2.PostDeleted(post_id=10, author_id=1),
-    )
-    liked = post_pb2.PostEvent(
-        event_id="x", occurred_at=timestamp_from_ms(1500), post_liked=post_pb2.PostLiked(post_id=10)
-    )
-    repo = FakeRepository()
-    projection = PostCountProjection(repo, "posts")
-    records = [_record(0, created), _record(1, liked), _record(2, b"\xff not protobuf"), _record(3, deleted)]
-    dead_letters = CollectedDeadLetters()
-    await apply_until_done("post-counts", projection, records, dead_letters, max_attempts=5)
-    await apply_until_done("post-counts", projection, records, dead_letters, max_attempts=5)  # a replay: the same again
-    once = [("add", 1, 10, micros_of(created.occurred_at)), ("remove", 1, 10, micros_of(deleted.occurred_at))]
-    assert repo.writes == once * 2
-    assert dead_letters.records == [records[2]] * 2, "the record that does not parse is set aside, the rest applied"

@@ -1,12 +1,13 @@
 """Pure rules of notifications: who is told, how acts group, what a retraction takes back, what an id means."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chirp.graph.v1 import graph_pb2
 from chirp.post.v1 import post_pb2
 from services.notification.domain import (
+    FOLLOW_WINDOW,
     LIKE,
     MAX_CLOCK_SKEW_MS,
     MAX_GROUP_KEY_LENGTH,
@@ -16,9 +17,11 @@ from services.notification.domain import (
     REPLY,
     REPOST,
     Act,
+    PreferenceChange,
     Preferences,
     Retraction,
     Standing,
+    follow_window_start,
     for_follow,
     for_post,
     for_reaction,
@@ -27,12 +30,13 @@ from services.notification.domain import (
     is_group_key,
     notification_id,
     parse_notification_id,
+    preferences_at,
     retraction_of_reaction,
     retraction_of_unfollow,
     shown,
     wanted,
 )
-from services.runtime.clock import MAX_UNIX_MS
+from services.runtime.clock import MAX_UNIX_MS, ms_of
 from services.runtime.envelopes import event_id_for
 
 AT = datetime(2026, 11, 21, 12, 0, 0)
@@ -64,21 +68,80 @@ def test_the_mention_cap_counts_only_people_who_are_told():
     assert [a.recipient_id for a in acts if a.kind == MENTION] == list(range(3, 13))
 
 
-def test_likes_and_reposts_of_one_post_group_per_kind_and_post_and_followers_into_one():
+def test_likes_and_reposts_of_one_post_group_per_kind_and_post_and_followers_per_window_of_time():
     like = post_pb2.PostEvent(post_liked=post_pb2.PostLiked(post_id=5, author_id=1, user_id=2))
     repost = post_pb2.PostEvent(post_reposted=post_pb2.PostReposted(post_id=5, author_id=1, user_id=2))
     assert (for_reaction(like, "t").kind, for_reaction(like, "t").group_key) == (LIKE, "like:5")
     assert (for_reaction(repost, "t").kind, for_reaction(repost, "t").group_key) == (REPOST, "repost:5")
-    assert group_key(NEW_FOLLOWER) == group_key(NEW_FOLLOWER, 99) == "follow"
+    assert group_key(NEW_FOLLOWER) == group_key(NEW_FOLLOWER, 99) == "follow"  # before follows had windows
+
+
+def _follow_at(moment: datetime, follower: int = 2) -> graph_pb2.GraphEvent:
+    event = graph_pb2.GraphEvent(user_followed=graph_pb2.UserFollowed(follower_id=follower, followee_id=1))
+    event.occurred_at.FromDatetime(moment)
+    return event
+
+
+def test_new_followers_group_by_fixed_windows_of_twelve_hours_from_midnight_utc():
+    midnight = datetime(2026, 11, 21, 0, 0, 0, tzinfo=UTC)
+    noon = midnight + timedelta(hours=12)
+    key = f"follow:{ms_of(midnight)}"
+    assert FOLLOW_WINDOW == timedelta(hours=12)
+    assert follow_window_start(midnight) == follow_window_start(noon - timedelta(milliseconds=1)) == midnight
+    assert follow_window_start(noon) == noon
+    assert for_follow(_follow_at(midnight + timedelta(hours=1)))[0].group_key == key
+    assert for_follow(_follow_at(noon - timedelta(minutes=10)))[0].group_key == key
+    assert for_follow(_follow_at(noon + timedelta(minutes=10)))[0].group_key == f"follow:{ms_of(noon)}"
+    assert is_group_key(key) and is_group_key("follow")
+    # The window is a parameter: an hour groups three hours of follows into three groups.
+    hourly = {
+        for_follow(_follow_at(midnight + timedelta(minutes=m)), timedelta(hours=1))[0].group_key for m in (5, 65, 125)
+    }
+    assert len(hourly) == 3
+
+
+def test_an_unfollow_leaves_the_window_its_follow_joined():
+    unfollow = graph_pb2.GraphEvent(user_unfollowed=graph_pb2.UserUnfollowed(follower_id=2, followee_id=1))
+    followed = datetime(2026, 11, 21, 13, 0, 0, tzinfo=UTC)
+    noon = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
+    assert retraction_of_unfollow(unfollow, followed) == Retraction(1, f"follow:{ms_of(noon)}", 2)
+    assert retraction_of_unfollow(unfollow, None) == Retraction(1, "follow", 2)
+
+
+OFF_LIKES = Preferences(disabled_kinds=frozenset({LIKE}))
+OFF_MENTIONS = Preferences(disabled_kinds=frozenset({MENTION}))
+
+
+def _at(hours: int) -> datetime:
+    return datetime(2026, 11, 21, tzinfo=UTC) + timedelta(hours=hours)
+
+
+def test_an_act_is_judged_by_the_preferences_of_its_time():
+    first = PreferenceChange(_at(1), OFF_LIKES, Preferences())
+    second = PreferenceChange(_at(3), OFF_MENTIONS, OFF_LIKES)
+    # Set now (at 3): an act after that is judged by them, whatever the history has projected.
+    assert preferences_at(_at(4), OFF_MENTIONS, _at(3), first, first) == OFF_MENTIONS
+    # Before: the newest change at or before the act.
+    assert preferences_at(_at(2), OFF_MENTIONS, _at(3), first, first) == OFF_LIKES
+    # Before every change: what the first one replaced.
+    assert preferences_at(_at(0), OFF_MENTIONS, _at(3), None, first) == Preferences()
+    assert preferences_at(_at(0), OFF_MENTIONS, _at(3), None, second) == OFF_LIKES
+    # Never set: the defaults.
+    assert preferences_at(_at(0), None, None, None, None) == Preferences()
+
+
+def test_preferences_set_before_changes_were_events_hold_since_the_beginning():
+    assert preferences_at(_at(0), OFF_LIKES, None, None, None) == OFF_LIKES
+    # ...and until the first event replaced them, which carries them as `previous`.
+    change = PreferenceChange(_at(5), Preferences(), OFF_LIKES)
+    assert preferences_at(_at(0), Preferences(), _at(5), None, change) == OFF_LIKES
 
 
 def test_a_retraction_takes_the_actor_out_of_the_group_their_act_joined():
     unlike = post_pb2.PostEvent(post_unliked=post_pb2.PostUnliked(post_id=5, author_id=1, user_id=2))
     undo = post_pb2.PostEvent(repost_undone=post_pb2.RepostUndone(post_id=5, author_id=1, user_id=2))
-    unfollow = graph_pb2.GraphEvent(user_unfollowed=graph_pb2.UserUnfollowed(follower_id=2, followee_id=1))
     assert retraction_of_reaction(unlike) == Retraction(1, "like:5", 2)
     assert retraction_of_reaction(undo) == Retraction(1, "repost:5", 2)
-    assert retraction_of_unfollow(unfollow) == Retraction(1, "follow", 2)
 
 
 @pytest.mark.parametrize(
@@ -126,7 +189,8 @@ NOW_MS = 1_767_225_600_000
         "12-like:",
         "12-like:x1",
         "12-like:-5",
-        "12-follow:5",
+        "12-follow:x5",
+        "12-follow:" + "9" * 19,  # a window after the year 9999
         "12-like:" + "1" * 20,
         "١٢-like:5",  # Arabic-Indic digits are digits to str.isdigit, not to us
         "12-like:٥",
@@ -185,3 +249,13 @@ def test_a_redelivered_follow_gives_the_same_notification():
 def test_only_the_first_mentioned_users_up_to_the_limit_are_notified():
     notes = for_post(_post_event(author=1, mentioned=list(range(2, 20))), max_mentions=10)
     assert [n.recipient_id for n in notes] == list(range(2, 12))
+
+
+def test_an_act_is_timed_to_the_millisecond_the_tables_keep_though_a_follow_carries_microseconds():
+    """The graph times follows to the microsecond; the notification tables keep milliseconds. An act timed finer than
+    its stored rows never equalled its own row read back, so a follow never stood for its group and never showed."""
+    followed = _follow_at(datetime(2026, 11, 21, 9, 30, 0, 123456, tzinfo=UTC))
+    assert for_follow(followed)[0].create_time == datetime(2026, 11, 21, 9, 30, 0, 123000)
+    liked = post_pb2.PostEvent(post_liked=post_pb2.PostLiked(post_id=7, author_id=1, user_id=2))
+    liked.occurred_at.FromMicroseconds(1_795_000_000_123_456)
+    assert for_reaction(liked, "").create_time.microsecond == 123000

@@ -5,14 +5,15 @@ from hypothesis import strategies as st
 
 from services.timeline.domain import (
     HomeEntry,
-    after_repost_undone,
     explain_home_entry,
     fans_out,
     home_recipients,
     is_inactive,
     merge_home,
-    newest_posts,
+    newest_entries,
+    post_entry,
     reply_reaches,
+    repost_position,
     shown_at_home,
 )
 
@@ -55,13 +56,13 @@ def test_authors_above_the_threshold_are_not_fanned_out():
 
 
 entries = st.lists(st.integers(1, 10_000), unique=True).map(
-    lambda ids: [HomeEntry(i) for i in sorted(ids, reverse=True)]
+    lambda ids: [post_entry(i) for i in sorted(ids, reverse=True)]
 )
 
 
 @given(rows=entries, held=st.lists(entries, max_size=4), limit=st.integers(1, 50))
 def test_a_merged_page_is_newest_first_each_post_once_and_rows_win(rows, held, limit):
-    held = [[HomeEntry(e.post_id, held_back=True) for e in author] for author in held]
+    held = [[post_entry(e.post_id, held_back=True) for e in author] for author in held]
     page = merge_home(rows, held, limit)
     everything = {e.post_id for e in rows} | {e.post_id for author in held for e in author}
     assert [e.post_id for e in page] == sorted(everything, reverse=True)[:limit]
@@ -69,13 +70,39 @@ def test_a_merged_page_is_newest_first_each_post_once_and_rows_win(rows, held, l
     assert all(not e.held_back for e in page if e.post_id in row_ids)
 
 
-def test_inactivity_and_the_rebuild_window():
+def test_inactivity_window():
     assert is_inactive(0, 1001, 1000) and not is_inactive(0, 1000, 1000)
-    assert newest_posts([3, 1, 3, 2, 5], cap=3) == [5, 3, 2]
 
 
-def test_an_undone_repost_leaves_the_post_only_where_something_else_brings_it():
-    assert after_repost_undone(1, 2, [3], follows_author=False) == "reposted"
-    assert after_repost_undone(1, 2, [], follows_author=True) == "own"
-    assert after_repost_undone(2, 2, [], follows_author=False) == "own"
-    assert after_repost_undone(1, 2, [], follows_author=False) == "gone"
+POST, AUTHOR, ANA, BOB = 1_000, 7, 8, 9
+
+
+def test_a_post_shows_once_at_its_newest_entry_the_latest_repost():
+    own, by_ana, by_bob = (
+        post_entry(POST, AUTHOR),
+        HomeEntry(2_000, POST, ANA, author_id=AUTHOR),
+        HomeEntry(3_000, POST, BOB, author_id=AUTHOR),
+    )
+    reposts = {POST: [(ANA, 2_000), (BOB, 3_000)]}
+    assert newest_entries([by_bob, by_ana, own], reposts, set()) == [(by_bob, 1)]
+    # On a later page, without the newer entries, the older ones still give way to them.
+    assert newest_entries([own], reposts, set()) == []
+    assert newest_entries([by_ana], reposts, set()) == []
+
+
+def test_a_muted_reposter_neither_shows_the_post_nor_hides_an_older_entry_of_it():
+    own, by_ana = post_entry(POST, AUTHOR), HomeEntry(2_000, POST, ANA, author_id=AUTHOR)
+    assert newest_entries([by_ana, own], {POST: [(ANA, 2_000)]}, {ANA}) == [(own, 0)]
+    assert newest_entries([own], {}, {AUTHOR}) == []
+
+
+def test_an_undone_repost_leaves_the_older_entry_newest():
+    own = post_entry(POST, AUTHOR)
+    assert newest_entries([own], {}, set()) == [(own, 0)]
+
+
+def test_a_repost_sits_at_its_own_id_or_at_its_time_when_it_has_none():
+    assert repost_position(12345, 0, ANA) == 12345
+    derived = repost_position(0, 1_800_000_000_000, ANA)
+    assert derived == repost_position(0, 1_800_000_000_000, ANA) != repost_position(0, 1_800_000_000_000, BOB)
+    assert derived >> 22 == repost_position(0, 1_800_000_000_000, BOB) >> 22

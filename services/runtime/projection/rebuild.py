@@ -46,7 +46,7 @@ async def rebuild(settings: Settings, spec: ProjectionSpec, progress: Progress) 
         await migrate(settings, f"{service}_v{version}", spec.schema_package)
         repository = spec.repository(session, keyspace_of(settings, service, version), settings.keyspace(service))
         projection = spec.projection(repository, session, settings)
-        group = consumer_group_of(settings, service, version)
+        group = consumer_group_of(settings, spec.group_name, version)
         await replay(settings, f"{service}-v{version}", group, spec.topic_names(settings), projection, progress)
         await activate(session, settings, service, version)
         return version

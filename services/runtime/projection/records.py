@@ -45,5 +45,8 @@ def envelope_of(record: Record, envelope_types: dict[str, type[Message]]) -> Mes
 
 
 class Projection(Protocol):
+    """A projection may also have `async def close()`, for what it holds of its own (a producer, say): the worker
+    calls it when it stops."""
+
     async def apply(self, records: Sequence[Record]) -> None:
         """Apply a batch, in order. Must be idempotent: the same batch may be applied again after a crash."""

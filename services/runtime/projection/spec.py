@@ -30,10 +30,17 @@ class ProjectionSpec(Generic[R]):
     projection: Callable[[R, CassandraSession, Settings], Projection]
     # Rebuildable into new versions (services/runtime/projection/versions.py), or one set of tables for good.
     versioned: bool = True
+    # The consumer group's name, `chirp-<group>` (the service's name by default): a new name starts from the
+    # beginning of every topic, as a projection that replaces another needs.
+    group: str | None = None
 
     @property
     def schema_package(self) -> str:
         return f"services.{self.service}.schema"
+
+    @property
+    def group_name(self) -> str:
+        return self.group or self.service
 
     def topic_names(self, settings: Settings) -> list[str]:
         return [settings.topic(topic.name) for topic in self.topics]
