@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from services.text.terms import analyze_query_word
+from services.text.terms import LANGUAGES, query_alternatives
 
 # Longest query accepted, in characters, and most clauses.
 MAX_QUERY_LENGTH = 512
@@ -107,7 +107,13 @@ def parse(text: str) -> Query:
     until_ms: int | None = None
     clauses: list[Clause] = []
     pending_or = False
-    for raw in _TOKEN.findall(text):
+    tokens = _TOKEN.findall(text)
+    # With lang:xx the words are stemmed as that language's, not as any language's.
+    languages = {token[5:].lower() for token in tokens if token.lower().startswith("lang:")}
+    language = languages.pop() if len(languages) == 1 else None
+    if language not in LANGUAGES:
+        language = None
+    for raw in tokens:
         if raw == "OR":
             if not clauses or pending_or:
                 raise QueryError("OR needs a clause on each side")
@@ -126,7 +132,7 @@ def parse(text: str) -> Query:
             else:
                 until_ms = moment
             continue
-        clause = _clause(body, key, value)
+        clause = _clause(body, key, value, language)
         if clause is None:
             continue
         if negated:
@@ -150,10 +156,9 @@ def parse(text: str) -> Query:
     return Query(tuple(clauses), since_ms, until_ms)
 
 
-def _clause(body: str, key: str, value: str) -> Clause | None:
+def _clause(body: str, key: str, value: str, language: str | None) -> Clause | None:
     if body.startswith('"'):
-        terms = analyze_query_word(body.strip('"'))
-        return Match(terms, phrase=len(terms) > 1) if terms else None
+        return _words(body.strip('"'), language, phrase=True)
     if key == "from" and value:
         handle = value.lstrip("@")
         if not _HANDLE.match(handle):
@@ -163,8 +168,17 @@ def _clause(body: str, key: str, value: str) -> Clause | None:
         if not _LANG.match(value.lower()):
             raise QueryError(f"lang: takes a two-letter language code, not {value!r}")
         return Language(value.lower())
-    terms = analyze_query_word(body)
-    return Match(terms) if terms else None
+    return _words(body, language, phrase=False)
+
+
+def _words(text: str, language: str | None, phrase: bool) -> Clause | None:
+    """A word (or phrase) in each of the forms it may take in a post: one Match, or an Or of them."""
+    options = tuple(
+        Match(terms, phrase=phrase and len(terms) > 1) for terms in query_alternatives(text, language) if terms
+    )
+    if not options:
+        return None
+    return options[0] if len(options) == 1 else Or(options)
 
 
 def _moment(key: str, value: str) -> int:

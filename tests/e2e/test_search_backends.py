@@ -6,7 +6,7 @@ import pytest
 from services.search.backends import PeopleSearch, PostSearch, SearchBackend, Sort
 from services.search.domain import PeopleQuery, parse
 from services.text.terms import analyze, prefix_words
-from tests.search.backends import NOW_MS, backend, person, post  # noqa: F401  (the fixture)
+from tests.search.backends import NOW_MS, person, post
 
 
 async def ids(backend: SearchBackend, query: str, **options) -> list[int]:
@@ -91,7 +91,9 @@ class TestPosts:
         await indexed(backend, *(post(i, f"news number {i}", age_hours=100 - i) for i in range(1, 8)))
         first = await ids(backend, "news", sort=Sort.LATEST, limit=3)
         assert first == [7, 6, 5]
-        second = await ids(backend, "news", sort=Sort.LATEST, limit=3, before=(post(5, "").create_time_ms, 5))
+        second = await ids(
+            backend, "news", sort=Sort.LATEST, limit=3, before=(post(5, "", age_hours=95).create_time_ms, 5)
+        )
         assert second == [4, 3, 2]
 
     async def test_relevance_pages_by_offset_without_repeats(self, backend):

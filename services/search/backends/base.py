@@ -80,9 +80,13 @@ class PostHit:
     post_id: int
     author_id: int
     create_time_ms: int
-    score: float
-    # The analyzed terms, so the caller can filter hits by the reader's mute words without another read.
+    score: float  # BM25 with the recency boost for RELEVANCE; 0 for LATEST
+    # The document as indexed: what a page shows without another read, and the analyzed terms so the caller can
+    # filter hits by the reader's mute words.
+    author_handle: str = ""
+    text: str = ""
     terms: str = ""
+    language: str = ""
 
 
 @dataclass(frozen=True)
