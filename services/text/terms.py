@@ -130,9 +130,10 @@ def query_alternatives(word: str, language: str | None = None) -> tuple[tuple[st
     for lang in (*candidates, ""):
         forms = (word, *inflections(fold_case(word), lang)) if single else (word,)
         for form in forms:
-            terms = tuple(_text_terms(form, lang))
-            if terms and terms not in found:
-                found.append(terms)
+            # Stemmed as this language's, and as it is (a post whose language was taken for another one).
+            for terms in (tuple(_text_terms(form, lang)), tuple(_text_terms(form, ""))):
+                if terms and terms not in found:
+                    found.append(terms)
     return tuple(found)
 
 
