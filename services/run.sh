@@ -16,6 +16,8 @@ ALL=(identity graph post timeline notification search)
 # (both off by default, and in the production overlay).
 export CHIRP_REGISTRATIONS_OPEN=${CHIRP_REGISTRATIONS_OPEN:-true}
 export CHIRP_OAUTH_PASSWORD_GRANT=${CHIRP_OAUTH_PASSWORD_GRANT:-true}
+# The search service's index (tantivy) lives beside the rest of the data.
+export CHIRP_SEARCH_INDEX_DIR=${CHIRP_SEARCH_INDEX_DIR:-$DATA_DIR/search}
 
 say() { printf 'services: %s\n' "$*"; }
 

@@ -26,6 +26,8 @@ from services.text.terms import analyze, prefix_words
 
 log = structlog.get_logger(__name__)
 
+# A batch slower than this is logged with where its time went.
+SLOW_BATCH_SECONDS = 1.0
 # At most this often the index is committed (post to searchable is about this plus the consumer's batching).
 COMMIT_INTERVAL = 0.25
 
@@ -76,12 +78,25 @@ class SearchProjection:
         self._people: dict[int, Person] = {}
 
     async def apply(self, records: Sequence[Record]) -> None:
+        began = time.monotonic()
         batch = _Batch()
         for record in records:
             # A record that does not parse raises, and the runner dead-letters it alone.
             envelope = envelope_of(record, self._envelopes)
             await self._apply(envelope, batch)
+        read = time.monotonic()
+        posts = len(batch.posts)
         await self._flush(batch)
+        took = time.monotonic() - began
+        if took > SLOW_BATCH_SECONDS:
+            log.info(
+                "search.slow_batch",
+                records=len(records),
+                posts=posts,
+                events_seconds=round(read - began, 3),
+                index_seconds=round(batch.indexed - read, 3),
+                commit_seconds=round(time.monotonic() - batch.indexed, 3),
+            )
 
     async def _apply(self, envelope, batch: "_Batch") -> None:
         at = micros_of(envelope.occurred_at)
@@ -182,6 +197,7 @@ class SearchProjection:
             await self._backend.index_people(
                 [person_document(person, count) for person, count in zip(people.values(), counts, strict=True)]
             )
+        batch.indexed = time.monotonic()
         wait = self._last_commit + COMMIT_INTERVAL - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
@@ -200,3 +216,4 @@ class _Batch:
         # removed (their indexable changed, or their account arrived).
         self.people: set[int] = set()
         self.authors: set[int] = set()
+        self.indexed = 0.0
