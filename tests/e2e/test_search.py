@@ -71,7 +71,7 @@ def test_posts_are_found_by_other_inflections_and_operators_within_seconds(world
     bob, _ = world.user("bob")
     w = world.word
     # The first post of a session also waits for the projection's first partition assignment and model loads.
-    warm = world.post(ada, f"{w} warm")
+    warm = world.post(world.user("warm")[0], f"{w} warm")
     world.until(f"{w} warm", [warm], timeout=60)
     started = time.monotonic()
     elections = world.post(ada, f"{w} Le elezioni regionali a #Bologna, ne parliamo con @{ada_handle}")
