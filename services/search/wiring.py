@@ -93,6 +93,8 @@ async def _api(resources: Resources) -> SearchApi:
     service = SearchService(
         serving.get,
         backend,
+        # The readers' own filters (mute words, issue 12's filters v2) plug in here: a ReaderFilters whose
+        # predicate hides a hit; services.text.terms.matches catches every inflection of a muted word.
         NoFilters(),
         now_ms,
         int(settings.search_recency_half_life_hours * 3600 * 1000),
