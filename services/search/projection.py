@@ -11,8 +11,9 @@ seconds: under load a batch waits for the next commit, and batches grow instead 
 """
 
 import asyncio
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
@@ -78,15 +79,23 @@ class SearchProjection:
         self._people: dict[int, Person] = {}
 
     async def apply(self, records: Sequence[Record]) -> None:
+        """The batch's events are read in order into what they change (rows to write, documents to index); the
+        rows are then written concurrently (each at its event's time, so their order does not matter), and the
+        index written and committed."""
         began = time.monotonic()
         batch = _Batch()
-        for record in records:
-            # A record that does not parse raises, and the runner dead-letters it alone.
-            envelope = envelope_of(record, self._envelopes)
-            await self._apply(envelope, batch)
-        read = time.monotonic()
-        posts = len(batch.posts)
-        await self._flush(batch)
+        # A record that does not parse raises, and the runner dead-letters it alone.
+        envelopes = [envelope_of(record, self._envelopes) for record in records]
+        try:
+            await self._prefetch(envelopes)
+            for envelope in envelopes:
+                self._apply(envelope, batch)
+            read = time.monotonic()
+            posts = len(batch.posts)
+            await self._flush(batch)
+        except BaseException:
+            self._people.clear()  # it may hold what this batch never wrote
+            raise
         took = time.monotonic() - began
         if took > SLOW_BATCH_SECONDS:
             log.info(
@@ -98,35 +107,50 @@ class SearchProjection:
                 commit_seconds=round(time.monotonic() - batch.indexed, 3),
             )
 
-    async def _apply(self, envelope, batch: "_Batch") -> None:
+    async def _prefetch(self, envelopes: list) -> None:
+        """The people the batch's profiles and posts concern, read at once (concurrently) into the cache."""
+        wanted = set()
+        for envelope in envelopes:
+            kind = envelope.WhichOneof("payload")
+            if kind in ("user_created", "profile_updated"):
+                wanted.add(getattr(envelope, kind).user.user_id)
+            elif kind == "post_created":
+                wanted.add(envelope.post_created.post.author_id)
+        missing = sorted(wanted - self._people.keys())
+        if missing:
+            self._people.update(await self._repo.people(missing))
+
+    def _apply(self, envelope, batch: "_Batch") -> None:
         at = micros_of(envelope.occurred_at)
         kind = envelope.WhichOneof("payload")
+        repo = self._repo
         if kind in ("user_created", "profile_updated"):
-            await self._profile(getattr(envelope, kind).user, at, batch)
+            self._profile(getattr(envelope, kind).user, at, batch)
         elif kind in ("user_followed", "user_unfollowed"):
             change = getattr(envelope, kind)
-            await self._repo.set_follow(change.follower_id, change.followee_id, kind == "user_followed", at)
+            active = kind == "user_followed"
+            batch.writes.append(functools.partial(repo.set_follow, change.follower_id, change.followee_id, active, at))
             batch.people.add(change.followee_id)
         elif kind in _RELATIONS:
             active, subject, other, both_ways = _RELATIONS[kind]
             change = getattr(envelope, kind)
             actor, target = getattr(change, subject), getattr(change, other)
             if both_ways:
-                await self._repo.set_relation(actor, BLOCKS, target, active, at)
-                await self._repo.set_relation(target, BLOCKED_BY, actor, active, at)
+                batch.writes.append(functools.partial(repo.set_relation, actor, BLOCKS, target, active, at))
+                batch.writes.append(functools.partial(repo.set_relation, target, BLOCKED_BY, actor, active, at))
             else:
-                await self._repo.set_relation(actor, MUTES, target, active, at)
+                batch.writes.append(functools.partial(repo.set_relation, actor, MUTES, target, active, at))
         elif kind == "post_created":
-            await self._post_created(envelope.post_created.post, at, batch)
+            self._post_created(envelope.post_created.post, at, batch)
         elif kind == "post_deleted":
             deleted = envelope.post_deleted
-            await self._repo.delete_post(deleted.author_id, deleted.post_id, at)
+            batch.writes.append(functools.partial(repo.delete_post, deleted.author_id, deleted.post_id, at))
             batch.posts.pop(deleted.post_id, None)
             batch.deleted.append(deleted.post_id)
 
-    async def _profile(self, user: graph_pb2.User, at: int, batch: "_Batch") -> None:
+    def _profile(self, user: graph_pb2.User, at: int, batch: "_Batch") -> None:
         indexable = user.indexable if user.HasField("indexable") else True
-        before = await self._person(user.user_id)
+        before = self._people.get(user.user_id)
         person = Person(
             user.user_id,
             user.handle,
@@ -135,21 +159,21 @@ class SearchProjection:
             indexable,
             user.create_time.ToMilliseconds(),
         )
-        await self._repo.save_person(person, at)
+        batch.writes.append(functools.partial(self._repo.save_person, person, at))
         self._people[user.user_id] = person
         batch.people.add(user.user_id)
         if before is None or before.indexable != indexable:
             # Opted out or back in, or an account seen after its posts (another topic, another order).
             batch.authors.add(user.user_id)
 
-    async def _post_created(self, post: post_pb2.Post, at: int, batch: "_Batch") -> None:
+    def _post_created(self, post: post_pb2.Post, at: int, batch: "_Batch") -> None:
         stored = StoredPost(
             post.post_id, post.author_id, post.text, post.create_time.ToMilliseconds(), post.in_reply_to_post_id
         )
         # Written at the flush, concurrently: rows are written at their event's time, so a deletion later in the
         # batch wins whichever write lands first.
         batch.posts[post.post_id] = stored
-        batch.saves.append((stored, at))
+        batch.writes.append(functools.partial(self._repo.save_post, stored, at))
 
     async def _index_author(self, author_id: int, author: Person | None) -> None:
         before = None
@@ -160,34 +184,26 @@ class SearchProjection:
             await self._backend.index_posts([post_document(post, author) for post in page])
             before = page[-1].post_id
 
-    async def _person(self, user_id: int) -> Person | None:
-        if user_id not in self._people:
-            person = await self._repo.person(user_id)
-            if person is None:
-                return None
-            self._people[user_id] = person
-        return self._people[user_id]
-
     async def _flush(self, batch: "_Batch") -> None:
         """Write what the batch holds to the index, then commit (paced). Documents are made here, with each
         author as the batch left them."""
-        if batch.saves:
-            await asyncio.gather(*(self._repo.save_post(post, at) for post, at in batch.saves))
+        await asyncio.gather(*(write() for write in batch.writes))
         for post_id in await self._repo.deleted(list(batch.posts)):
             del batch.posts[post_id]
         if batch.deleted:
             await self._backend.delete_posts(batch.deleted)
-        for author_id in sorted(batch.authors):
-            author = await self._person(author_id)
-            if author is None or author.indexable:
-                await self._index_author(author_id, author)
-            else:
+        authors = [(author_id, self._people.get(author_id)) for author_id in sorted(batch.authors)]
+        for author_id, author in authors:
+            if author is not None and not author.indexable:
                 await self._backend.delete_posts_by_author(author_id)
+        await asyncio.gather(
+            *(self._index_author(a, author) for a, author in authors if author is None or author.indexable)
+        )
         documents = []
         for post in batch.posts.values():
             if post.author_id in batch.authors:
                 continue  # written just above, from posts_by_author
-            author = await self._person(post.author_id)
+            author = self._people.get(post.author_id)
             if author is None or author.indexable:
                 documents.append(post_document(post, author))
         await self._backend.index_posts(documents)
@@ -213,7 +229,8 @@ class _Batch:
 
     def __init__(self) -> None:
         self.posts: dict[int, StoredPost] = {}
-        self.saves: list[tuple[StoredPost, int]] = []
+        # Rows to write, each at its event's time (so concurrently, in any order).
+        self.writes: list[Callable[[], Awaitable[None]]] = []
         self.deleted: list[int] = []
         # People whose document changes (profile, followers), and authors whose posts are all indexed again or all
         # removed (their indexable changed, or their account arrived).
