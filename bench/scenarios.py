@@ -23,6 +23,7 @@ from cassandra.query import SimpleStatement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import baselines, edge
+from bench import search as search_phase
 from bench.load import Latencies, closed_loop, open_loop
 from bench.monitor import ResourceMonitor
 from bench.profiler import Profiler
@@ -94,6 +95,13 @@ class Plan:
     edge_follows: int = 10
     edge_rates: tuple[float, ...] = (25, 50, 100, 200)
     edge_seconds: float = 10
+    # Search (bench/search.py): the in-process index the query p99 is measured on, the people index of the
+    # typeahead p99, post-to-searchable's rate and duration, and queries through the service's API.
+    search_index_posts: int = 1_000_000
+    search_people: int = 100_000
+    search_fresh_rate: float = 100.0
+    search_fresh_seconds: float = 20.0
+    search_api_queries: int = 300
 
 
 PLANS = {
@@ -137,6 +145,10 @@ PLANS = {
         edge_people=20,
         edge_rates=(25, 50, 100),
         edge_seconds=3,
+        search_index_posts=20_000,
+        search_people=10_000,
+        search_fresh_seconds=5.0,
+        search_api_queries=100,
     ),  # fmt: skip
     # Read and mixed steps of 3 s: a 1 s step at 5/s had no arrival at all once in a while (e^-5).
     "smoke": Plan(
@@ -160,6 +172,11 @@ PLANS = {
         edge_follows=3,
         edge_rates=(10,),
         edge_seconds=3,
+        search_index_posts=2_000,
+        search_people=1_000,
+        search_fresh_rate=10.0,
+        search_fresh_seconds=1.5,
+        search_api_queries=10,
     ),  # fmt: skip
 }
 
@@ -305,6 +322,7 @@ class Bench:
                 await self._mixed()
                 await self._edge()
                 await self._rebuild()
+                await search_phase.run(self)
             finally:
                 await self.lag.stop()
                 self.session.shutdown()

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra" / "infra.sh"
 DATA_DIR = Path(os.environ.get("CHIRP_DATA_DIR", REPO / ".data"))
 # In start order: every service verifies credentials with identity's keys, and post asks graph.
-SERVICES = ("identity", "graph", "post", "timeline", "notification")
+SERVICES = ("identity", "graph", "post", "timeline", "notification", "search")
 # Served over HTTP, not gRPC: ready when `GET /health` answers 200. Started after the services it calls.
 EDGE = "edge"
 
@@ -81,6 +81,8 @@ class System:
             "CHIRP_CONFIG_DIR": str(self.secrets_dir / "config"),
             "CHIRP_REGISTRATIONS_OPEN": "true",
             "CHIRP_OAUTH_PASSWORD_GRANT": "true",
+            # The search index of this run (tantivy), removed with its data.
+            "CHIRP_SEARCH_INDEX_DIR": str(DATA_DIR / "search" / prefix),
         }
         self.settings = Settings(
             **{key.removeprefix("CHIRP_").lower(): value for key, value in self.env.items() if key.startswith("CHIRP_")}
@@ -95,7 +97,13 @@ class System:
         )
 
     def start(
-        self, name: str, *args: str, port: int | None = None, label: str | None = None, env: dict | None = None
+        self,
+        name: str,
+        *args: str,
+        port: int | None = None,
+        label: str | None = None,
+        env: dict | None = None,
+        timeout: float = 60,
     ) -> subprocess.Popen:
         """Start a service process and wait until it is SERVING (the edge: until /health answers). `port`, `label`
         and `env` run an extra instance."""
@@ -109,9 +117,9 @@ class System:
         )
         self.processes[label] = process
         if name == EDGE:
-            self.wait_http(f"http://127.0.0.1:{port or self.edge_port}/health", label)
+            self.wait_http(f"http://127.0.0.1:{port or self.edge_port}/health", label, timeout)
         else:
-            self.wait_serving(f"127.0.0.1:{port or self.ports[name]}", label)
+            self.wait_serving(f"127.0.0.1:{port or self.ports[name]}", label, timeout)
         return process
 
     @property
@@ -178,6 +186,7 @@ class System:
         expire)."""
         asyncio.run(_drop(self.settings))
         shutil.rmtree(self.secrets_dir, ignore_errors=True)
+        shutil.rmtree(self.settings.search_index_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=360,  # the edge phase adds about 25 s
+        timeout=420,  # the edge phase adds about 25 s, the search phase about as much
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = json.loads((tmp_path / "smoke.json").read_text())
@@ -48,7 +48,20 @@ def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
         compared = results["edge"][operation]
         assert compared["grpc_at_half"]["count"] > 0 and compared["http_at_half"]["count"] > 0, compared
         assert compared["http_at_half"]["errors"] == 0, compared["http_at_half"]["error_kinds"]
-    for process in ("kafka", "cassandra", "graph", "post", "timeline-api", "timeline-worker", "bench-client"):
+    found = results["search"]
+    assert found["catch_up"]["post_events"] > 0 and found["index_build"]["raw_add_rate"] > 0
+    assert found["queries_in_process"]["count"] > 0 and found["typeahead_in_process"]["count"] > 0
+    assert found["searchable"]["searchable"]["count"] > 0 and found["queries_api"]["posts"]["count"] > 0
+    for process in (
+        "kafka",
+        "cassandra",
+        "graph",
+        "post",
+        "timeline-api",
+        "timeline-worker",
+        "search",
+        "bench-client",
+    ):
         assert results["resources"][process]["peak_rss_mb"] > 0, process
     assert {goal["goal"] for goal in results["goals"]} and all(
         isinstance(goal["met"], bool) for goal in results["goals"]
