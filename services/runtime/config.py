@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     timeline_addr: str = "127.0.0.1:50053"
     notification_addr: str = "127.0.0.1:50054"
     identity_addr: str = "127.0.0.1:50055"
+    search_addr: str = "127.0.0.1:50056"
 
     # Port a server process listens on; 0 means the service's default port (the one in its *_addr above).
     grpc_port: int = 0
@@ -71,6 +72,14 @@ class Settings(BaseSettings):
     # A user who has not read their home timeline for this long is skipped by fan-out once
     # `chirp timeline sweep-inactive` has run; their home timeline is rebuilt on their next read.
     inactive_after_seconds: int = 30 * 86400
+
+    # Search: the backend ("tantivy", an index on this machine's disk, or "opensearch") and where tantivy keeps its
+    # index (one directory per version of the projection, v1, v2, ...). The tantivy index is for one machine: run
+    # the search service as one process (role all).
+    search_backend: str = "tantivy"
+    search_index_dir: str = ".data/search"
+    # Relevance sort: how fast the recency boost fades (a post this old gets half the boost of a new one).
+    search_recency_half_life_hours: float = 24.0
 
     # Attempts at an event that fails by itself (not an outage) before it goes to the dead-letter topic.
     projection_max_attempts: int = 5
