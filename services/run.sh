@@ -16,6 +16,10 @@ ALL=(identity graph post timeline notification)
 # (both off by default, and in the production overlay).
 export CHIRP_REGISTRATIONS_OPEN=${CHIRP_REGISTRATIONS_OPEN:-true}
 export CHIRP_OAUTH_PASSWORD_GRANT=${CHIRP_OAUTH_PASSWORD_GRANT:-true}
+# Search on OpenSearch (make up SEARCH=opensearch): the node infra/infra.sh runs, unless the environment names another.
+if [[ ${CHIRP_SEARCH_BACKEND:-tantivy} == opensearch ]]; then
+  export CHIRP_OPENSEARCH_URL=${CHIRP_OPENSEARCH_URL:-http://127.0.0.1:${CHIRP_OPENSEARCH_PORT:-9200}}
+fi
 
 say() { printf 'services: %s\n' "$*"; }
 
