@@ -40,8 +40,8 @@ class GraphRepository:
 
     async def get_user(self, user_id: int) -> User | None:
         rows = await self._db.execute(
-            f"SELECT user_id, handle, display_name, create_time, bio, update_time, indexable FROM {self._ks}.users WHERE "
-            "user_id = ?",
+            f"SELECT user_id, handle, display_name, create_time, bio, update_time, indexable FROM {self._ks}.users "
+            "WHERE user_id = ?",
             (user_id,),
         )
         return _user(rows[0]) if rows else None

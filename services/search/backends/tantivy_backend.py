@@ -11,6 +11,7 @@ import asyncio
 import math
 import os
 import re
+import time
 from collections.abc import Sequence
 
 import tantivy
@@ -31,6 +32,7 @@ from services.search.backends.base import (
 from services.search.domain import Author, Clause, Language, Match, Not, Or
 
 TERMS_TOKENIZER = "chirp_terms"
+OPEN_WAIT_SECONDS = 30
 # The recency boost is applied to this many of the best BM25 matches (at least offset + limit of them).
 RESCORED = 200
 # Writer memory (split across its threads) and threads: the search service shares a small machine.
@@ -112,9 +114,18 @@ class TantivyBackend:
         return self._people
 
     async def open(self) -> None:
-        if self._posts is None:
-            self._posts = await asyncio.to_thread(_Index, os.path.join(self.path, "posts"), _posts_schema())
-            self._people = await asyncio.to_thread(_Index, os.path.join(self.path, "people"), _people_schema())
+        """Opens both indexes for writing. Another process holding the writer lock (a rebuild handing over to the
+        service) is waited for, up to OPEN_WAIT_SECONDS."""
+        deadline = time.monotonic() + OPEN_WAIT_SECONDS
+        while self._posts is None:
+            try:
+                self._posts = await asyncio.to_thread(_Index, os.path.join(self.path, "posts"), _posts_schema())
+                self._people = await asyncio.to_thread(_Index, os.path.join(self.path, "people"), _people_schema())
+            except ValueError as error:
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise
+                self._posts = None
+                await asyncio.sleep(0.5)
 
     async def close(self) -> None:
         async with self._lock:
