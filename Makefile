@@ -14,7 +14,7 @@ RUN := services/run.sh
 LINTED := services tests bench tools
 # The search backend of `make up` (and `make bench`): tantivy, an index on this machine's disk, or opensearch, a
 # local OpenSearch node that `make up SEARCH=opensearch` starts beside Kafka and Cassandra (infra/README.md).
-SEARCH ?= tantivy
+SEARCH ?= $(or $(CHIRP_SEARCH_BACKEND),tantivy)
 ifeq ($(SEARCH),opensearch)
 SEARCH_INFRA := kafka cassandra opensearch
 else ifeq ($(SEARCH),tantivy)
@@ -22,6 +22,9 @@ SEARCH_INFRA := kafka cassandra
 else
 $(error SEARCH must be tantivy or opensearch, not '$(SEARCH)')
 endif
+# Where the services and the bench reach OpenSearch: the local node unless the environment names another.
+CHIRP_OPENSEARCH_URL ?= http://127.0.0.1:$(or $(CHIRP_OPENSEARCH_PORT),9200)
+SEARCH_ENV := CHIRP_SEARCH_BACKEND=$(SEARCH) CHIRP_OPENSEARCH_URL=$(CHIRP_OPENSEARCH_URL)
 # Every lock is resolved for Python 3.11 with hashes; `make lock LOCK_FLAGS=--upgrade` moves the pins that
 # pyproject.toml leaves free (uv otherwise keeps the ones already in the lock).
 LOCK_FLAGS ?=
@@ -84,7 +87,7 @@ setup: install infra ## everything `up` needs before services start: topics and 
 	$(BIN)/chirp admin setup
 
 up: setup ## set up everything, start all services, load the demo network, show a home timeline (SEARCH=opensearch)
-	CHIRP_SEARCH_BACKEND=$(SEARCH) $(RUN) start
+	$(SEARCH_ENV) $(RUN) start
 	$(BIN)/chirp status --wait 60
 	$(BIN)/chirp demo load
 	$(BIN)/chirp demo show
@@ -116,12 +119,13 @@ test-e2e: install require ## end-to-end tests only, on the real Kafka and Cassan
 
 .PHONY: help protos install lock lint docs require infra setup up down clean test test-unit test-integration test-e2e
 
+# SEARCH=opensearch runs the search phase on OpenSearch (after `make up SEARCH=opensearch`), to compare the backends.
 bench: install ## benchmark with same-run baselines, < 15 min, after `make up`: bench/results/latest.{md,json,png}
-	@$(INFRA) status >/dev/null || { echo "Kafka and Cassandra are not running: run 'make up' first"; exit 1; }
-	$(BIN)/python -m bench run --mode full
+	@$(INFRA) status $(SEARCH_INFRA) >/dev/null || { echo "$(SEARCH_INFRA) not all running: run 'make up SEARCH=$(SEARCH)' first"; exit 1; }
+	$(SEARCH_ENV) $(BIN)/python -m bench run --mode full
 
 bench-quick: install ## the same benchmark, small and short (< 3 min): bench/results/quick.{md,json,png}
-	@$(INFRA) status >/dev/null || { echo "Kafka and Cassandra are not running: run 'make up' first"; exit 1; }
-	$(BIN)/python -m bench run --mode quick
+	@$(INFRA) status $(SEARCH_INFRA) >/dev/null || { echo "$(SEARCH_INFRA) not all running: run 'make up SEARCH=$(SEARCH)' first"; exit 1; }
+	$(SEARCH_ENV) $(BIN)/python -m bench run --mode quick
 
 .PHONY: bench bench-quick

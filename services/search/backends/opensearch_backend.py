@@ -1,8 +1,8 @@
 """The OpenSearch backend, for a deployment that outgrows one machine: two indices per version of the projection,
 `<keyspace_prefix>_search_v<version>_posts` and `..._people`, on an OpenSearch 2.x cluster (CHIRP_OPENSEARCH_URL).
-A rebuild writes the next version's indices beside the serving ones; the aliases `<keyspace_prefix>_search_posts`
-and `..._people` follow the version the projection serves (an operator's handle: the service itself reads a version's
-indices by name).
+A rebuild (`chirp projections rebuild search`) writes the next version's indices beside the serving ones, and reads
+switch to them with the projection's serving version; the old version's indices stay until an operator deletes them
+(DELETE /<keyspace_prefix>_search_v1_*), as the old version's keyspace does.
 
 It ranks what tantivy ranks (services/search/backends/tantivy_backend.py), the same way:
 - Documents and queries arrive analyzed by services/text/terms.py; `terms` is indexed with a whitespace tokenizer and
@@ -42,8 +42,10 @@ from services.search.backends.base import (
 from services.search.domain import Author, Clause, Language, Match, Not, Or
 
 TERMS_ANALYZER = "chirp_terms"
-# Documents per bulk request, and how often a bulk item the cluster rejected for load (429) is tried again.
+# Documents per bulk request, requests in flight at once (a large batch: the bench's build, a rebuild), and how
+# often a bulk item the cluster rejected for load (429) is tried again.
 BULK_DOCUMENTS = 1000
+BULK_IN_FLIGHT = 2
 BULK_ATTEMPTS = 5
 # Name matches weigh this much more than bio matches (as in tantivy).
 NAME_BOOST = 3.0
@@ -59,11 +61,6 @@ def index_names(prefix: str, version: int) -> tuple[str, str]:
     """The posts and people indices of one version (OpenSearch index names are lower-case)."""
     base = f"{prefix.lower()}_search_v{version}"
     return f"{base}_posts", f"{base}_people"
-
-
-def alias_names(prefix: str) -> tuple[str, str]:
-    """The aliases that point at the serving version's posts and people indices."""
-    return f"{prefix.lower()}_search_posts", f"{prefix.lower()}_search_people"
 
 
 def _index_settings(settings: Settings) -> dict:
@@ -280,6 +277,15 @@ def client_for(settings: Settings) -> AsyncOpenSearch:
     return AsyncOpenSearch(hosts=hosts, **options)
 
 
+async def drop_all(settings: Settings) -> None:
+    """Delete every version's indices of settings.keyspace_prefix (what a test run or a bench run leaves)."""
+    client = client_for(settings)
+    try:
+        await client.indices.delete(index=f"{settings.keyspace_prefix.lower()}_search_v*", ignore_unavailable=True)
+    finally:
+        await client.close()
+
+
 class OpenSearchBackend:
     def __init__(self, settings: Settings, version: int) -> None:
         self.settings = settings
@@ -344,15 +350,6 @@ class OpenSearchBackend:
             await self._client.close()
             self._client = None
 
-    async def serve(self) -> None:
-        """Point the aliases at this version's indices (one atomic change): what a finished rebuild does."""
-        posts_alias, people_alias = alias_names(self.settings.keyspace_prefix)
-        actions = []
-        for alias, index in ((posts_alias, self.posts_index), (people_alias, self.people_index)):
-            actions.append({"remove": {"index": "*", "alias": alias, "must_exist": False}})
-            actions.append({"add": {"index": index, "alias": alias}})
-        await self.client.indices.update_aliases(body={"actions": actions})
-
     async def drop(self) -> None:
         """Delete this version's indices (a retired version, or a test's)."""
         await self.client.indices.delete(index=f"{self.posts_index},{self.people_index}", ignore_unavailable=True)
@@ -361,33 +358,46 @@ class OpenSearchBackend:
     # Writes.
 
     async def _bulk(self, index: str, actions: list[tuple[dict, dict | None]]) -> None:
-        """Send (action, source) pairs in requests of BULK_DOCUMENTS, trying rejected items again with a backoff."""
-        for start in range(0, len(actions), BULK_DOCUMENTS):
-            pending = actions[start : start + BULK_DOCUMENTS]
-            for attempt in range(BULK_ATTEMPTS):
-                body: list[dict] = []
-                for action, source in pending:
-                    body.append(action)
-                    if source is not None:
-                        body.append(source)
-                answer = await self.client.bulk(body=body, index=index)
-                self._dirty.add(index)
-                if not answer["errors"]:
-                    break
-                retry = []
-                for (action, source), item in zip(pending, answer["items"], strict=True):
-                    kind, result = next(iter(item.items()))
-                    status = result.get("status", 200)
-                    if status < 300 or (kind == "delete" and status == 404):
-                        continue
-                    if status == 429 and attempt + 1 < BULK_ATTEMPTS:
-                        retry.append((action, source))
-                        continue
-                    raise OpenSearchError(f"{kind} of {result.get('_id')} in {index} failed: {result.get('error')}")
-                if not retry:
-                    break
-                pending = retry
-                await asyncio.sleep(0.1 * 2**attempt)
+        """Send (action, source) pairs in requests of BULK_DOCUMENTS, BULK_IN_FLIGHT at a time (a batch names each
+        document once, so their order does not matter)."""
+        chunks = [actions[start : start + BULK_DOCUMENTS] for start in range(0, len(actions), BULK_DOCUMENTS)]
+        if len(chunks) == 1:
+            await self._bulk_request(index, chunks[0])
+            return
+        slots = asyncio.Semaphore(BULK_IN_FLIGHT)
+
+        async def send(chunk: list[tuple[dict, dict | None]]) -> None:
+            async with slots:
+                await self._bulk_request(index, chunk)
+
+        await asyncio.gather(*(send(chunk) for chunk in chunks))
+
+    async def _bulk_request(self, index: str, pending: list[tuple[dict, dict | None]]) -> None:
+        """One bulk request, trying the items the cluster rejected for load (429) again with a backoff."""
+        for attempt in range(BULK_ATTEMPTS):
+            body: list[dict] = []
+            for action, source in pending:
+                body.append(action)
+                if source is not None:
+                    body.append(source)
+            answer = await self.client.bulk(body=body, index=index)
+            self._dirty.add(index)
+            if not answer["errors"]:
+                break
+            retry = []
+            for (action, source), item in zip(pending, answer["items"], strict=True):
+                kind, result = next(iter(item.items()))
+                status = result.get("status", 200)
+                if status < 300 or (kind == "delete" and status == 404):
+                    continue
+                if status == 429 and attempt + 1 < BULK_ATTEMPTS:
+                    retry.append((action, source))
+                    continue
+                raise OpenSearchError(f"{kind} of {result.get('_id')} in {index} failed: {result.get('error')}")
+            if not retry:
+                break
+            pending = retry
+            await asyncio.sleep(0.1 * 2**attempt)
 
     async def index_posts(self, posts: Sequence[PostDocument]) -> None:
         if posts:
