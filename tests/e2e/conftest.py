@@ -9,8 +9,13 @@ from tests.search.opensearch import opensearch_url  # noqa: F401
 def pytest_collection_modifyitems(session, config, items):
     """Boot the session's OpenSearch node in the background now if any collected test will use it, so it starts
     while the tests before those run."""
-    if any(getattr(item, "callspec", None) and item.callspec.params.get("backend") == "opensearch" for item in items):
+    if any(uses_opensearch(item) for item in items):
         opensearch.launch()
+
+
+def uses_opensearch(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return "opensearch_url" in item.fixturenames or bool(callspec and callspec.params.get("backend") == "opensearch")
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -19,6 +19,7 @@ projection calls it after each batch), and the index's own refresh_interval (1 s
 """
 
 import asyncio
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -53,6 +54,9 @@ NAME_BOOST = 3.0
 PREFIX_CHARS = (1, 15)
 # The version of the mappings below, kept in each index's _meta.
 MAPPING_VERSION = 1
+
+# opensearch-py logs every request at INFO: a line per bulk, refresh and search. Warnings and errors still show.
+logging.getLogger("opensearch").setLevel(logging.WARNING)
 
 _POST_SOURCE = ["post_id", "author_id", "time", "author", "text", "terms", "lang"]
 
