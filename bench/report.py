@@ -264,7 +264,8 @@ def _search_figures(results: dict) -> str:
             f"**Search (issue 12), on {found.get('backend', 'tantivy')}**",
             "",
             f"- Catch-up: the search service, started last, indexed the run's {catch_up['post_events']:,} post events "
-            f"(and every graph event) in {catch_up['seconds']} s: {catch_up['post_events_per_second']:g} posts/s "
+            f"(and every graph event) in {catch_up['seconds']} s ({catch_up.get('seconds_with_start', '?')} s with "
+            f"its start): {catch_up['post_events_per_second']:g} posts/s "
             f"through Kafka, the projection and the index. The analyzer alone: {found['analyzer_posts_per_second']:g} "
             "posts/s on one core.",
             f"- Index build (from the bench process, {found.get('backend', 'tantivy')}, pre-analyzed synthetic posts): "

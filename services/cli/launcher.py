@@ -93,7 +93,13 @@ class System:
         )
 
     def start(
-        self, name: str, *args: str, port: int | None = None, label: str | None = None, env: dict | None = None
+        self,
+        name: str,
+        *args: str,
+        port: int | None = None,
+        label: str | None = None,
+        env: dict | None = None,
+        timeout: float = 60,
     ) -> subprocess.Popen:
         """Start a service process and wait until it is SERVING. `port`, `label` and `env` run an extra instance."""
         label = label or name
@@ -103,7 +109,7 @@ class System:
             [sys.executable, "-m", f"services.{name}", *args], env=env, cwd=REPO, stdout=log, stderr=log
         )
         self.processes[label] = process
-        self.wait_serving(f"127.0.0.1:{port or self.ports[name]}", label)
+        self.wait_serving(f"127.0.0.1:{port or self.ports[name]}", label, timeout)
         return process
 
     def wait_serving(self, address: str, label: str, timeout: float = 60) -> None:

@@ -194,6 +194,9 @@ class SearchProjection:
         if batch.people:
             people = await self._repo.people(sorted(batch.people))
             counts = await asyncio.gather(*(self._repo.follower_count(user_id) for user_id in people))
+            await asyncio.gather(
+                *(self._repo.save_follower_count(user_id, n) for user_id, n in zip(people, counts, strict=True))
+            )
             await self._backend.index_people(
                 [person_document(person, count) for person, count in zip(people.values(), counts, strict=True)]
             )

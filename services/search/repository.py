@@ -20,6 +20,7 @@ class Person:
     bio: str
     indexable: bool
     create_time_ms: int
+    follower_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class SearchRepository:
 
     async def person(self, user_id: int) -> Person | None:
         rows = await self._db.execute(
-            f"SELECT user_id, handle, display_name, bio, indexable, create_time FROM {self._ks}.users "
+            f"SELECT user_id, handle, display_name, bio, indexable, create_time, follower_count FROM {self._ks}.users "
             "WHERE user_id = ?",
             (user_id,),
         )
@@ -71,6 +72,7 @@ class SearchRepository:
             row.bio or "",
             row.indexable is not False,
             int(created.timestamp() * 1000),
+            row.follower_count or 0,
         )
 
     async def people(self, user_ids: list[int]) -> dict[int, Person]:
@@ -84,6 +86,10 @@ class SearchRepository:
         else:
             cql = f"DELETE FROM {self._ks}.followers USING TIMESTAMP ? WHERE followee_id = ? AND follower_id = ?"
             await self._db.execute(cql, (at, followee_id, follower_id))
+
+    async def save_follower_count(self, user_id: int, count: int) -> None:
+        """Written without an event's time: it is a count of `followers` as it stands, recounted on each change."""
+        await self._db.execute(f"UPDATE {self._ks}.users SET follower_count = ? WHERE user_id = ?", (count, user_id))
 
     async def follower_count(self, user_id: int) -> int:
         rows = await self._db.execute(

@@ -165,9 +165,10 @@ class SearchService:
         more = len(hits) > limit
         hits = hits[:limit]
         people = await repo.people([hit.user_id for hit in hits])
-        counts = {user_id: await repo.follower_count(user_id) for user_id in people}
         return [
-            PersonResult(people[hit.user_id], counts[hit.user_id], hit.score) for hit in hits if hit.user_id in people
+            PersonResult(people[hit.user_id], people[hit.user_id].follower_count, hit.score)
+            for hit in hits
+            if hit.user_id in people
         ], more
 
     async def hashtags(self, prefix: str, limit: int) -> list[HashtagCount]:

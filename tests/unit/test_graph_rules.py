@@ -109,6 +109,8 @@ def test_without_a_block_either_way_anyone_may_follow():
 def test_a_profile_update_changes_only_the_fields_it_is_given():
     assert updated_profile(ADA, "Countess", None, CLASSIC) == replace(ADA, display_name="Countess")
     assert updated_profile(ADA, None, "", CLASSIC) == replace(ADA, bio="")
+    # Opting out of search alone is an update of its own.
+    assert ADA.indexable and updated_profile(ADA, None, None, CLASSIC, False) == replace(ADA, indexable=False)
 
 
 def test_a_profile_update_that_changes_nothing_is_refused():
