@@ -44,6 +44,7 @@ from services.text.terms import analyze
 
 if TYPE_CHECKING:
     from bench.scenarios import Bench
+    from services.runtime.config import Settings
 
 VOCABULARY = 50_000
 TERMS_PER_POST = 14
@@ -344,3 +345,68 @@ async def _api_queries(bench: "Bench", api, rng: random.Random) -> dict:
             people.failed(error)
     posts.seconds = people.seconds = time.monotonic() - began
     return {"posts": posts.summary(), "typeahead": people.summary()}
+
+
+async def compare_backends(names: list[str], posts: int, people: int, base: "Settings") -> dict:
+    """Steps 2 and 3 alone, on each backend in turn, with the same synthetic posts, people and queries (the same
+    seed) for each: `python -m bench search-backends`. Needs no service, Kafka or Cassandra; OpenSearch at
+    CHIRP_OPENSEARCH_URL, in indices of this run's own (deleted afterwards)."""
+    figures: dict = {"posts": posts, "people": people, "backends": {}}
+    for name in names:
+        folder = DATA_DIR / "bench-search" / uuid.uuid4().hex[:8]
+        settings = base.model_copy(
+            update={
+                "search_backend": name,
+                "search_index_dir": str(folder),
+                "keyspace_prefix": f"benchcompare{uuid.uuid4().hex[:8]}",
+            }
+        )
+        backend = backend_for(settings, 1)
+        await backend.open()
+        rng = random.Random(7)
+        now_ms = int(time.time() * 1000)
+        try:
+            build = await build_index(backend, posts, rng, now_ms)
+            words = build.pop("words")
+            figures["backends"][name] = {
+                "index_build": build,
+                "queries": await query_latencies(backend, words, rng, now_ms),
+                "typeahead": await typeahead_latencies(backend, people, rng),
+                "index_stats": (await backend.stats()).details,
+            }
+        finally:
+            drop = getattr(backend, "drop", None)
+            if drop is not None:
+                await drop()
+            await backend.close()
+            shutil.rmtree(folder, ignore_errors=True)
+    return figures
+
+
+def compare_table(figures: dict) -> str:
+    """The markdown table of compare_backends' figures, a column per backend."""
+    names = list(figures["backends"])
+    rows = [
+        ("raw add rate (docs/s)", lambda f: f["index_build"]["raw_add_rate"]),
+        ("build (s)", lambda f: f["index_build"]["seconds"]),
+        ("query p50 (ms)", lambda f: f["queries"]["p50_ms"]),
+        ("query p99 (ms)", lambda f: f["queries"]["p99_ms"]),
+        ("query max (ms)", lambda f: f["queries"]["max_ms"]),
+        ("typeahead p50 (ms)", lambda f: f["typeahead"]["p50_ms"]),
+        ("typeahead p99 (ms)", lambda f: f["typeahead"]["p99_ms"]),
+    ]
+    lines = [
+        f"**Search backends on {figures['posts']:,} posts and {figures['people']:,} people (in process)**",
+        "",
+        "| figure | " + " | ".join(names) + " |",
+        "| --- | " + " | ".join("---:" for _ in names) + " |",
+    ]
+    for label, value in rows:
+        lines.append(f"| {label} | " + " | ".join(str(value(figures["backends"][n])) for n in names) + " |")
+    kinds = sorted({k for n in names for k in figures["backends"][n]["queries"].get("by_kind", {})})
+    for kind in kinds:
+        cells = [
+            str(figures["backends"][n]["queries"].get("by_kind", {}).get(kind, {}).get("p99_ms", "")) for n in names
+        ]
+        lines.append(f"| query p99, {kind} (ms) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
