@@ -19,12 +19,14 @@ projection calls it after each batch), and the index's own refresh_interval (1 s
 """
 
 import asyncio
+import functools
 import logging
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as ClientConnectionError
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 from services.runtime.config import Settings
@@ -52,6 +54,9 @@ BULK_ATTEMPTS = 5
 NAME_BOOST = 3.0
 # Typeahead: prefixes of this many characters are indexed as terms of their own (longer ones are expanded).
 PREFIX_CHARS = (1, 15)
+# How deep `from` + `size` may page (OpenSearch's index.max_result_window): relevance pages by offset, and a page
+# past this is empty rather than an error. Latest pages with search_after, which has no such limit.
+MAX_RESULT_WINDOW = 10_000
 # The version of the mappings below, kept in each index's _meta.
 MAPPING_VERSION = 1
 
@@ -183,6 +188,7 @@ def posts_body(search: PostSearch) -> dict:
     }
     body["sort"] = [{"_score": "desc"}, {"post_id": "desc"}]
     body["from"] = search.offset
+    body["size"] = max(0, min(search.limit, MAX_RESULT_WINDOW - search.offset))
     # Sorting on _score plus a field: the scores are still wanted in the hits.
     body["track_scores"] = True
     return body
@@ -201,7 +207,7 @@ def people_body(search: PeopleSearch) -> dict | None:
     scored = {"bool": {"must": must, "should": should, "must_not": must_not}}
     return {
         "_source": False,
-        "size": search.limit,
+        "size": max(0, min(search.limit, MAX_RESULT_WINDOW - search.offset)),
         "from": search.offset,
         "query": {
             "function_score": {
@@ -268,6 +274,34 @@ class OpenSearchError(RuntimeError):
     """OpenSearch refused a write (the message says which document and why)."""
 
 
+class OpenSearchUnavailable(ConnectionError):
+    """The cluster is not answering, or not yet (unreachable, timed out, overloaded, its shards not started). A
+    builtin ConnectionError, so services/runtime/outages.py counts it as an outage: the projection waits and tries
+    the same batch again instead of dead-lettering it, and the API answers UNAVAILABLE."""
+
+
+# What the cluster answers while it is down for a moment: too many requests, a gateway or shards not ready.
+_UNAVAILABLE_STATUSES = {429, 502, 503, 504}
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _outages_are_unavailable(method: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
+    @functools.wraps(method)
+    async def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await method(*args, **kwargs)
+        except ClientConnectionError as error:  # refused, reset, timed out (opensearch-py retried it already)
+            raise OpenSearchUnavailable(f"OpenSearch is not answering: {error}") from error
+        except TransportError as error:
+            if error.status_code in _UNAVAILABLE_STATUSES:
+                raise OpenSearchUnavailable(f"OpenSearch is not ready: {error}") from error
+            raise
+
+    return guarded
+
+
 def client_for(settings: Settings) -> AsyncOpenSearch:
     """An async client of the cluster CHIRP_OPENSEARCH_URL names, with its credentials if any."""
     hosts = [url.strip() for url in settings.opensearch_url.split(",") if url.strip()]
@@ -281,6 +315,7 @@ def client_for(settings: Settings) -> AsyncOpenSearch:
     return AsyncOpenSearch(hosts=hosts, **options)
 
 
+@_outages_are_unavailable
 async def drop_all(settings: Settings) -> None:
     """Delete every version's indices of settings.keyspace_prefix (what a test run or a bench run leaves)."""
     client = client_for(settings)
@@ -308,6 +343,7 @@ class OpenSearchBackend:
         assert self._client is not None, "open() the backend first"
         return self._client
 
+    @_outages_are_unavailable
     async def open(self) -> None:
         if self._client is not None:
             return
@@ -345,6 +381,7 @@ class OpenSearchBackend:
             return False
         return True
 
+    @_outages_are_unavailable
     async def close(self) -> None:
         if self._client is None:
             return
@@ -354,6 +391,7 @@ class OpenSearchBackend:
             await self._client.close()
             self._client = None
 
+    @_outages_are_unavailable
     async def drop(self) -> None:
         """Delete this version's indices (a retired version, or a test's)."""
         await self.client.indices.delete(index=f"{self.posts_index},{self.people_index}", ignore_unavailable=True)
@@ -394,7 +432,9 @@ class OpenSearchBackend:
                 status = result.get("status", 200)
                 if status < 300 or (kind == "delete" and status == 404):
                     continue
-                if status == 429 and attempt + 1 < BULK_ATTEMPTS:
+                if status == 429:
+                    if attempt + 1 == BULK_ATTEMPTS:
+                        raise OpenSearchUnavailable(f"OpenSearch keeps rejecting writes to {index} for load (429)")
                     retry.append((action, source))
                     continue
                 raise OpenSearchError(f"{kind} of {result.get('_id')} in {index} failed: {result.get('error')}")
@@ -403,14 +443,17 @@ class OpenSearchBackend:
             pending = retry
             await asyncio.sleep(0.1 * 2**attempt)
 
+    @_outages_are_unavailable
     async def index_posts(self, posts: Sequence[PostDocument]) -> None:
         if posts:
             await self._bulk(self.posts_index, [({"index": {"_id": str(p.post_id)}}, _post_source(p)) for p in posts])
 
+    @_outages_are_unavailable
     async def delete_posts(self, post_ids: Sequence[int]) -> None:
         if post_ids:
             await self._bulk(self.posts_index, [({"delete": {"_id": str(post_id)}}, None) for post_id in post_ids])
 
+    @_outages_are_unavailable
     async def delete_posts_by_author(self, author_id: int) -> None:
         # _delete_by_query sees what the last refresh made visible: refresh first, or the author's newest posts
         # would stay.
@@ -424,15 +467,18 @@ class OpenSearchBackend:
         )
         self._dirty.add(self.posts_index)
 
+    @_outages_are_unavailable
     async def index_people(self, people: Sequence[PersonDocument]) -> None:
         if people:
             actions = [({"index": {"_id": str(p.user_id)}}, _person_source(p)) for p in people]
             await self._bulk(self.people_index, actions)
 
+    @_outages_are_unavailable
     async def delete_people(self, user_ids: Sequence[int]) -> None:
         if user_ids:
             await self._bulk(self.people_index, [({"delete": {"_id": str(user_id)}}, None) for user_id in user_ids])
 
+    @_outages_are_unavailable
     async def refresh(self) -> None:
         if self._dirty:
             await self._refresh(sorted(self._dirty))
@@ -444,8 +490,12 @@ class OpenSearchBackend:
 
     # Reads.
 
+    @_outages_are_unavailable
     async def search_posts(self, search: PostSearch) -> PostHits:
-        answer = await self.client.search(index=self.posts_index, body=posts_body(search))
+        body = posts_body(search)
+        if body["size"] == 0:
+            return PostHits([], 0)
+        answer = await self.client.search(index=self.posts_index, body=body)
         hits = []
         for hit in answer["hits"]["hits"]:
             source = hit["_source"]
@@ -464,13 +514,15 @@ class OpenSearchBackend:
             )
         return PostHits(hits, max(len(hits), answer["hits"]["total"]["value"]))
 
+    @_outages_are_unavailable
     async def search_people(self, search: PeopleSearch) -> list[PersonHit]:
         body = people_body(search)
-        if body is None:
+        if body is None or body["size"] == 0:
             return []
         answer = await self.client.search(index=self.people_index, body=body)
         return [PersonHit(int(hit["_id"]), float(hit.get("_score") or 0.0)) for hit in answer["hits"]["hits"]]
 
+    @_outages_are_unavailable
     async def hashtags(self, prefix: str, limit: int) -> list[HashtagCount]:
         if limit <= 0:
             return []
@@ -478,6 +530,7 @@ class OpenSearchBackend:
         buckets = answer["aggregations"]["tags"]["buckets"]
         return [HashtagCount(bucket["key"], bucket["doc_count"]) for bucket in buckets][:limit]
 
+    @_outages_are_unavailable
     async def stats(self) -> BackendStats:
         posts = await self.client.count(index=self.posts_index)
         people = await self.client.count(index=self.people_index)
