@@ -394,20 +394,21 @@ mb() {  # mb 512m|1g -> 512|1024
 }
 
 # OpenSearch's home (lib/, modules/, plugins/) is the jars folder itself, laid out by fetch and shared read-only by
-# every instance; its config, data, temporary files and gc-free log live in $DATA_DIR/opensearch and $LOG_DIR.
+# every instance; its config, data and temporary files live in $DATA_DIR/opensearch, its log in $LOG_DIR.
+#
+# As root the node runs as CHIRP_OPENSEARCH_USER (OpenSearch refuses root). When that user cannot reach the data
+# folder or the jars (a folder above them that only root may enter: /root, a mkdtemp folder), the node runs from a
+# folder it can reach instead, opensearch_stage: the home hard-linked (or copied) there, the node's files beside it,
+# and $LOG_DIR/opensearch.log a link to its log. `clean` deletes it too.
+opensearch_stage() { echo "${TMPDIR:-/tmp}/chirp-opensearch-$(printf '%s' "$DATA_DIR" | cksum | awk '{print $1}')"; }
+
 start_opensearch() {
-  local odir=$DATA_DIR/opensearch home=$JARS_DIR/opensearch conf heap log user uid gid
-  conf=$odir/config
-  mkdir -p "$conf" "$odir/data" "$odir/tmp" "$LOG_DIR"
+  local odir=$DATA_DIR/opensearch home=$JARS_DIR/opensearch logs=$LOG_DIR conf heap log user uid gid stage
   [[ -d $home/lib && -d $home/modules ]] ||
     die "opensearch: $home is not a laid-out home (run: infra/infra.sh clean opensearch --all && infra/infra.sh fetch opensearch)"
-  # Paths go into single-quoted YAML scalars: double any single quote.
-  render "$INFRA_DIR/opensearch/opensearch.yml" "$conf/opensearch.yml" \
-    "DATA_DIR=${odir//\'/\'\'}/data" "LOG_DIR=${LOG_DIR//\'/\'\'}" \
-    "HTTP_PORT=$OPENSEARCH_PORT" "TRANSPORT_PORT=$OPENSEARCH_TRANSPORT_PORT"
-  cp "$INFRA_DIR/opensearch/log4j2.properties" "$conf/log4j2.properties"
+  mkdir -p "$odir" "$LOG_DIR"
   log=$(comp_log opensearch)
-  : >"$log"
+  rm -f "$log"
   LAUNCH_AS=()
   if ((EUID == 0)); then
     # OpenSearch will not run as root ("can not run opensearch as root"). As root this script runs it as
@@ -417,11 +418,40 @@ start_opensearch() {
     ((uid != 0)) || die "opensearch: CHIRP_OPENSEARCH_USER=$user is root; OpenSearch refuses to run as root"
     gid=$(id -g "$user")
     command -v setpriv >/dev/null 2>&1 || die "opensearch: setpriv not found (apt-get install util-linux), needed to run OpenSearch as $user"
+    LAUNCH_AS=(setpriv --reuid="$uid" --regid="$gid" --init-groups --)
+    if ! "${LAUNCH_AS[@]}" test -x "$odir" -a -x "$LOG_DIR" -a -r "$home/lib" -a -x "$home/lib"; then
+      stage=$(opensearch_stage)
+      say "opensearch: $user cannot reach $odir or $home (a folder above them is closed to it): running from $stage"
+      mkdir -p "$stage"
+      chmod 755 "$stage"
+      if [[ ! -f $stage/home/.fetched || $(<"$stage/home/.fetched") != "$(<"$home/.fetched")" ]]; then
+        rm -rf "$stage/home"
+        cp -al "$home" "$stage/home" 2>/dev/null || { rm -rf "$stage/home" && cp -a "$home" "$stage/home"; }
+      fi
+      home=$stage/home
+      odir=$stage/node
+      logs=$stage/logs
+      mkdir -p "$logs"
+      if [[ -f $logs/opensearch.log ]]; then mv -f "$logs/opensearch.log" "$logs/opensearch.log.prev"; fi
+      : >"$logs/opensearch.log"
+      ln -sfn "$logs/opensearch.log" "$log"
+      if [[ -L $log.prev ]]; then ln -sfn "$logs/opensearch.log.prev" "$log.prev"; fi
+      log=$logs/opensearch.log
+    fi
+  fi
+  conf=$odir/config
+  mkdir -p "$conf" "$odir/data" "$odir/tmp"
+  # Paths go into single-quoted YAML scalars: double any single quote.
+  render "$INFRA_DIR/opensearch/opensearch.yml" "$conf/opensearch.yml" \
+    "DATA_DIR=${odir//\'/\'\'}/data" "LOG_DIR=${logs//\'/\'\'}" \
+    "HTTP_PORT=$OPENSEARCH_PORT" "TRANSPORT_PORT=$OPENSEARCH_TRANSPORT_PORT"
+  cp "$INFRA_DIR/opensearch/log4j2.properties" "$conf/log4j2.properties"
+  [[ -f $log ]] || : >"$log"
+  if ((EUID == 0)); then
     if [[ $(stat -c %u "$odir") != "$uid" || $(stat -c %u "$odir/data") != "$uid" ]]; then chown -R "$uid:$gid" "$odir"; fi
     chown "$uid:$gid" "$conf" "$conf"/* "$odir/tmp" "$log"
-    LAUNCH_AS=(setpriv --reuid="$uid" --regid="$gid" --init-groups --)
     if ! "${LAUNCH_AS[@]}" test -r "$home/lib" -a -x "$home/lib" -a -w "$odir/data" -a -w "$log"; then
-      die "opensearch: user $user cannot read $home or write $odir (every folder above them must be searchable by it: chmod o+x)"
+      die "opensearch: user $user cannot read $home or write $odir and $log"
     fi
   fi
   read_jvm_options "$INFRA_DIR/opensearch/jvm.options"
@@ -557,6 +587,7 @@ clean_all() {
   stop_all "$@"
   for c in "$@"; do
     rm -rf "${DATA_DIR:?}/$c"
+    if [[ $c == opensearch ]]; then rm -rf "$(opensearch_stage)"; fi
     rm -f "$LOG_DIR/$c".* "$PID_DIR/$c.pid"
     say "$c: removed data ($DATA_DIR/$c) and logs"
     if ((with_jars)); then
