@@ -66,6 +66,30 @@ def run(
     console.print(f"written: {', '.join(str(p) for p in paths.values())}")
 
 
+@app.command("search-backends")
+def search_backends(
+    posts: Annotated[int, typer.Option(help="synthetic posts in each backend's index")] = 1_000_000,
+    people: Annotated[int, typer.Option(help="synthetic people in each backend's people index")] = 100_000,
+    backends: Annotated[str, typer.Option(help="comma-separated, measured in this order")] = "tantivy,opensearch",
+    out: Annotated[Path, typer.Option(help="where search-backends.{json,md} go")] = RESULTS,
+) -> None:
+    """The search phase's in-process steps (raw add rate building the index, query and typeahead latency) on each
+    backend in turn, on the same data: OpenSearch at CHIRP_OPENSEARCH_URL (make up SEARCH=opensearch). No services."""
+    import asyncio
+    import json
+
+    from bench.search import compare_backends, compare_table
+    from services.runtime.config import Settings
+
+    names = [name.strip() for name in backends.split(",") if name.strip()]
+    figures = asyncio.run(compare_backends(names, posts, people, Settings()))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "search-backends.json").write_text(json.dumps(figures, indent=2) + "\n")
+    table = compare_table(figures)
+    (out / "search-backends.md").write_text(table)
+    Console().print(Markdown(table))
+
+
 @app.command("report")
 def report_again(
     results: Annotated[Path, typer.Argument(help="a results file, e.g. bench/results/latest.json")],

@@ -104,9 +104,11 @@ def search_goals(results: dict) -> list[dict]:
         return []
     build, searchable = found["index_build"], found["searchable"]["searchable"]
     queries, typeahead = found["queries_in_process"], found["typeahead_in_process"]
+    # Which backend (CHIRP_SEARCH_BACKEND; runs before it had the field used tantivy).
+    search = f"search ({found.get('backend', 'tantivy')})"
     return [
         _goal(
-            "search: index throughput through the pipeline (posts/s)",
+            f"{search}: index throughput through the pipeline (posts/s)",
             found["catch_up"]["post_events_per_second"],
             "raw add rate docs/s",
             build["raw_add_rate"],
@@ -114,7 +116,7 @@ def search_goals(results: dict) -> list[dict]:
             found["catch_up"]["post_events_per_second"] > 0,
         ),
         _goal(
-            f"search: post to searchable p99 at {found['searchable']['offered_rate']:g}/s (ms)",
+            f"{search}: post to searchable p99 at {found['searchable']['offered_rate']:g}/s (ms)",
             searchable["p99_ms"],
             None,
             None,
@@ -122,7 +124,7 @@ def search_goals(results: dict) -> list[dict]:
             searchable["ok"] > 0 and searchable["errors"] == 0 and searchable["p99_ms"] <= 2000,
         ),
         _goal(
-            f"search: query p99 on {build['posts']:,} posts (ms)",
+            f"{search}: query p99 on {build['posts']:,} posts (ms)",
             queries["p99_ms"],
             None,
             None,
@@ -130,7 +132,7 @@ def search_goals(results: dict) -> list[dict]:
             queries["p99_ms"] <= 50 and build["posts"] >= 1_000_000,
         ),
         _goal(
-            f"search: people typeahead p99 on {typeahead['people']:,} people (ms)",
+            f"{search}: people typeahead p99 on {typeahead['people']:,} people (ms)",
             typeahead["p99_ms"],
             None,
             None,
@@ -293,14 +295,15 @@ def _search_figures(results: dict) -> str:
     kinds = ", ".join(f"{kind} {part['p99_ms']}" for kind, part in queries.get("by_kind", {}).items())
     return "\n".join(
         [
-            "**Search (issue 12)**",
+            f"**Search (issue 12), on {found.get('backend', 'tantivy')}**",
             "",
             f"- Catch-up: the search service, started last, indexed the run's {catch_up['post_events']:,} post events "
             f"(and every graph event) in {catch_up['seconds']} s ({catch_up.get('seconds_with_start', '?')} s with "
             f"its start): {catch_up['post_events_per_second']:g} posts/s "
             f"through Kafka, the projection and the index. The analyzer alone: {found['analyzer_posts_per_second']:g} "
             "posts/s on one core.",
-            f"- Index build (in the bench process, tantivy, pre-analyzed synthetic posts): {build['posts']:,} posts in "
+            f"- Index build (from the bench process, {found.get('backend', 'tantivy')}, pre-analyzed synthetic posts): "
+            f"{build['posts']:,} posts in "
             f"{build['seconds']} s ({build['add_seconds']} s adding, {build['commit_seconds']} s committing): raw add "
             f"rate {build['raw_add_rate']:g} docs/s.",
             f"- Queries on that index, one at a time: p50 {queries['p50_ms']} ms, p99 {queries['p99_ms']} ms, max "

@@ -2,8 +2,10 @@
 
 1. The search service starts and catches up with everything the run published so far: index throughput through
    the whole pipeline (Kafka, the projection, the analyzer, the index), in posts per second.
-2. The backend's raw add rate, in this process: pre-analyzed synthetic posts straight into a TantivyBackend, which
-   also builds the large index (the plan's `search_index_posts`, 1,000,000 in full mode) that step 3 queries.
+2. The backend's raw add rate, in this process: pre-analyzed synthetic posts straight into the backend the run's
+   search service uses (CHIRP_SEARCH_BACKEND: a TantivyBackend, or an OpenSearchBackend on CHIRP_OPENSEARCH_URL with
+   `make bench SEARCH=opensearch`), which also builds the large index (the plan's `search_index_posts`, 1,000,000 in
+   full mode) that step 3 queries.
 3. Query p99 on that index, in this process (no gRPC): words of every frequency, AND, phrases, OR, exclusions,
    from:, #tags, by relevance and by latest. People typeahead p99 on a synthetic people index of its own.
 4. Post to searchable at 100 posts/s through the post API: for a sample, a reader polls SearchPosts for a word only
@@ -28,13 +30,21 @@ from chirp.search.v1 import search_service_pb2_grpc
 from services.cli.credentials import AioBearerInterceptor, OperatorCredentials
 from services.cli.launcher import DATA_DIR
 from services.runtime.topics import POST_EVENTS
-from services.search.backends import PeopleSearch, PersonDocument, PostDocument, PostSearch, Sort
-from services.search.backends.tantivy_backend import TantivyBackend
+from services.search.backends import (
+    PeopleSearch,
+    PersonDocument,
+    PostDocument,
+    PostSearch,
+    SearchBackend,
+    Sort,
+    backend_for,
+)
 from services.search.domain import parse, parse_people
 from services.text.terms import analyze
 
 if TYPE_CHECKING:
     from bench.scenarios import Bench
+    from services.runtime.config import Settings
 
 VOCABULARY = 50_000
 TERMS_PER_POST = 14
@@ -80,7 +90,7 @@ def _queries(words: list[str], rng: random.Random) -> list[tuple[str, str, Sort]
     return mix
 
 
-async def build_index(backend: TantivyBackend, posts: int, rng: random.Random, now_ms: int) -> dict:
+async def build_index(backend: SearchBackend, posts: int, rng: random.Random, now_ms: int) -> dict:
     """`posts` synthetic pre-analyzed posts (Zipf-distributed terms, a hashtag in one in five) in batches."""
     import numpy  # matplotlib's dependency (the bench extra) and py3langid's
 
@@ -132,7 +142,7 @@ async def build_index(backend: TantivyBackend, posts: int, rng: random.Random, n
     }
 
 
-async def query_latencies(backend: TantivyBackend, words: list[str], rng: random.Random, now_ms: int) -> dict:
+async def query_latencies(backend: SearchBackend, words: list[str], rng: random.Random, now_ms: int) -> dict:
     overall = Latencies()
     began = time.monotonic()
     for kind, query, order in _queries(words, rng):
@@ -146,7 +156,7 @@ async def query_latencies(backend: TantivyBackend, words: list[str], rng: random
     return overall.summary()
 
 
-async def typeahead_latencies(backend: TantivyBackend, people: int, rng: random.Random) -> dict:
+async def typeahead_latencies(backend: SearchBackend, people: int, rng: random.Random) -> dict:
     documents = []
     for user_id in range(1, people + 1):
         first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -217,8 +227,13 @@ async def run(bench: "Bench") -> None:
 
     # 2 and 3. The raw add rate, building the large index, then queries and typeahead on it (in this process).
     bench._phase("search_index_build")
+    results["backend"] = bench.settings.search_backend
     folder = DATA_DIR / "bench-search" / uuid.uuid4().hex[:8]
-    backend = TantivyBackend(str(folder))
+    # The run's own index beside the service's: a folder of its own (tantivy), indices of their own (OpenSearch).
+    settings = bench.settings.model_copy(
+        update={"search_index_dir": str(folder), "keyspace_prefix": f"{bench.settings.keyspace_prefix}_bench"}
+    )
+    backend = backend_for(settings, 1)
     await backend.open()
     now_ms = int(time.time() * 1000)
     try:
@@ -228,7 +243,11 @@ async def run(bench: "Bench") -> None:
         bench._phase("search_queries")
         results["queries_in_process"] = await query_latencies(backend, words, rng, now_ms)
         results["typeahead_in_process"] = await typeahead_latencies(backend, plan.search_people, rng)
+        results["index_stats"] = (await backend.stats()).details
     finally:
+        drop = getattr(backend, "drop", None)  # OpenSearch: delete the run's indices
+        if drop is not None:
+            await drop()
         await backend.close()
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -326,3 +345,68 @@ async def _api_queries(bench: "Bench", api, rng: random.Random) -> dict:
             people.failed(error)
     posts.seconds = people.seconds = time.monotonic() - began
     return {"posts": posts.summary(), "typeahead": people.summary()}
+
+
+async def compare_backends(names: list[str], posts: int, people: int, base: "Settings") -> dict:
+    """Steps 2 and 3 alone, on each backend in turn, with the same synthetic posts, people and queries (the same
+    seed) for each: `python -m bench search-backends`. Needs no service, Kafka or Cassandra; OpenSearch at
+    CHIRP_OPENSEARCH_URL, in indices of this run's own (deleted afterwards)."""
+    figures: dict = {"posts": posts, "people": people, "backends": {}}
+    for name in names:
+        folder = DATA_DIR / "bench-search" / uuid.uuid4().hex[:8]
+        settings = base.model_copy(
+            update={
+                "search_backend": name,
+                "search_index_dir": str(folder),
+                "keyspace_prefix": f"benchcompare{uuid.uuid4().hex[:8]}",
+            }
+        )
+        backend = backend_for(settings, 1)
+        await backend.open()
+        rng = random.Random(7)
+        now_ms = int(time.time() * 1000)
+        try:
+            build = await build_index(backend, posts, rng, now_ms)
+            words = build.pop("words")
+            figures["backends"][name] = {
+                "index_build": build,
+                "queries": await query_latencies(backend, words, rng, now_ms),
+                "typeahead": await typeahead_latencies(backend, people, rng),
+                "index_stats": (await backend.stats()).details,
+            }
+        finally:
+            drop = getattr(backend, "drop", None)
+            if drop is not None:
+                await drop()
+            await backend.close()
+            shutil.rmtree(folder, ignore_errors=True)
+    return figures
+
+
+def compare_table(figures: dict) -> str:
+    """The markdown table of compare_backends' figures, a column per backend."""
+    names = list(figures["backends"])
+    rows = [
+        ("raw add rate (docs/s)", lambda f: f["index_build"]["raw_add_rate"]),
+        ("build (s)", lambda f: f["index_build"]["seconds"]),
+        ("query p50 (ms)", lambda f: f["queries"]["p50_ms"]),
+        ("query p99 (ms)", lambda f: f["queries"]["p99_ms"]),
+        ("query max (ms)", lambda f: f["queries"]["max_ms"]),
+        ("typeahead p50 (ms)", lambda f: f["typeahead"]["p50_ms"]),
+        ("typeahead p99 (ms)", lambda f: f["typeahead"]["p99_ms"]),
+    ]
+    lines = [
+        f"**Search backends on {figures['posts']:,} posts and {figures['people']:,} people (in process)**",
+        "",
+        "| figure | " + " | ".join(names) + " |",
+        "| --- | " + " | ".join("---:" for _ in names) + " |",
+    ]
+    for label, value in rows:
+        lines.append(f"| {label} | " + " | ".join(str(value(figures["backends"][n])) for n in names) + " |")
+    kinds = sorted({k for n in names for k in figures["backends"][n]["queries"].get("by_kind", {})})
+    for kind in kinds:
+        cells = [
+            str(figures["backends"][n]["queries"].get("by_kind", {}).get(kind, {}).get("p99_ms", "")) for n in names
+        ]
+        lines.append(f"| query p99, {kind} (ms) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -18,6 +18,10 @@ export CHIRP_REGISTRATIONS_OPEN=${CHIRP_REGISTRATIONS_OPEN:-true}
 export CHIRP_OAUTH_PASSWORD_GRANT=${CHIRP_OAUTH_PASSWORD_GRANT:-true}
 # The search service's index (tantivy) lives beside the rest of the data.
 export CHIRP_SEARCH_INDEX_DIR=${CHIRP_SEARCH_INDEX_DIR:-$DATA_DIR/search}
+# Search on OpenSearch (make up SEARCH=opensearch): the node infra/infra.sh runs, unless the environment names another.
+if [[ ${CHIRP_SEARCH_BACKEND:-tantivy} == opensearch ]]; then
+  export CHIRP_OPENSEARCH_URL=${CHIRP_OPENSEARCH_URL:-http://127.0.0.1:${CHIRP_OPENSEARCH_PORT:-9200}}
+fi
 
 say() { printf 'services: %s\n' "$*"; }
 

@@ -228,3 +228,7 @@ async def _drop(settings: Settings) -> None:
                 await session.execute_raw(f"DROP KEYSPACE IF EXISTS {keyspace}")
     finally:
         session.shutdown()
+    if settings.search_backend == "opensearch":
+        from services.search.backends.opensearch_backend import drop_all
+
+        await drop_all(settings)  # the search service's indices, every version

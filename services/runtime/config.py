@@ -96,6 +96,23 @@ class Settings(BaseSettings):
     # Relevance sort: how fast the recency boost fades (a post this old gets half the boost of a new one).
     search_recency_half_life_hours: float = 24.0
 
+    # The OpenSearch backend (search_backend "opensearch"): the nodes' URLs, comma-separated (http://host:9200, or
+    # https:// for a cluster with TLS). Its indices are named <keyspace_prefix>_search_v<version>_posts and _people.
+    opensearch_url: str = "http://127.0.0.1:9200"
+    # Basic authentication, for a cluster with its security plugin on: a user name and a file holding the password
+    # (a mounted secret); empty: none. A CA file verifies the cluster's certificate (https); empty: the system's.
+    opensearch_username: str = ""
+    opensearch_password_file: str = ""
+    opensearch_ca_file: str = ""
+    # New indices get these: one shard keeps BM25's statistics whole (raise it past ~50 GB of posts), no replica on
+    # one node (1 or more on a cluster). Searches see writes after at most refresh_interval; the projection also
+    # refreshes after every batch it writes.
+    opensearch_shards: int = 1
+    opensearch_replicas: int = 0
+    opensearch_refresh_interval: str = "1s"
+    # Seconds a request may take before it fails (and the projection retries it).
+    opensearch_timeout_seconds: float = 30.0
+
     # Attempts at an event that fails by itself (not an outage) before it goes to the dead-letter topic.
     projection_max_attempts: int = 5
 

@@ -6,6 +6,7 @@ import json
 import re
 import sys
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,11 +93,16 @@ def own_forms(content: dict) -> list[str]:
 
 async def _main(name: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        backend = backend_for(Settings(search_backend=name, search_index_dir=folder), 1)
+        # Indices of its own on OpenSearch (CHIRP_OPENSEARCH_URL), deleted afterwards.
+        prefix = f"relevance{uuid.uuid4().hex[:8]}"
+        backend = backend_for(Settings(search_backend=name, search_index_dir=folder, keyspace_prefix=prefix), 1)
         await backend.open()
         try:
             outcomes, failures = await evaluate(backend)
         finally:
+            drop = getattr(backend, "drop", None)
+            if drop is not None:
+                await drop()
             await backend.close()
     print(f"backend {name}: recall@{TOP}")
     for language, outcome in outcomes.items():
