@@ -7,13 +7,13 @@ from services.runtime.config import Settings
 
 
 def check_all(settings: Settings) -> list[tuple[str, str, bool, str]]:
-    """(component, address, healthy, status) for Kafka, Cassandra and the four services."""
+    """(component, address, healthy, status) for Kafka, Cassandra and the services."""
     results = [
         ("kafka", settings.kafka_bootstrap, *_kafka(settings)),
         ("cassandra", f"{settings.cassandra_hosts}:{settings.cassandra_port}", *_cassandra(settings)),
     ]
     clients = Clients(settings)
-    for name in ("identity", "graph", "post", "timeline", "notification"):
+    for name in ("identity", "graph", "post", "timeline", "notification", "trends"):
         address = getattr(settings, f"{name}_addr")
         state = clients.health(address)
         results.append((name, address, state == "SERVING", state))

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra" / "infra.sh"
 DATA_DIR = Path(os.environ.get("CHIRP_DATA_DIR", REPO / ".data"))
 # In start order: every service verifies credentials with identity's keys, and post asks graph.
-SERVICES = ("identity", "graph", "post", "timeline", "notification")
+SERVICES = ("identity", "graph", "post", "timeline", "notification", "trends")
 
 
 # Ports free_port handed out in this process: the kernel may offer a port again before its first taker binds it.

@@ -14,6 +14,7 @@ from services.cli import (
     projection_commands,
     text_command,
     timeline_commands,
+    trends_commands,
 )
 
 app = typer.Typer(help="Chirp: post, follow, read timelines and notifications.", no_args_is_help=True)
@@ -22,6 +23,7 @@ app.add_typer(graph_commands.app)
 app.add_typer(post_commands.app)
 app.add_typer(timeline_commands.app, name="timeline")
 app.add_typer(notification_commands.app, name="notifications")
+app.add_typer(trends_commands.app, name="trends")
 app.add_typer(projection_commands.app, name="projections")
 app.add_typer(text_command.app, name="text")
 app.add_typer(admin_commands.app)

@@ -1,4 +1,4 @@
-"""`chirp projections rebuild timeline|notifications`: replay the log into a new version of a projection."""
+"""`chirp projections rebuild timeline|notifications|trends`: replay the log into a new version of a projection."""
 
 import asyncio
 from typing import Annotated
@@ -10,7 +10,11 @@ from services.runtime.config import Settings
 app = typer.Typer(help="Projections: rebuild one from the log.", no_args_is_help=True)
 
 # What the command calls each rebuildable projection -> the wiring module that declares it (imported when used).
-REBUILDABLE = {"timeline": "services.timeline.wiring", "notifications": "services.notification.wiring"}
+REBUILDABLE = {
+    "timeline": "services.timeline.wiring",
+    "notifications": "services.notification.wiring",
+    "trends": "services.trends.wiring",
+}
 
 
 def projection_named(name: str):
@@ -23,7 +27,9 @@ def projection_named(name: str):
 
 
 @app.command("rebuild")
-def rebuild(projection: Annotated[str, typer.Argument(help="Which projection: timeline or notifications.")]) -> None:
+def rebuild(
+    projection: Annotated[str, typer.Argument(help="Which projection: timeline, notifications or trends.")],
+) -> None:
     """Replay the topics from the beginning into a new version of the tables; switch reads to it when it has
     caught up. The old version serves until then."""
     from services.cli.render import progress_bar
