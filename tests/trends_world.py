@@ -44,8 +44,8 @@ def distinct_text(i: int, tag: str, lang: str = "en") -> str:
 class World:
     """Events in the order the topics would hold them, one offset counter per (topic, partition)."""
 
-    def __init__(self, post_topic: str = POSTS, graph_topic: str = GRAPH) -> None:
-        self.post_topic, self.graph_topic = post_topic, graph_topic
+    def __init__(self, post_topic: str = POSTS, graph_topic: str = GRAPH, now: int = NOW) -> None:
+        self.post_topic, self.graph_topic, self.now = post_topic, graph_topic, now
         base = uuid.uuid4().int % 1_000_000 * 1_000_000
         self._ids = itertools.count(base + 1)
         # Post ids are first_id_at(time) plus 22 bits of worker and sequence: a random start keeps two worlds' posts
@@ -85,11 +85,11 @@ class World:
 
     def established(self, count: int, followers: int = 12) -> list[int]:
         """Accounts a year old with `followers` followers each."""
-        return [self.account(NOW - 365 * DAY_MS, followers) for _ in range(count)]
+        return [self.account(self.now - 365 * DAY_MS, followers) for _ in range(count)]
 
     def puppets(self, count: int) -> list[int]:
         """Accounts made two hours ago that nobody follows."""
-        return [self.account(NOW - 2 * HOUR_MS, 0) for _ in range(count)]
+        return [self.account(self.now - 2 * HOUR_MS, 0) for _ in range(count)]
 
     def follow(self, follower_id: int, followee_id: int, at_ms: int) -> None:
         edge = graph_pb2.UserFollowed(follower_id=follower_id, followee_id=followee_id)
@@ -146,9 +146,10 @@ class World:
         self._record(self.post_topic, author_id, event)
 
     def spike(
-        self, tag: str, accounts: list[int], end_ms: int = NOW, over_ms: int = 30 * MINUTE_MS, lang="en"
+        self, tag: str, accounts: list[int], end_ms: int | None = None, over_ms: int = 30 * MINUTE_MS, lang="en"
     ) -> list[int]:
-        """Each account posts its own text about #tag, spread over the `over_ms` before `end_ms`."""
+        """Each account posts its own text about #tag, spread over the `over_ms` before `end_ms` (now)."""
+        end_ms = self.now if end_ms is None else end_ms
         step = over_ms // max(1, len(accounts))
         return [
             self.post(account, distinct_text(i, tag, lang), end_ms - over_ms + i * step + 1)
