@@ -82,6 +82,33 @@ def goals(results: dict) -> list[dict]:
             "≥ 0.8 × B3",
             results["rebuild"]["rows_per_second"] >= 0.8 * b3,
         ),
+        *trends_goals(results),
+    ]
+
+
+def trends_goals(results: dict) -> list[dict]:
+    """The trends goals of issue 12, when the run had a trends phase."""
+    t = results.get("trends")
+    if not t:
+        return []
+    detection = t["detection_seconds_after_20th"]
+    return [
+        _goal(
+            "trends: spike of 20 accounts on a new hashtag detected (s after the 20th post)",
+            detection if detection is not None else -1,
+            None,
+            None,
+            "≤ 120 s",
+            t["spike_detected"] and detection is not None and detection <= 120,
+        ),
+        _goal(
+            f"trends: {t['puppets']} new sockpuppets on one hashtag, best rank reached (0: never in the top 10)",
+            t["puppet_best_rank"] or 0,
+            None,
+            None,
+            "never in the top 10",
+            t["puppet_best_rank"] is None and not t["puppet_in_final_top10"],
+        ),
     ]
 
 
@@ -199,9 +226,33 @@ def _other_figures(results: dict) -> str:
             f"{sum(rebuild['rows'].values()):,} rows ({rebuilt_tables}) in "
             f"{rebuild['seconds']} s ({rebuild['events_per_second']:g} events/s; {rebuild_outcome}; "
             f"{rebuild['seconds_with_migrations']} s with the new version's migrations).",
+            *_trends_figures(results.get("trends")),
             "",
         ]
     )
+
+
+def _trends_figures(t: dict | None) -> list[str]:
+    if not t:
+        return []
+    detected = (
+        f"detected {t['detection_seconds_after_20th']} s after the 20th post ({t['detection_seconds_after_1st']} s "
+        "after the first)"
+        if t["spike_detected"]
+        else "never detected"
+    )
+    puppets = (
+        "never in the top 10" if t["puppet_best_rank"] is None else f"reached rank {t['puppet_best_rank']} at best"
+    )
+    return [
+        f"- Trends (a service of its own; events written to its topics): {t['history_events']:,} events of 7 days "
+        f"of history projected and {t['organic_tags']} organic trends shown in {t['history_seconds']} s; a spike "
+        f"of {t['spike_accounts']} established accounts on a new hashtag over {t['spike_seconds']:g} s {detected}, "
+        f"ListTrends polled every {t['poll_seconds']:g} s, rankings refreshed every {t['refresh_seconds']:g} s; "
+        f"{t['puppets']} sockpuppets (two hours old, no followers, near-identical texts) over "
+        f"{t['puppet_seconds']:g} s {puppets} ({t['polls']} polls); {t['organic_in_final_top10']} organic trends "
+        "in the final top 10."
+    ]
 
 
 def _resources_table(resources: dict) -> str:
@@ -218,7 +269,18 @@ def _resources_table(resources: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-_PHASE_ORDER = ["setup", "baselines", "ingest", "fanout", "freshness", "home_reads", "mixed", "rebuild", "teardown"]
+_PHASE_ORDER = [
+    "setup",
+    "baselines",
+    "ingest",
+    "fanout",
+    "freshness",
+    "home_reads",
+    "mixed",
+    "rebuild",
+    "trends",
+    "teardown",
+]
 
 
 def _profiles(profiles: dict) -> str:

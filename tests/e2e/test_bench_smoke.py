@@ -20,7 +20,7 @@ def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=360,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = json.loads((tmp_path / "smoke.json").read_text())
@@ -44,7 +44,8 @@ def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
     # A smoke step has a few dozen requests drawn 60/30/10: a post among them is likely, not certain.
     assert {"home", "user"} <= set(results["mixed"]["ladder"][0]["by_kind"]) <= {"home", "user", "post"}
     assert results["rebuild"]["home_rows"] > 0 and results["rebuild"]["rows_per_second"] > 0
-    for process in ("kafka", "cassandra", "graph", "post", "timeline-api", "timeline-worker", "bench-client"):
+    assert results["trends"]["history_events"] > 0 and results["trends"]["polls"] > 0
+    for process in ("kafka", "cassandra", "graph", "post", "timeline-api", "timeline-worker", "trends", "bench-client"):
         assert results["resources"][process]["peak_rss_mb"] > 0, process
     assert {goal["goal"] for goal in results["goals"]} and all(
         isinstance(goal["met"], bool) for goal in results["goals"]

@@ -11,6 +11,7 @@ import uuid
 import grpc
 from typer.testing import CliRunner
 
+from bench.trends_world import World, publish
 from chirp.trends.v1 import trends_pb2
 from chirp.trends.v1 import trends_service_pb2 as pb
 from services.cli.main import app as chirp
@@ -22,7 +23,6 @@ from services.trends.domain import GLOBAL, MINUTE_MS, Kind
 from services.trends.repository import TrendsRepository
 from services.trends.service import TrendsReader
 from tests.helpers import caught_up, eventually
-from tests.trends_world import World, publish
 
 TAGS = trends_pb2.TREND_KIND_HASHTAG
 

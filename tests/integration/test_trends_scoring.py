@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from bench.trends_world import GRAPH, NOW, POSTS, World, distinct_text
 from services.runtime.cassandra import CassandraSession
 from services.runtime.config import Settings
 from services.runtime.schema import migrate
@@ -14,7 +15,6 @@ from services.trends.domain import DAY_MS, GLOBAL, HOUR_MS, MINUTE_MS, Kind
 from services.trends.projection import TrendsProjection
 from services.trends.repository import TrendsRepository
 from services.trends.service import TrendsReader
-from tests.trends_world import GRAPH, NOW, POSTS, World, distinct_text
 
 
 class Tables:

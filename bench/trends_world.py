@@ -1,5 +1,6 @@
-"""A small world of accounts, follows and posts for trends tests: events with chosen times, as Kafka records, to
-apply to a TrendsProjection directly (integration tests) or to publish on the topics (end-to-end tests)."""
+"""A small world of accounts, follows and posts for the trends tests and the bench: events with chosen times, as
+Kafka records, to apply to a TrendsProjection directly (integration tests) or to publish on the topics (end-to-end
+tests, the bench's trends phase)."""
 
 import asyncio
 import itertools
@@ -162,17 +163,38 @@ class World:
         return taken
 
 
-async def publish(settings, records: list[Record]) -> None:
-    """Send records to the topics they name (with the settings' prefix), on their partitions, in order."""
-    from aiokafka import AIOKafkaProducer
+class Publisher:
+    """Sends records to the topics they name (with the settings' prefix), on their partitions, acks=all."""
 
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
+    def __init__(self, settings) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        self._settings = settings
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send(self, records: list[Record]) -> None:
+        """In order; returns once Kafka has acknowledged every one."""
         sent = [
-            await producer.send(settings.topic(record.topic), record.value, key=record.key, partition=record.partition)
+            await self._producer.send(
+                self._settings.topic(record.topic), record.value, key=record.key, partition=record.partition
+            )
             for record in records
         ]
         await asyncio.gather(*sent)
+
+
+async def publish(settings, records: list[Record]) -> None:
+    publisher = Publisher(settings)
+    await publisher.start()
+    try:
+        await publisher.send(records)
     finally:
-        await producer.stop()
+        await publisher.stop()
