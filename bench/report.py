@@ -82,7 +82,51 @@ def goals(results: dict) -> list[dict]:
             "≥ 0.8 × B3",
             results["rebuild"]["rows_per_second"] >= 0.8 * b3,
         ),
+        *search_goals(results),
         *trends_goals(results),
+    ]
+
+
+def search_goals(results: dict) -> list[dict]:
+    """Issue 12's goals, when the run had its search phase."""
+    found = results.get("search")
+    if not found:
+        return []
+    build, searchable = found["index_build"], found["searchable"]["searchable"]
+    queries, typeahead = found["queries_in_process"], found["typeahead_in_process"]
+    return [
+        _goal(
+            "search: index throughput through the pipeline (posts/s)",
+            found["catch_up"]["post_events_per_second"],
+            "raw add rate docs/s",
+            build["raw_add_rate"],
+            "measured against the raw add rate",
+            found["catch_up"]["post_events_per_second"] > 0,
+        ),
+        _goal(
+            f"search: post to searchable p99 at {found['searchable']['offered_rate']:g}/s (ms)",
+            searchable["p99_ms"],
+            None,
+            None,
+            "≤ 2000 ms, none missing",
+            searchable["ok"] > 0 and searchable["errors"] == 0 and searchable["p99_ms"] <= 2000,
+        ),
+        _goal(
+            f"search: query p99 on {build['posts']:,} posts (ms)",
+            queries["p99_ms"],
+            None,
+            None,
+            "≤ 50 ms on 1,000,000 posts",
+            queries["p99_ms"] <= 50 and build["posts"] >= 1_000_000,
+        ),
+        _goal(
+            f"search: people typeahead p99 on {typeahead['people']:,} people (ms)",
+            typeahead["p99_ms"],
+            None,
+            None,
+            "≤ 20 ms",
+            typeahead["p99_ms"] <= 20,
+        ),
     ]
 
 
@@ -166,6 +210,8 @@ def markdown(results: dict) -> str:
             "Mixed load: 60% home reads, 30% user-timeline reads, 10% posts (open loop)", results["mixed"]["ladder"]
         ),
         _other_figures(results),
+        _search_figures(results),
+        _trends_figures(results.get("trends")),
         _resources_table(results["resources"]),
         "Phase durations (s): "
         + ", ".join(f"{phase} {seconds:g}" for phase, seconds in results["phase_seconds"].items())
@@ -226,15 +272,14 @@ def _other_figures(results: dict) -> str:
             f"{sum(rebuild['rows'].values()):,} rows ({rebuilt_tables}) in "
             f"{rebuild['seconds']} s ({rebuild['events_per_second']:g} events/s; {rebuild_outcome}; "
             f"{rebuild['seconds_with_migrations']} s with the new version's migrations).",
-            *_trends_figures(results.get("trends")),
             "",
         ]
     )
 
 
-def _trends_figures(t: dict | None) -> list[str]:
+def _trends_figures(t: dict | None) -> str:
     if not t:
-        return []
+        return ""
     detected = (
         f"detected {t['detection_seconds_after_20th']} s after the 20th post ({t['detection_seconds_after_1st']} s "
         "after the first)"
@@ -244,15 +289,50 @@ def _trends_figures(t: dict | None) -> list[str]:
     puppets = (
         "never in the top 10" if t["puppet_best_rank"] is None else f"reached rank {t['puppet_best_rank']} at best"
     )
-    return [
-        f"- Trends (a service of its own; events written to its topics): {t['history_events']:,} events of 7 days "
-        f"of history projected and {t['organic_tags']} organic trends shown in {t['history_seconds']} s; a spike "
-        f"of {t['spike_accounts']} established accounts on a new hashtag over {t['spike_seconds']:g} s {detected}, "
-        f"ListTrends polled every {t['poll_seconds']:g} s, rankings refreshed every {t['refresh_seconds']:g} s; "
-        f"{t['puppets']} sockpuppets (two hours old, no followers, near-identical texts) over "
-        f"{t['puppet_seconds']:g} s {puppets} ({t['polls']} polls); {t['organic_in_final_top10']} organic trends "
-        "in the final top 10."
-    ]
+    return (
+        f"**Trends** (a trends service of its own; events written to its topics): {t['history_events']:,} events of "
+        f"7 days of history projected and {t['organic_tags']} organic trends shown in {t['history_seconds']} s; a "
+        f"spike of {t['spike_accounts']} established accounts on a new hashtag over {t['spike_seconds']:g} s "
+        f"{detected}, ListTrends polled every {t['poll_seconds']:g} s, rankings refreshed every "
+        f"{t['refresh_seconds']:g} s; {t['puppets']} sockpuppets (two hours old, no followers, near-identical texts) "
+        f"over {t['puppet_seconds']:g} s {puppets} ({t['polls']} polls); {t['organic_in_final_top10']} organic "
+        "trends in the final top 10.\n"
+    )
+
+
+def _search_figures(results: dict) -> str:
+    found = results.get("search")
+    if not found:
+        return ""
+    build, catch_up = found["index_build"], found["catch_up"]
+    queries, api = found["queries_in_process"], found["queries_api"]
+    fresh = found["searchable"]
+    kinds = ", ".join(f"{kind} {part['p99_ms']}" for kind, part in queries.get("by_kind", {}).items())
+    return "\n".join(
+        [
+            "**Search (issue 12)**",
+            "",
+            f"- Catch-up: the search service, started last, indexed the run's {catch_up['post_events']:,} post events "
+            f"(and every graph event) in {catch_up['seconds']} s: {catch_up['post_events_per_second']:g} posts/s "
+            f"through Kafka, the projection and the index. The analyzer alone: {found['analyzer_posts_per_second']:g} "
+            "posts/s on one core.",
+            f"- Index build (in the bench process, tantivy, pre-analyzed synthetic posts): {build['posts']:,} posts in "
+            f"{build['seconds']} s ({build['add_seconds']} s adding, {build['commit_seconds']} s committing): raw add "
+            f"rate {build['raw_add_rate']:g} docs/s.",
+            f"- Queries on that index, one at a time: p50 {queries['p50_ms']} ms, p99 {queries['p99_ms']} ms, max "
+            f"{queries['max_ms']} ms over {queries['count']}; p99 by kind (ms): {kinds}.",
+            f"- Typeahead on {found['typeahead_in_process']['people']:,} people: p50 "
+            f"{found['typeahead_in_process']['p50_ms']} ms, p99 {found['typeahead_in_process']['p99_ms']} ms.",
+            f"- Post to searchable at {fresh['offered_rate']:g} posts/s: p50 {fresh['searchable']['p50_ms']} ms, p99 "
+            f"{fresh['searchable']['p99_ms']} ms, max {fresh['searchable']['max_ms']} ms over "
+            f"{fresh['searchable']['count']} watched posts ({fresh['searchable']['errors']} never found); CreatePost "
+            f"p99 {fresh['create_post']['p99_ms']} ms.",
+            f"- Through the gRPC API on the run's own index: SearchPosts p50 {api['posts']['p50_ms']} ms, p99 "
+            f"{api['posts']['p99_ms']} ms; typeahead (SearchPeople prefix) p50 {api['typeahead']['p50_ms']} ms, p99 "
+            f"{api['typeahead']['p99_ms']} ms.",
+            "",
+        ]
+    )
 
 
 def _resources_table(resources: dict) -> str:
@@ -278,6 +358,11 @@ _PHASE_ORDER = [
     "home_reads",
     "mixed",
     "rebuild",
+    "search_catch_up",
+    "search_index_build",
+    "search_queries",
+    "search_freshness",
+    "search_api_reads",
     "trends",
     "teardown",
 ]

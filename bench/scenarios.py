@@ -23,6 +23,7 @@ from cassandra.query import SimpleStatement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import baselines, trends
+from bench import search as search_phase
 from bench.load import Latencies, closed_loop, open_loop
 from bench.monitor import ResourceMonitor
 from bench.profiler import Profiler
@@ -89,6 +90,13 @@ class Plan:
     # _import_follows), for graphs too large to follow one call at a time within the run's budget.
     follows_through: str = "api"
     setup_concurrency: int = 64
+    # Search (bench/search.py): the in-process index the query p99 is measured on, the people index of the
+    # typeahead p99, post-to-searchable's rate and duration, and queries through the service's API.
+    search_index_posts: int = 1_000_000
+    search_people: int = 100_000
+    search_fresh_rate: float = 100.0
+    search_fresh_seconds: float = 20.0
+    search_api_queries: int = 300
     # The trends phase: 500 sockpuppets post over this long, and 20 accounts spike a new hashtag over this long
     # in the middle of it.
     trends_puppet_seconds: float = 40.0
@@ -116,11 +124,53 @@ PLANS = {
         "log",
     ),
     "quick": Plan(
-        1_000, 5, 3, 32, 3, 5, 1160, 5, 100, 10, 1.0, (12.5, 25, 50, 100, 200), 3, (25, 50, 100), 3, 15, "log"
+        1_000,
+        5,
+        3,
+        32,
+        3,
+        5,
+        1160,
+        5,
+        100,
+        10,
+        1.0,
+        (12.5, 25, 50, 100, 200),
+        3,
+        (25, 50, 100),
+        3,
+        15,
+        "log",
+        search_index_posts=20_000,
+        search_people=10_000,
+        search_fresh_seconds=5.0,
+        search_api_queries=100,
     ),
     # Read and mixed steps of 3 s: a 1 s step at 5/s had no arrival at all once in a while (e^-5).
     "smoke": Plan(
-        80, 3, 2, 8, 1, 1, 30, 1, 10, 1.5, 2.0, (10,), 3, (10,), 3, 30, trends_puppet_seconds=8, trends_spike_seconds=4
+        80,
+        3,
+        2,
+        8,
+        1,
+        1,
+        30,
+        1,
+        10,
+        1.5,
+        2.0,
+        (10,),
+        3,
+        (10,),
+        3,
+        30,
+        search_index_posts=2_000,
+        search_people=1_000,
+        search_fresh_rate=10.0,
+        search_fresh_seconds=1.5,
+        search_api_queries=10,
+        trends_puppet_seconds=8,
+        trends_spike_seconds=4,
     ),
 }
 
@@ -259,6 +309,7 @@ class Bench:
                 await self._home_reads()
                 await self._mixed()
                 await self._rebuild()
+                await search_phase.run(self)
                 await self._trends()
             finally:
                 await self.lag.stop()

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra" / "infra.sh"
 DATA_DIR = Path(os.environ.get("CHIRP_DATA_DIR", REPO / ".data"))
 # In start order: every service verifies credentials with identity's keys, and post asks graph.
-SERVICES = ("identity", "graph", "post", "timeline", "notification", "trends")
+SERVICES = ("identity", "graph", "post", "timeline", "notification", "search", "trends")
 
 
 # Ports free_port handed out in this process: the kernel may offer a port again before its first taker binds it.
@@ -77,6 +77,8 @@ class System:
             "CHIRP_CONFIG_DIR": str(self.secrets_dir / "config"),
             "CHIRP_REGISTRATIONS_OPEN": "true",
             "CHIRP_OAUTH_PASSWORD_GRANT": "true",
+            # The search index of this run (tantivy), removed with its data.
+            "CHIRP_SEARCH_INDEX_DIR": str(DATA_DIR / "search" / prefix),
         }
         self.settings = Settings(
             **{key.removeprefix("CHIRP_").lower(): value for key, value in self.env.items() if key.startswith("CHIRP_")}
@@ -145,6 +147,7 @@ class System:
         expire)."""
         asyncio.run(_drop(self.settings))
         shutil.rmtree(self.secrets_dir, ignore_errors=True)
+        shutil.rmtree(self.settings.search_index_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager

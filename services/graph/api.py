@@ -59,6 +59,7 @@ class GraphApi(graph_service_pb2_grpc.GraphServiceServicer):
                 request.user_id,
                 request.display_name if request.HasField("display_name") else None,
                 request.bio if request.HasField("bio") else None,
+                request.indexable if request.HasField("indexable") else None,
             )
             return pb.UpdateProfileResponse(user=user_message(user))
 

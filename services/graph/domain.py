@@ -21,6 +21,8 @@ class User:
     bio: str = ""
     # When the profile last changed; None until it does.
     update_time: datetime | None = None
+    # Whether search may index the user's posts (Mastodon's `indexable`).
+    indexable: bool = True
 
 
 @dataclass(frozen=True)
@@ -92,15 +94,20 @@ def validate_display_name(display_name: str, handle: str) -> str:
     return display_name or handle
 
 
-def updated_profile(user: User, display_name: str | None, bio: str | None, text_profile: Profile) -> User:
+def updated_profile(
+    user: User, display_name: str | None, bio: str | None, text_profile: Profile, indexable: bool | None = None
+) -> User:
     """The user with the given profile fields replaced (None keeps one), each checked by its rule; the bio is
     measured as posts are, by `text_profile`."""
-    if display_name is None and bio is None:
-        raise InvalidArgument("PROFILE_UPDATE_EMPTY", "nothing to change: set display_name, bio or both")
+    if display_name is None and bio is None and indexable is None:
+        raise InvalidArgument(
+            "PROFILE_UPDATE_EMPTY", "nothing to change: set display_name, bio, indexable or any of them"
+        )
     return replace(
         user,
         display_name=user.display_name if display_name is None else validate_display_name(display_name, user.handle),
         bio=user.bio if bio is None else validate_bio(bio, text_profile),
+        indexable=user.indexable if indexable is None else indexable,
     )
 
 

@@ -16,6 +16,7 @@ def user_message(user: User) -> graph_pb2.User:
         create_time=timestamp_from_datetime(user.create_time),
         bio=user.bio,
         update_time=timestamp_from_datetime(user.update_time) if user.update_time else None,
+        indexable=user.indexable,
     )
 
 

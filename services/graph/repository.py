@@ -34,14 +34,14 @@ class GraphRepository:
 
     async def save_profile(self, user: User) -> None:
         await self._db.execute(
-            f"UPDATE {self._ks}.users SET display_name = ?, bio = ?, update_time = ? WHERE user_id = ?",
-            (user.display_name, user.bio, user.update_time, user.user_id),
+            f"UPDATE {self._ks}.users SET display_name = ?, bio = ?, update_time = ?, indexable = ? WHERE user_id = ?",
+            (user.display_name, user.bio, user.update_time, user.indexable, user.user_id),
         )
 
     async def get_user(self, user_id: int) -> User | None:
         rows = await self._db.execute(
-            f"SELECT user_id, handle, display_name, create_time, bio, update_time FROM {self._ks}.users WHERE "
-            "user_id = ?",
+            f"SELECT user_id, handle, display_name, create_time, bio, update_time, indexable FROM {self._ks}.users "
+            "WHERE user_id = ?",
             (user_id,),
         )
         return _user(rows[0]) if rows else None
@@ -152,4 +152,5 @@ def _user(row) -> User:
         as_utc(row.create_time),
         row.bio or "",
         as_utc(row.update_time) if row.update_time else None,
+        row.indexable is not False,
     )

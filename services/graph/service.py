@@ -75,11 +75,13 @@ class GraphService:
             raise NotFound("HANDLE_NOT_FOUND", f"nobody has the handle @{handle}", handle=handle)
         return user
 
-    async def update_profile(self, user_id: int, display_name: str | None, bio: str | None) -> User:
+    async def update_profile(
+        self, user_id: int, display_name: str | None, bio: str | None, indexable: bool | None = None
+    ) -> User:
         """Writes, then publishes ProfileUpdated. Repeating the last update writes nothing and publishes its event
         again (same id), so a retry after a crash between the write and the publication still reaches consumers."""
         user = await self.get_user(user_id)
-        updated = updated_profile(user, display_name, bio, self._text_profile)
+        updated = updated_profile(user, display_name, bio, self._text_profile, indexable)
         if updated != user or user.update_time is None:
             updated = replace(updated, update_time=utc_now())
             await self._repo.save_profile(updated)

@@ -88,10 +88,12 @@ def refusal(error: OAuth2Error) -> ChirpError:
     """The ChirpError an OAuth error travels as: reason = the RFC 6749 error code, message = its description, and
     in the ErrorInfo metadata `http_status` (what the token endpoint answers with) and, for an authorization
     request whose redirect URI is registered, `redirect_to` (where RFC 6749 4.1.2.1 sends the browser with it)."""
-    metadata = {"http_status": str(_HTTP_STATUS_OF.get(error.error, error.status_code))}
+    composed = {"http_status": str(_HTTP_STATUS_OF.get(error.error, error.status_code))}
     if error.redirect_uri and error.redirect_uri != OUT_OF_BAND:
-        metadata["redirect_to"] = dict(error()[2])["Location"]
-    return _STATUS_OF.get(error.error, InvalidArgument)(error.error, error.description or error.error, **metadata)
+        composed["redirect_to"] = dict(error()[2])["Location"]
+    return _STATUS_OF.get(error.error, InvalidArgument)(
+        error.error, error.description or error.error, composed=composed
+    )
 
 
 class OAuthServer:

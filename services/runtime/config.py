@@ -4,6 +4,9 @@ Every variable is prefixed `CHIRP_`; docs/configuration.md lists them with their
 the process at start with a message naming the variable.
 """
 
+import os
+
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -78,7 +81,9 @@ class Settings(BaseSettings):
     # index (one directory per version of the projection, v1, v2, ...). The tantivy index is for one machine: run
     # the search service as one process (role all).
     search_backend: str = "tantivy"
-    search_index_dir: str = ".data/search"
+    search_index_dir: str = Field(
+        default_factory=lambda: os.path.join(os.environ.get("CHIRP_DATA_DIR", ".data"), "search")
+    )
     # Relevance sort: how fast the recency boost fades (a post this old gets half the boost of a new one).
     search_recency_half_life_hours: float = 24.0
 

@@ -17,6 +17,8 @@ from grpc_status import rpc_status
 ERROR_DOMAIN = "chirp.dev"
 MAX_MESSAGE_LENGTH = 300
 MAX_METADATA_VALUE_LENGTH = 64
+# For metadata the service composes itself (a redirect URL), bounded so trailers stay small.
+MAX_COMPOSED_VALUE_LENGTH = 2048
 _ELLIPSIS = "…"
 
 
@@ -43,12 +45,16 @@ class ChirpError(Exception):
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
-    def __init__(self, reason: str, message: str, **metadata: str) -> None:
+    def __init__(self, reason: str, message: str, *, composed: dict[str, str] | None = None, **metadata: str) -> None:
+        """`metadata` quotes the request (each value keeps a short prefix); `composed` holds values the service
+        built itself, such as where OAuth sends the browser back, kept whole up to MAX_COMPOSED_VALUE_LENGTH."""
         message = shortened(message)
         super().__init__(message)
         self.reason = reason
         self.message = message
-        self.metadata = {key: _prefix(str(value)) for key, value in metadata.items()}
+        self.metadata = {key: _prefix(str(value)) for key, value in metadata.items()} | {
+            key: _prefix(value, MAX_COMPOSED_VALUE_LENGTH) for key, value in (composed or {}).items()
+        }
 
     def to_status(self) -> grpc.Status:
         info = error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata)

@@ -13,10 +13,10 @@ A query with no positive clause (only exclusions or filters) matches every post 
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from services.text.terms import LANGUAGES, query_alternatives
+from services.text.terms import LANGUAGES, prefix_words, query_alternatives
 
 # Longest query accepted, in characters, and most clauses.
 MAX_QUERY_LENGTH = 512
@@ -196,8 +196,23 @@ def _moment(key: str, value: str) -> int:
 
 @dataclass(frozen=True)
 class PeopleQuery:
-    """People whose handle, name or bio hold every term; `prefix`: the last term may be the start of a word."""
+    """People whose handle, name or bio match every clause (a word in its forms: a Match or an Or of Matches), and
+    with `prefix`, whose handle or a word of whose name starts with it (lower-cased, diacritics folded). `words`
+    are the query's words folded like names: a handle or a word of a name equal to one ranks higher."""
 
-    terms: tuple[str, ...]
+    clauses: tuple[Clause, ...] = ()
     prefix: str = ""
-    raw: str = field(default="", compare=False)
+    words: tuple[str, ...] = ()
+
+
+def parse_people(text: str, prefix: bool = False) -> PeopleQuery:
+    """A people search; with `prefix` (typeahead), the last word is the start of a handle or of a word of a name."""
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QueryError(f"a query has at most {MAX_QUERY_LENGTH} characters")
+    words = [word.lstrip("@＠") for word in text.split()]
+    start = ""
+    if prefix and words:
+        folded = prefix_words(words.pop())
+        start = folded[0] if folded else ""
+    clauses = tuple(clause for word in words[:MAX_CLAUSES] if (clause := _words(word, None, phrase=False)) is not None)
+    return PeopleQuery(clauses, start, tuple(w for word in words for w in prefix_words(word)))

@@ -126,11 +126,89 @@ def query_alternatives(word: str, language: str | None = None) -> tuple[tuple[st
     else:
         candidates = LATIN_LANGUAGES
     found: list[tuple[str, ...]] = []
+    single = len(_WORD.findall(word)) == 1 and not _JAPANESE.search(word)
     for lang in (*candidates, ""):
-        terms = tuple(_text_terms(word, lang))
-        if terms and terms not in found:
-            found.append(terms)
+        forms = (word, *inflections(fold_case(word), lang)) if single else (word,)
+        for form in forms:
+            # Stemmed as this language's, and as it is (a post whose language was taken for another one).
+            for terms in (tuple(_text_terms(form, lang)), tuple(_text_terms(form, ""))):
+                if terms and terms not in found:
+                    found.append(terms)
     return tuple(found)
+
+
+# Regular inflections of a word by its ending, per language: (ending, [replacements]). A query word is matched in
+# the stems of all its forms, because Snowball does not always give two forms of a word one stem (Spanish
+# gobierno -> gobiern but gobiernos -> gobi; French cuisiner -> cuisin but cuisinons -> cuisinon).
+_INFLECTIONS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "it": [
+        ("are", ("o", "i", "a", "iamo", "ate", "ano", "ato", "ata", "ati", "ando", "ava", "avano", "erà")),
+        ("ere", ("o", "i", "e", "iamo", "ete", "ono", "uto", "eva", "evano", "endo", "erà")),
+        ("ire", ("o", "i", "e", "iamo", "ite", "ono", "ito", "iva", "ivano", "endo", "isce", "iscono", "irà")),
+        ("co", ("chi", "ci", "ca", "che")),
+        ("go", ("ghi", "ga", "ghe")),
+        ("ca", ("che", "chi")),
+        ("ga", ("ghe", "ghi")),
+        ("io", ("i",)),
+        ("o", ("i", "a", "e")),
+        ("a", ("e", "i")),
+        ("e", ("i",)),
+        ("i", ("o", "e", "a")),
+    ],
+    "es": [
+        ("ar", ("o", "as", "a", "amos", "an", "é", "ó", "aron", "aba", "aban", "ado", "ada", "ando", "ará")),
+        ("er", ("o", "es", "e", "emos", "en", "í", "ió", "ieron", "ía", "ían", "ido", "ida", "iendo", "erá")),
+        ("ir", ("o", "es", "e", "imos", "en", "í", "ió", "ieron", "ía", "ían", "ido", "ida", "iendo", "irá")),
+        ("ción", ("ciones",)),
+        ("sión", ("siones",)),
+        ("z", ("ces",)),
+        ("o", ("os", "a", "as")),
+        ("a", ("as",)),
+        ("e", ("es",)),
+        ("", ("s", "es")),
+    ],
+    "pt": [
+        ("ar", ("o", "as", "a", "amos", "am", "ei", "ou", "aram", "ava", "avam", "ado", "ada", "ando")),
+        ("er", ("o", "es", "e", "emos", "em", "i", "eu", "eram", "ia", "iam", "ido", "ida", "endo")),
+        ("ir", ("o", "es", "e", "imos", "em", "i", "iu", "iram", "ia", "iam", "ido", "ida", "indo")),
+        ("ão", ("ões", "ães", "ãos")),
+        ("al", ("ais",)),
+        ("el", ("éis",)),
+        ("m", ("ns",)),
+        ("", ("s", "es")),
+    ],
+    "fr": [
+        ("ger", ("ge", "ges", "geons", "gez", "gent", "gé", "gée", "gés", "geait", "geaient", "geant", "gera")),
+        ("cer", ("ce", "ces", "çons", "cez", "cent", "cé", "cée", "cés", "çait", "çaient", "çant", "cera")),
+        ("er", ("e", "es", "ons", "ez", "ent", "é", "ée", "és", "ées", "ait", "aient", "ant", "era", "eront")),
+        ("ir", ("is", "it", "issons", "issez", "issent", "i", "ie", "issait", "issant")),
+        ("re", ("s", "ons", "ez", "ent", "u", "ue", "ait", "ant")),
+        ("al", ("aux",)),
+        ("eau", ("eaux",)),
+        ("", ("s", "x", "e", "es")),
+    ],
+    "en": [
+        ("y", ("ies", "ied")),
+        ("e", ("es", "ed", "ing")),
+        ("", ("s", "es", "ed", "ing")),
+    ],
+    "de": [
+        ("en", ("e", "st", "t", "et", "te", "ten", "test")),
+        ("", ("e", "en", "n", "er", "s", "es")),
+    ],
+}
+
+
+def inflections(word: str, language: str) -> tuple[str, ...]:
+    """Regular inflected forms of a (lower-cased) word in `language`, by its ending; () for other languages."""
+    forms: list[str] = []
+    for ending, replacements in _INFLECTIONS.get(language, ()):
+        if word.endswith(ending) and len(word) > len(ending) + 1:
+            base = word[: len(word) - len(ending)]
+            forms.extend(base + replacement for replacement in replacements)
+            if ending:
+                break
+    return tuple(forms)
 
 
 def analyze_query_word(word: str, language: str | None = None) -> tuple[str, ...]:

@@ -45,7 +45,21 @@ def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
     assert {"home", "user"} <= set(results["mixed"]["ladder"][0]["by_kind"]) <= {"home", "user", "post"}
     assert results["rebuild"]["home_rows"] > 0 and results["rebuild"]["rows_per_second"] > 0
     assert results["trends"]["history_events"] > 0 and results["trends"]["polls"] > 0
-    for process in ("kafka", "cassandra", "graph", "post", "timeline-api", "timeline-worker", "trends", "bench-client"):
+    found = results["search"]
+    assert found["catch_up"]["post_events"] > 0 and found["index_build"]["raw_add_rate"] > 0
+    assert found["queries_in_process"]["count"] > 0 and found["typeahead_in_process"]["count"] > 0
+    assert found["searchable"]["searchable"]["count"] > 0 and found["queries_api"]["posts"]["count"] > 0
+    for process in (
+        "kafka",
+        "cassandra",
+        "graph",
+        "post",
+        "timeline-api",
+        "timeline-worker",
+        "search",
+        "trends",
+        "bench-client",
+    ):
         assert results["resources"][process]["peak_rss_mb"] > 0, process
     assert {goal["goal"] for goal in results["goals"]} and all(
         isinstance(goal["met"], bool) for goal in results["goals"]

@@ -4,8 +4,7 @@ documents, the same queries, the same answers. The OpenSearch backend runs this 
 import pytest
 
 from services.search.backends import PeopleSearch, PostSearch, SearchBackend, Sort
-from services.search.domain import PeopleQuery, parse
-from services.text.terms import analyze, prefix_words
+from services.search.domain import parse, parse_people
 from tests.search.backends import NOW_MS, person, post
 
 
@@ -144,11 +143,11 @@ class TestPeopleAndHashtags:
             ]
         )
         await backend.refresh()
-        found = await backend.search_people(PeopleSearch(PeopleQuery(analyze("network").terms)))
+        found = await backend.search_people(PeopleSearch(parse_people("network")))
         assert [hit.user_id for hit in found] == [2, 1]
-        found = await backend.search_people(PeopleSearch(PeopleQuery(analyze("networks engineers").terms)))
+        found = await backend.search_people(PeopleSearch(parse_people("networks engineers")))
         assert [hit.user_id for hit in found] == [1]
-        found = await backend.search_people(PeopleSearch(PeopleQuery(analyze("poet").terms)))
+        found = await backend.search_people(PeopleSearch(parse_people("poet")))
         assert [hit.user_id for hit in found] == [3]
 
     async def test_typeahead_by_prefix_of_handle_or_name(self, backend):
@@ -161,13 +160,15 @@ class TestPeopleAndHashtags:
             ]
         )
         await backend.refresh()
-        found = await backend.search_people(PeopleSearch(PeopleQuery((), prefix=prefix_words("Ann")[0])))
+        found = await backend.search_people(PeopleSearch(parse_people("Ann", prefix=True)))
         assert [hit.user_id for hit in found] == [2, 1, 3]
-        found = await backend.search_people(PeopleSearch(PeopleQuery((), prefix="zo")))
+        found = await backend.search_people(PeopleSearch(parse_people("zo", prefix=True)))
         assert [hit.user_id for hit in found] == [3]
         await backend.delete_people([2])
         await backend.refresh()
-        found = await backend.search_people(PeopleSearch(PeopleQuery((), prefix="ann"), exclude_users=frozenset({3})))
+        found = await backend.search_people(
+            PeopleSearch(parse_people("ann", prefix=True), exclude_users=frozenset({3}))
+        )
         assert [hit.user_id for hit in found] == [1]
 
     async def test_hashtags_by_prefix_most_used_first(self, backend):

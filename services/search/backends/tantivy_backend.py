@@ -11,6 +11,7 @@ import asyncio
 import math
 import os
 import re
+import time
 from collections.abc import Sequence
 
 import tantivy
@@ -29,9 +30,9 @@ from services.search.backends.base import (
     Sort,
 )
 from services.search.domain import Author, Clause, Language, Match, Not, Or
-from services.text.terms import prefix_words
 
 TERMS_TOKENIZER = "chirp_terms"
+OPEN_WAIT_SECONDS = 30
 # The recency boost is applied to this many of the best BM25 matches (at least offset + limit of them).
 RESCORED = 200
 # Writer memory (split across its threads) and threads: the search service shares a small machine.
@@ -113,9 +114,18 @@ class TantivyBackend:
         return self._people
 
     async def open(self) -> None:
-        if self._posts is None:
-            self._posts = await asyncio.to_thread(_Index, os.path.join(self.path, "posts"), _posts_schema())
-            self._people = await asyncio.to_thread(_Index, os.path.join(self.path, "people"), _people_schema())
+        """Opens both indexes for writing. Another process holding the writer lock (a rebuild handing over to the
+        service) is waited for, up to OPEN_WAIT_SECONDS."""
+        deadline = time.monotonic() + OPEN_WAIT_SECONDS
+        while self._posts is None:
+            try:
+                self._posts = await asyncio.to_thread(_Index, os.path.join(self.path, "posts"), _posts_schema())
+                self._people = await asyncio.to_thread(_Index, os.path.join(self.path, "people"), _people_schema())
+            except ValueError as error:
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise
+                self._posts = None
+                await asyncio.sleep(0.5)
 
     async def close(self) -> None:
         async with self._lock:
@@ -288,8 +298,8 @@ class TantivyBackend:
         clauses += [(tantivy.Occur.MustNot, clause) for clause in must_not]
         return tantivy.Query.boolean_query(clauses)
 
-    def _clause(self, clause: Clause) -> tantivy.Query:
-        index = self.posts
+    def _clause(self, clause: Clause, index: _Index | None = None) -> tantivy.Query:
+        index = index or self.posts
         if isinstance(clause, Match):
             if clause.phrase and len(clause.terms) > 1:
                 return tantivy.Query.phrase_query(index.schema, "terms", list(clause.terms))
@@ -301,10 +311,13 @@ class TantivyBackend:
         if isinstance(clause, Language):
             return tantivy.Query.const_score_query(index.term("lang", clause.code), 0.0)
         if isinstance(clause, Or):
-            return tantivy.Query.boolean_query([(tantivy.Occur.Should, self._clause(o)) for o in clause.options])
+            return tantivy.Query.boolean_query([(tantivy.Occur.Should, self._clause(o, index)) for o in clause.options])
         if isinstance(clause, Not):
             return tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, tantivy.Query.all_query()), (tantivy.Occur.MustNot, self._clause(clause.clause))]
+                [
+                    (tantivy.Occur.Must, tantivy.Query.all_query()),
+                    (tantivy.Occur.MustNot, self._clause(clause.clause, index)),
+                ]
             )
         raise TypeError(f"not a query clause: {clause!r}")
 
@@ -314,11 +327,9 @@ class TantivyBackend:
     def _search_people(self, search: PeopleSearch) -> list[PersonHit]:
         index = self.people
         schema = index.schema
-        clauses = []
-        for term in search.query.terms:
-            clauses.append((tantivy.Occur.Must, index.term("terms", term)))
+        clauses = [(tantivy.Occur.Must, self._clause(clause, index)) for clause in search.query.clauses]
         # A word of the query that is a handle or a whole word of a name weighs more than a word of the bio.
-        for word in prefix_words(search.query.raw):
+        for word in search.query.words:
             clauses.append(
                 (tantivy.Occur.Should, tantivy.Query.boost_query(index.term("names", word.lower()), NAME_BOOST))
             )
