@@ -2,8 +2,9 @@
 organic trends with 7 days of history, then, live, 500 sockpuppets posting one hashtag and a spike of 20 distinct
 accounts on a new one.
 
-- Spike detection: from the moment Kafka acknowledged the 20th account's post to the first ListTrends answer that
-  ranks the tag (polled every POLL_SECONDS, as a client would), and from the first post too.
+- Spike detection: the first ListTrends answer (polled every POLL_SECONDS, as a client would) that ranks the tag,
+  timed from the moment Kafka acknowledged the 20th account's post (negative when it trended before) and from the
+  first one.
 - Sockpuppets: ListTrends (top 10) is read every POLL_SECONDS from the first puppet post until SETTLE_SECONDS after
   the last; the best rank the puppets' tag ever reached is reported (none: never in the top 10).
 
@@ -141,9 +142,9 @@ async def measure(settings: Settings, address: str, spike_seconds: float, puppet
             if spam in ranked:
                 rank = ranked.index(spam) + 1
                 best_rank = rank if best_rank is None else min(best_rank, rank)
-            if detected_at is None and spike in ranked and spike_last:
+            if detected_at is None and spike in ranked and spike_first:
                 detected_at = time.monotonic()
-                report(f"trends: spike detected {detected_at - spike_last:.1f} s after its 20th post")
+                report(f"trends: spike detected {detected_at - spike_first:.1f} s after its first post")
             settled = driving.done() and time.monotonic() - max(spike_last, watch_began) > SETTLE_SECONDS
             if (settled and detected_at is not None) or time.monotonic() - watch_began > DETECTION_GIVE_UP_SECONDS:
                 break
@@ -165,6 +166,7 @@ async def measure(settings: Settings, address: str, spike_seconds: float, puppet
         "spike_accounts": len(spike_posts),
         "spike_seconds": spike_seconds,
         "spike_detected": detected_at is not None,
+        # Negative when it trended before the 20th account had posted.
         "detection_seconds_after_20th": round(detected_at - spike_last, 2) if detected_at else None,
         "detection_seconds_after_1st": round(detected_at - spike_first, 2) if detected_at else None,
         "polls": polls,
