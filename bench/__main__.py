@@ -93,6 +93,7 @@ def trends_alone(
     finally:
         system.stop_all()
         system.drop_data()
+        asyncio.run(trends.drop_topics(settings))
     out.mkdir(parents=True, exist_ok=True)
     (out / "trends.json").write_text(json.dumps(figures, indent=2) + "\n")
     Console().print_json(json.dumps(figures))

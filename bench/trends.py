@@ -55,6 +55,20 @@ def topics_to_drop(settings: Settings) -> list[str]:
     return [settings.topic(spec.name) for spec in (*ALL_TOPICS, DEAD_LETTERS)]
 
 
+async def drop_topics(settings: Settings) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        ours = [topic for topic in topics_to_drop(settings) if topic in existing]
+        if ours:
+            await admin.delete_topics(ours)
+    finally:
+        await admin.close()
+
+
 async def measure(settings: Settings, address: str, spike_seconds: float, puppet_seconds: float, report) -> dict:
     """Run the phase against a trends service at `address`; `report(text)` tells the progress."""
     world = World(POST_EVENTS.name, GRAPH_EVENTS.name, now=now_ms())
