@@ -28,6 +28,7 @@ from services.trends.domain import (
     DAY_MS,
     SINCE_LOOKBACK_MS,
     SINCE_STEP_MS,
+    WINDOW_MS,
     Account,
     Count,
     Kind,
@@ -304,7 +305,7 @@ class TrendsReader:
         """Steps back SINCE_STEP_MS at a time while the term still trended against today's baseline."""
         now = snapshot.at_ms
         candidate = scored.candidate
-        hours = list(range(hour_of(now - SINCE_LOOKBACK_MS - SINCE_STEP_MS), hour_of(now) + 1))
+        hours = list(range(hour_of(now - SINCE_LOOKBACK_MS - WINDOW_MS), hour_of(now) + 1))
         uses = await self._term_uses(repo, scope, candidate.kind, candidate.term, hours)
         accounts = snapshot.accounts | await self._weigh(
             repo, {use.account_id for use in uses} - snapshot.accounts.keys()
