@@ -22,6 +22,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+import structlog
+
 from services.runtime.clock import now_ms
 from services.trends.domain import (
     BASELINE_DAYS,
@@ -46,6 +48,8 @@ from services.trends.domain import (
     window_hours,
 )
 from services.trends.repository import StoredPost, TrendsRepository
+
+log = structlog.get_logger(__name__)
 
 # How long a computed ranking serves before it is computed again.
 REFRESH_SECONDS = 10.0
@@ -147,6 +151,7 @@ class TrendsReader:
         self._repo: TrendsRepository | None = None
         self._snapshots: dict[tuple[str, Kind], tuple[float, _Snapshot]] = {}
         self._locks: dict[tuple[str, Kind], asyncio.Lock] = {}
+        self._refreshing: dict[tuple[str, Kind], asyncio.Task] = {}
         self._accounts = _TtlCache()
         self._slices = _TtlCache()
         self._days = _TtlCache()
@@ -175,17 +180,38 @@ class TrendsReader:
         return repo
 
     async def _snapshot(self, kind: Kind, scope: str) -> _Snapshot:
+        """The ranking of a scope and kind: computed on the first request, then served while a newer one is
+        computed in the background once it is REFRESH_SECONDS old, so no read waits for a computation but the
+        first (with `refresh_seconds` 0, as tests use it, every read computes)."""
         repo = await self._current_repo()
         key = (scope, kind)
+        cached = self._snapshots.get(key)
+        if cached is not None and self._refresh > 0:
+            if time.monotonic() - cached[0] >= self._refresh and key not in self._refreshing:
+                task = asyncio.create_task(self._recompute(repo, kind, scope))
+                self._refreshing[key] = task
+                task.add_done_callback(lambda _: self._refreshing.pop(key, None))
+            return cached[1]
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             cached = self._snapshots.get(key)
             if cached is not None and time.monotonic() - cached[0] < self._refresh:
                 return cached[1]
+            return await self._recompute(repo, kind, scope)
+
+    async def _recompute(self, repo: TrendsRepository, kind: Kind, scope: str) -> _Snapshot:
+        began = time.monotonic()
+        try:
             snapshot = await self._compute(repo, kind, scope, self._clock())
             snapshot.views = await self._views(repo, snapshot, scope, frozenset())
-            self._snapshots[key] = (time.monotonic(), snapshot)
-            return snapshot
+        except Exception as error:
+            if (scope, kind) not in self._snapshots:
+                raise
+            # The ranking already served stays until a computation succeeds (Cassandra away, say).
+            log.warning("trends.refresh_failed", scope=scope, kind=kind.value, error=repr(error))
+            return self._snapshots[(scope, kind)][1]
+        self._snapshots[(scope, kind)] = (began, snapshot)
+        return snapshot
 
     async def _compute(self, repo: TrendsRepository, kind: Kind, scope: str, now: int) -> _Snapshot:
         hours = await asyncio.gather(*(repo.hour_uses(scope, hour, kind) for hour in window_hours(now)))

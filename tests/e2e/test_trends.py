@@ -127,7 +127,7 @@ def rows_of(settings, keyspace: str, table: str, columns: str) -> list[tuple]:
     """Every row of a table (the synchronous driver follows the pages)."""
     from cassandra.cluster import Cluster
 
-    cluster = Cluster([settings.cassandra_hosts], port=settings.cassandra_port)
+    cluster = Cluster([settings.cassandra_hosts], port=settings.cassandra_port, protocol_version=5, connect_timeout=60)
     try:
         session = cluster.connect()
         return sorted(tuple(row) for row in session.execute(f"SELECT {columns} FROM {keyspace}.{table}", timeout=60))
