@@ -1,8 +1,13 @@
 """Fixtures shared by the integration and end-to-end tests: real Kafka, real Cassandra, real service processes."""
 
 import pytest
+from hypothesis import settings
 
 from services.cli.launcher import infra, running_system
+
+# Property tests check rules, not speed: no per-example deadline, so a busy machine cannot fail them.
+settings.register_profile("chirp", deadline=None)
+settings.load_profile("chirp")
 
 
 @pytest.fixture(scope="session")
