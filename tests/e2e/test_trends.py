@@ -9,6 +9,7 @@ import time
 import uuid
 
 import grpc
+from cassandra.query import SimpleStatement
 from typer.testing import CliRunner
 
 from bench.trends_world import World, publish
@@ -124,15 +125,19 @@ TABLES = {
 
 
 def rows_of(settings, keyspace: str, table: str, columns: str) -> list[tuple]:
-    """Every row of a table (the synchronous driver follows the pages)."""
-    from cassandra.cluster import Cluster
+    """Every row of a table, through the service's own session (which waits out a busy Cassandra at connect) and
+    the driver's synchronous paging."""
 
-    cluster = Cluster([settings.cassandra_hosts], port=settings.cassandra_port, protocol_version=5, connect_timeout=60)
-    try:
-        session = cluster.connect()
-        return sorted(tuple(row) for row in session.execute(f"SELECT {columns} FROM {keyspace}.{table}", timeout=60))
-    finally:
-        cluster.shutdown()
+    async def read():
+        session = await CassandraSession.connect(settings)
+        try:
+            statement = SimpleStatement(f"SELECT {columns} FROM {keyspace}.{table}", fetch_size=5000)
+            rows = await asyncio.to_thread(lambda: list(session._session.execute(statement, timeout=120)))
+            return sorted(tuple(row) for row in rows)
+        finally:
+            session.shutdown()
+
+    return asyncio.run(read())
 
 
 def trends_at(settings, keyspace: str, kind: Kind, scope: str, at: int):
