@@ -1,4 +1,5 @@
-"""`python -m bench run [--mode full|quick|smoke] [--users N] [--out DIR]` (`make bench`, `make bench-quick`)."""
+"""`python -m bench run [--mode full|quick|smoke] [--users N] [--out DIR]` (`make bench`, `make bench-quick`);
+`python -m bench trends` runs the trends phase alone."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -88,6 +89,40 @@ def search_backends(
     table = compare_table(figures)
     (out / "search-backends.md").write_text(table)
     Console().print(Markdown(table))
+
+
+@app.command("trends")
+def trends_alone(
+    out: Annotated[Path, typer.Option(help="where trends.json goes")] = RESULTS,
+    spike_seconds: Annotated[float, typer.Option(help="the 20 accounts post over this long")] = 20.0,
+    puppet_seconds: Annotated[float, typer.Option(help="the 500 sockpuppets post over this long")] = 40.0,
+) -> None:
+    """The trends phase of `run` alone, on a private identity and trends service (bench/trends.py)."""
+    import asyncio
+    import json
+
+    from bench import trends
+    from services.cli.launcher import System
+
+    system = System()
+    settings = trends.trends_settings(system.settings)
+    try:
+        system.setup()
+        asyncio.run(trends.prepare(settings))
+        system.start("identity")
+        system.start("trends", env=trends.env_of(settings))
+        figures = asyncio.run(
+            trends.measure(settings, system.settings.trends_addr, spike_seconds, puppet_seconds, Console().log)
+        )
+    finally:
+        system.stop_all()
+        system.drop_data()
+        asyncio.run(trends.drop_topics(settings))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "trends.json").write_text(json.dumps(figures, indent=2) + "\n")
+    Console().print_json(json.dumps(figures))
+    for goal in report.trends_goals({"trends": figures}):
+        Console().print(f"{goal['goal']}: {goal['value']:g} ({goal['target']}): {'met' if goal['met'] else 'NOT MET'}")
 
 
 @app.command("report")

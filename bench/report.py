@@ -94,6 +94,7 @@ def goals(results: dict) -> list[dict]:
             results["rebuild"]["rows_per_second"] >= 0.8 * b3,
         ),
         *search_goals(results),
+        *trends_goals(results),
     ]
 
 
@@ -138,6 +139,32 @@ def search_goals(results: dict) -> list[dict]:
             None,
             "≤ 20 ms",
             typeahead["p99_ms"] <= 20,
+        ),
+    ]
+
+
+def trends_goals(results: dict) -> list[dict]:
+    """The trends goals of issue 12, when the run had a trends phase."""
+    t = results.get("trends")
+    if not t:
+        return []
+    detection = t["detection_seconds_after_20th"]
+    return [
+        _goal(
+            "trends: spike of 20 accounts on a new hashtag detected (s after the 20th post)",
+            detection if detection is not None else -1,
+            None,
+            None,
+            "≤ 120 s",
+            t["spike_detected"] and detection is not None and detection <= 120,
+        ),
+        _goal(
+            f"trends: {t['puppets']} new sockpuppets on one hashtag, best rank reached (0: never in the top 10)",
+            t["puppet_best_rank"] or 0,
+            None,
+            None,
+            "never in the top 10",
+            t["puppet_best_rank"] is None and not t["puppet_in_final_top10"],
         ),
     ]
 
@@ -198,6 +225,7 @@ def markdown(results: dict) -> str:
         _edge_section(results["edge"]),
         _other_figures(results),
         _search_figures(results),
+        _trends_figures(results.get("trends")),
         _resources_table(results["resources"]),
         "Phase durations (s): "
         + ", ".join(f"{phase} {seconds:g}" for phase, seconds in results["phase_seconds"].items())
@@ -285,6 +313,29 @@ def _other_figures(results: dict) -> str:
     )
 
 
+def _trends_figures(t: dict | None) -> str:
+    if not t:
+        return ""
+    detected = (
+        f"detected {t['detection_seconds_after_20th']} s after the 20th post ({t['detection_seconds_after_1st']} s "
+        "after the first)"
+        if t["spike_detected"]
+        else "never detected"
+    )
+    puppets = (
+        "never in the top 10" if t["puppet_best_rank"] is None else f"reached rank {t['puppet_best_rank']} at best"
+    )
+    return (
+        f"**Trends** (a trends service of its own; events written to its topics): {t['history_events']:,} events of "
+        f"7 days of history projected and {t['organic_tags']} organic trends shown in {t['history_seconds']} s; a "
+        f"spike of {t['spike_accounts']} established accounts on a new hashtag over {t['spike_seconds']:g} s "
+        f"{detected}, ListTrends polled every {t['poll_seconds']:g} s, rankings refreshed every "
+        f"{t['refresh_seconds']:g} s; {t['puppets']} sockpuppets (two hours old, no followers, near-identical texts) "
+        f"over {t['puppet_seconds']:g} s {puppets} ({t['polls']} polls); {t['organic_in_final_top10']} organic "
+        "trends in the final top 10.\n"
+    )
+
+
 def _search_figures(results: dict) -> str:
     found = results.get("search")
     if not found:
@@ -351,6 +402,7 @@ _PHASE_ORDER = [
     "search_queries",
     "search_freshness",
     "search_api_reads",
+    "trends",
     "teardown",
 ]
 

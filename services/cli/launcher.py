@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra" / "infra.sh"
 DATA_DIR = Path(os.environ.get("CHIRP_DATA_DIR", REPO / ".data"))
 # In start order: every service verifies credentials with identity's keys, and post asks graph.
-SERVICES = ("identity", "graph", "post", "timeline", "notification", "search")
+SERVICES = ("identity", "graph", "post", "timeline", "notification", "search", "trends")
 # Served over HTTP, not gRPC: ready when `GET /health` answers 200. Started after the services it calls.
 EDGE = "edge"
 

@@ -1,4 +1,5 @@
-"""`chirp projections rebuild timeline|notifications|search`: replay the log into a new version of a projection."""
+"""`chirp projections rebuild timeline|notifications|search|trends`: replay the log into a new version of a
+projection."""
 
 import asyncio
 from typing import Annotated
@@ -14,6 +15,7 @@ REBUILDABLE = {
     "timeline": "services.timeline.wiring",
     "notifications": "services.notification.wiring",
     "search": "services.search.wiring",
+    "trends": "services.trends.wiring",
 }
 
 
@@ -43,7 +45,7 @@ async def _rebuild(settings, name: str, report, replay) -> int:
 
 @app.command("rebuild")
 def rebuild(
-    projection: Annotated[str, typer.Argument(help="Which projection: timeline, notifications or search.")],
+    projection: Annotated[str, typer.Argument(help="Which projection: timeline, notifications, search or trends.")],
 ) -> None:
     """Replay the topics from the beginning into a new version of the tables; switch reads to it when it has
     caught up. The old version serves until then."""

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     notification_addr: str = "127.0.0.1:50054"
     identity_addr: str = "127.0.0.1:50055"
     search_addr: str = "127.0.0.1:50056"
+    trends_addr: str = "127.0.0.1:50057"
 
     # Port a server process listens on; 0 means the service's default port (the one in its *_addr above).
     grpc_port: int = 0
@@ -112,6 +113,10 @@ class Settings(BaseSettings):
     opensearch_refresh_interval: str = "1s"
     # Seconds a request may take before it fails (and the projection retries it).
     opensearch_timeout_seconds: float = 30.0
+
+    # How long the trends API serves a computed ranking before computing it again (seconds): a deletion or a new
+    # spike shows within this, plus the projection's lag.
+    trends_refresh_seconds: float = 10.0
 
     # Attempts at an event that fails by itself (not an outage) before it goes to the dead-letter topic.
     projection_max_attempts: int = 5

@@ -20,6 +20,7 @@ from chirp.notification.v1 import notification_service_pb2
 from chirp.post.v1 import post_service_pb2
 from chirp.search.v1 import search_service_pb2
 from chirp.timeline.v1 import timeline_service_pb2
+from chirp.trends.v1 import trends_service_pb2
 from services.graph.api import ACCESS as GRAPH
 from services.identity.api import ACCESS as IDENTITY
 from services.notification.api import ACCESS as NOTIFICATION
@@ -27,6 +28,7 @@ from services.post.api import ACCESS as POST
 from services.runtime.credentials import Caller, Kind, SigningKeys
 from services.search.api import ACCESS as SEARCH
 from services.timeline.api import ACCESS as TIMELINE
+from services.trends.api import ACCESS as TRENDS
 
 DENIED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 OWNER, STRANGER = 1_000_001, 1_000_002
@@ -38,6 +40,7 @@ SERVICES = {
     "notification": (notification_service_pb2, "NotificationService", NOTIFICATION),
     "identity": (identity_service_pb2, "IdentityService", IDENTITY),
     "search": (search_service_pb2, "SearchService", SEARCH),
+    "trends": (trends_service_pb2, "TrendsService", TRENDS),
 }
 
 

@@ -28,6 +28,7 @@ from chirp.graph.v1 import graph_service_pb2
 from chirp.notification.v1 import notification_service_pb2
 from chirp.post.v1 import post_service_pb2
 from chirp.timeline.v1 import timeline_service_pb2
+from chirp.trends.v1 import trends_service_pb2
 from services.runtime.clock import MAX_UNIX_MS, now_ms
 from services.runtime.errors import MAX_MESSAGE_LENGTH
 from tests.helpers import unique_handle
@@ -38,6 +39,7 @@ SERVICES = {
     "post_addr": post_service_pb2.DESCRIPTOR.services_by_name["PostService"],
     "timeline_addr": timeline_service_pb2.DESCRIPTOR.services_by_name["TimelineService"],
     "notification_addr": notification_service_pb2.DESCRIPTOR.services_by_name["NotificationService"],
+    "trends_addr": trends_service_pb2.DESCRIPTOR.services_by_name["TrendsService"],
 }
 METHODS = [(address, method) for address, service in SERVICES.items() for method in service.methods]
 UNARY = [(address, method) for address, method in METHODS if not method.server_streaming]

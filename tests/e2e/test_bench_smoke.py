@@ -48,6 +48,7 @@ def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
         compared = results["edge"][operation]
         assert compared["grpc_at_half"]["count"] > 0 and compared["http_at_half"]["count"] > 0, compared
         assert compared["http_at_half"]["errors"] == 0, compared["http_at_half"]["error_kinds"]
+    assert results["trends"]["history_events"] > 0 and results["trends"]["polls"] > 0
     found = results["search"]
     assert found["catch_up"]["post_events"] > 0 and found["index_build"]["raw_add_rate"] > 0
     assert found["queries_in_process"]["count"] > 0 and found["typeahead_in_process"]["count"] > 0
@@ -60,6 +61,7 @@ def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
         "timeline-api",
         "timeline-worker",
         "search",
+        "trends",
         "bench-client",
     ):
         assert results["resources"][process]["peak_rss_mb"] > 0, process
