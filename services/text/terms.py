@@ -3,13 +3,14 @@ Pure: no I/O (the language model and the Japanese dictionary ship inside their p
 
     text -> language (py3langid, restricted to LANGUAGES) -> tokens -> terms
 
-- Tokens: twitter-text's entities first (services/text/entities.py), as special terms: `#bologna` for a hashtag
-  (followed by the words of the tag, so `bologna` finds `#Bologna` and `#ElezioniEuropee` gives `elezioni`,
-  `europee`), `@ada` for a mention, `url:example.com` for a link (its host, without `www.`). The rest is split into
-  runs of one script: Japanese (kanji, kana) goes through Sudachi's morphological analyzer in split mode A, the
-  shortest units, so that 東京都 is 東京 + 都 and never 京都; particles, auxiliaries and punctuation are dropped
-  and every word becomes its normalized dictionary form (食べました -> 食べる). Anything else is split into
-  Unicode words (letters, marks and digits; an apostrophe ends a word, so l'elezione gives elezione).
+- Tokens: twitter-text's entities first (services/text/entities.py), as special terms: a hashtag gives the words of
+  the tag where it stands (so `bologna` finds `#Bologna`, `#ElezioniEuropee` gives `elezioni`, `europee`, and a
+  phrase runs through it) and `#bologna` after the text's terms; `@ada` for a mention, `url:example.com` for a link
+  (its host, without `www.`). The rest is split into runs of one script: Japanese (kanji, kana) goes through
+  Sudachi's morphological analyzer in split mode A, the shortest units, so that 東京都 is 東京 + 都 and never 京都;
+  particles, auxiliaries and punctuation are dropped and every word becomes its normalized dictionary form
+  (食べました -> 食べる). Anything else is split into Unicode words (letters, marks and digits; an apostrophe
+  ends a word, so l'elezione gives elezione).
 - Terms: NFKC, lower-cased, stemmed with the Snowball stemmer of the text's language, then diacritics folded
   (Latin script; ё -> е in Cyrillic), so `elezioni` and `elezione` are both `elezion`, `Wahl` and `Wahlen` `wahl`.
 
@@ -82,14 +83,17 @@ def analyze(text: str, language: str | None = None) -> Analyzed:
     terms: list[str] = []
     hashtags: list[str] = []
     mentions: list[str] = []
+    tag_terms: list[str] = []
     position = 0
     for entity in entities:
         terms.extend(_text_terms(text[position : entity.start], lang))
         position = entity.end
         if entity.kind == "hashtag":
             tag = fold_case(entity.value)
-            terms.append("#" + tag)
+            # The tag's words stand where it stands; its own term comes after the text, so that it does not part
+            # the words around it ("regionali a bologna" finds "regionali a #Bologna").
             terms.extend(_text_terms(" ".join(_CAMEL.findall(entity.value)) or entity.value, lang))
+            tag_terms.append("#" + tag)
             if tag not in hashtags:
                 hashtags.append(tag)
         elif entity.kind in ("mention", "list"):
@@ -104,6 +108,7 @@ def analyze(text: str, language: str | None = None) -> Analyzed:
         elif entity.kind == "cashtag":
             terms.append("$" + entity.value.lower())
     terms.extend(_text_terms(text[position:], lang))
+    terms.extend(tag_terms)
     return Analyzed(lang, tuple(terms), tuple(hashtags), tuple(mentions))
 
 

@@ -33,6 +33,13 @@ def test_entities_are_special_terms_and_hashtags_also_give_their_words():
     assert analyzed.hashtags == ("elezionieuropee",) and analyzed.mentions == ("ada",)
 
 
+def test_a_hashtag_does_not_part_the_words_around_it():
+    terms = analyze("Le elezioni regionali a #Bologna, ne parliamo", language="it").terms
+    assert terms == ("le", "elezion", "regional", "a", "bologn", "ne", "parl", "#bologna")
+    assert matches(query_alternatives("regionali a bologna"), terms, phrase=True)
+    assert matches(query_alternatives("bologna ne parliamo"), terms, phrase=True)
+
+
 def test_japanese_words_by_sudachi_mode_a():
     assert analyze("東京都の天気").terms == ("東京", "都", "天気")
     assert analyze("京都の天気").terms == ("京都", "天気")
