@@ -88,3 +88,8 @@ def matching(
 
 def hidden(matches: Iterable[FilterMatch]) -> bool:
     return any(match.hides for match in matches)
+
+
+def hiding(filters: Iterable[graph_pb2.Filter], context: int, now_ms: int) -> list[graph_pb2.Filter]:
+    """The "hide" filters in force in `context`: what a service that shows no warnings applies."""
+    return [f for f in in_force(filters, context, now_ms) if f.action == graph_pb2.FILTER_ACTION_HIDE]
