@@ -188,6 +188,16 @@ def validate_filter(
     return title, unique, checked
 
 
+# The latest expiry a Timestamp can say as a date (9999-12-31T23:59:59Z).
+MAX_EXPIRY_SECONDS = 253_402_300_799
+
+
+def check_expiry(seconds: int, nanos: int) -> None:
+    """A filter's expiry must be a time (from 1970 to 9999), so that every reader can show it as a date."""
+    if not 0 <= seconds <= MAX_EXPIRY_SECONDS or not 0 <= nanos < 1_000_000_000:
+        raise InvalidArgument("FILTER_EXPIRY_INVALID", "expire_time must be a time between 1970 and 9999")
+
+
 def check_filter_count(count: int) -> None:
     if count >= MAX_FILTERS:
         raise FailedPrecondition("FILTER_LIMIT_REACHED", f"a user can have at most {MAX_FILTERS} filters")
