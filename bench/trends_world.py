@@ -106,6 +106,24 @@ class World:
         )
         self._record(self.graph_topic, blocker_id, event)
 
+    def hide_word(self, user_id: int, keyword: str, at_ms: int) -> None:
+        """The user makes a filter hiding `keyword` (whole word) in the public context, where trends are."""
+        made = graph_pb2.Filter(
+            filter_id=next(self._sequence) + 1,
+            user_id=user_id,
+            title=keyword,
+            contexts=[graph_pb2.FILTER_CONTEXT_PUBLIC],
+            action=graph_pb2.FILTER_ACTION_HIDE,
+            keywords=[graph_pb2.FilterKeyword(keyword_id=1, keyword=keyword, whole_word=True)],
+            update_time=timestamp_from_ms(at_ms),
+        )
+        event = graph_pb2.GraphEvent(
+            event_id=str(uuid.uuid4()),
+            occurred_at=timestamp_from_ms(at_ms),
+            filter_created=graph_pb2.FilterCreated(filter=made),
+        )
+        self._record(self.graph_topic, user_id, event)
+
     def post(self, author_id: int, text: str, at_ms: int, reply_to: int = 0) -> int:
         post_id = first_id_at(at_ms) + next(self._sequence) % (1 << 22)
         entities = extract_entities(text)

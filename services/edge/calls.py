@@ -231,6 +231,9 @@ class Routes:
     def patch(self, path: str, access: Access) -> Callable[[Handler], Handler]:
         return self.add("PATCH", path, access)
 
+    def put(self, path: str, access: Access) -> Callable[[Handler], Handler]:
+        return self.add("PUT", path, access)
+
 
 def bearer_of(request: Request, token_in_query: bool) -> str | None:
     """The access token of a request; None without one; 401 for an Authorization header that is not Bearer."""

@@ -4,7 +4,7 @@ import re
 
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
-from services.edge import hydrate, pages, render
+from services.edge import filters, hydrate, pages, render
 from services.edge.calls import Call, Routes, json_response, parse_id, user
 from services.edge.errors import HttpError
 from services.text import analyze
@@ -25,10 +25,14 @@ async def home(call: Call):
         )
         return answer.posts, answer.next_page_token
 
-    posts, more = await pages.by_id(fetch, params, pages.timeline_token, lambda p: p.post_id, parse_id)
+    mine = await filters.reader_filters(call, "home")
+    shown = filters.filtering(
+        fetch, filters.by_text(mine, lambda p: p.text), lambda p: pages.timeline_token(str(p.post_id))
+    )
+    posts, more = await pages.by_id(shown, params, pages.timeline_token, lambda p: p.post_id, parse_id)
     ids = [str(post.post_id) for post in posts]
     headers = pages.link_header(call, ids[-1] if more else None, ids[0]) if ids else {}
-    return json_response(await hydrate.timeline_statuses(call, posts), headers=headers)
+    return json_response(await hydrate.timeline_statuses(call, posts, mine), headers=headers)
 
 
 @routes.get("/api/v2/search", user("read:search"))

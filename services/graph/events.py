@@ -96,3 +96,30 @@ def restriction_lifted(restriction: Restriction, at: datetime) -> graph_pb2.Grap
         occurred_at=timestamp_from_datetime(at),
         **payload,
     )
+
+
+def filter_changed(filter_: graph_pb2.Filter, created: bool) -> graph_pb2.GraphEvent:
+    """FilterCreated or FilterUpdated, identified by the filter and its update time: a retried change is the same
+    event."""
+    kind = "filter-created" if created else "filter-updated"
+    payload = (
+        {"filter_created": graph_pb2.FilterCreated(filter=filter_)}
+        if created
+        else {"filter_updated": graph_pb2.FilterUpdated(filter=filter_)}
+    )
+    return graph_pb2.GraphEvent(
+        event_id=event_id_for(kind, filter_.user_id, filter_.filter_id, filter_.update_time.ToMilliseconds()),
+        occurred_at=filter_.update_time,
+        **payload,
+    )
+
+
+def filter_deleted(filter_: graph_pb2.Filter, at: datetime) -> graph_pb2.GraphEvent:
+    """Identified by the filter as it last stood, so a retried deletion is the same event."""
+    return graph_pb2.GraphEvent(
+        event_id=event_id_for(
+            "filter-deleted", filter_.user_id, filter_.filter_id, filter_.update_time.ToMilliseconds()
+        ),
+        occurred_at=timestamp_from_datetime(at),
+        filter_deleted=graph_pb2.FilterDeleted(user_id=filter_.user_id, filter_id=filter_.filter_id),
+    )

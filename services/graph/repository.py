@@ -2,6 +2,7 @@
 
 import asyncio
 
+from chirp.graph.v1 import graph_pb2
 from services.graph.domain import Follow, Restriction, RestrictionKind, Stats, User
 from services.runtime.cassandra import CassandraSession
 from services.runtime.clock import as_utc
@@ -136,6 +137,35 @@ class GraphRepository:
         await self._db.execute(
             f"DELETE FROM {self._ks}.{_RESTRICTION_TABLES[kind]} WHERE user_id = ? AND target_id = ?",
             (user_id, target_id),
+        )
+
+    async def save_filter(self, filter_: graph_pb2.Filter) -> None:
+        await self._db.execute(
+            f"INSERT INTO {self._ks}.filters (user_id, filter_id, filter) VALUES (?, ?, ?)",
+            (filter_.user_id, filter_.filter_id, filter_.SerializeToString()),
+        )
+
+    async def get_filter(self, user_id: int, filter_id: int) -> graph_pb2.Filter | None:
+        rows = await self._db.execute(
+            f"SELECT filter FROM {self._ks}.filters WHERE user_id = ? AND filter_id = ?", (user_id, filter_id)
+        )
+        return graph_pb2.Filter.FromString(rows[0].filter) if rows else None
+
+    async def list_filters(self, user_id: int, after: int, limit: int) -> list[graph_pb2.Filter]:
+        """The user's filters by id (so oldest first), after `after`."""
+        rows = await self._db.execute(
+            f"SELECT filter FROM {self._ks}.filters WHERE user_id = ? AND filter_id > ? LIMIT ?",
+            (user_id, after, limit),
+        )
+        return [graph_pb2.Filter.FromString(row.filter) for row in rows]
+
+    async def count_filters(self, user_id: int) -> int:
+        rows = await self._db.execute(f"SELECT COUNT(*) AS n FROM {self._ks}.filters WHERE user_id = ?", (user_id,))
+        return rows[0].n
+
+    async def delete_filter(self, user_id: int, filter_id: int) -> None:
+        await self._db.execute(
+            f"DELETE FROM {self._ks}.filters WHERE user_id = ? AND filter_id = ?", (user_id, filter_id)
         )
 
     async def add_post(self, author_id: int, post_id: int, at: int) -> None:

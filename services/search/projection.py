@@ -140,6 +140,8 @@ class SearchProjection:
                 batch.writes.append(functools.partial(repo.set_relation, target, BLOCKED_BY, actor, active, at))
             else:
                 batch.writes.append(functools.partial(repo.set_relation, actor, MUTES, target, active, at))
+        elif kind in ("filter_created", "filter_updated", "filter_deleted"):
+            batch.writes.append(functools.partial(repo.filters.apply, envelope, at))
         elif kind == "post_created":
             self._post_created(envelope.post_created.post, at, batch)
         elif kind == "post_deleted":

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.runtime.cassandra import CassandraSession
+from services.runtime.reader_filters import ReaderFilterRows
 
 # Relations kinds in `relations`.
 BLOCKS, BLOCKED_BY, MUTES = "blocks", "blocked_by", "mutes"
@@ -39,6 +40,8 @@ class SearchRepository:
         self._ks = keyspace
         self.keyspace = keyspace
         self.base_keyspace = base_keyspace
+        # The readers' filters (services/runtime/reader_filters.py), in this version's keyspace.
+        self.filters = ReaderFilterRows(session, keyspace)
 
     async def save_person(self, person: Person, at: int) -> None:
         await self._db.execute(

@@ -1,10 +1,10 @@
 """What a search does beyond the index: honour the reader (blocks both ways, mutes, and their own filters), page
 without ever returning an empty page while matches remain, and hydrate people.
 
-The reader's mute-word filters (issue 12, another part) plug in as a `ReaderFilters`: given the reader, a predicate
-over hits (each carries its analyzed terms, so `services.text.terms.matches` hides every inflection of a muted
-word). Hits it rejects are dropped and the service fetches further (over-fetching) until the page is full or the
-matches run out.
+The reader's mute-word filters plug in as a `ReaderFilters` (`ProjectedFilters`: the filters the projection keeps
+of the graph topic): given the reader, a predicate over hits (each carries its analyzed terms, so
+`services.text.filters.matching` hides every inflection of a muted word). Hits it rejects are dropped and the
+service fetches further (over-fetching) until the page is full or the matches run out.
 """
 
 from collections.abc import Awaitable, Callable
@@ -21,6 +21,7 @@ from services.search.backends import (
 )
 from services.search.domain import parse, parse_people
 from services.search.repository import Person, SearchRepository
+from services.text.filters import CONTEXTS, hiding, matching
 
 # A hit the reader keeps (True) or hides.
 HitFilter = Callable[[PostHit], bool]
@@ -38,6 +39,22 @@ class ReaderFilters(Protocol):
 class NoFilters:
     async def for_reader(self, reader_id: int, context: str) -> HitFilter | None:
         return None
+
+
+class ProjectedFilters:
+    """The readers' filters as the search projection keeps them (`reader_filters`, from the graph topic): a search
+    is Mastodon's "public" context; a hit a "hide" filter in force matches, in any inflection, is dropped."""
+
+    def __init__(self, repository: Callable[[], Awaitable[SearchRepository]], now_ms: Callable[[], int]) -> None:
+        self._repository = repository
+        self._now_ms = now_ms
+
+    async def for_reader(self, reader_id: int, context: str) -> HitFilter | None:
+        repo = await self._repository()
+        hides = hiding(await repo.filters.of(reader_id), CONTEXTS["public"], self._now_ms())
+        if not hides:
+            return None
+        return lambda hit: not matching(hides, terms=hit.terms.split())
 
 
 @dataclass(frozen=True)

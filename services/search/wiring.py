@@ -20,7 +20,7 @@ from services.search.api import ACCESS, SearchApi
 from services.search.backends import SearchBackend, backend_for
 from services.search.projection import SearchProjection
 from services.search.repository import SearchRepository
-from services.search.service import NoFilters, SearchService
+from services.search.service import ProjectedFilters, SearchService
 
 _open: dict[tuple[str, int], SearchBackend] = {}
 _opening = asyncio.Lock()
@@ -93,9 +93,8 @@ async def _api(resources: Resources) -> SearchApi:
     service = SearchService(
         serving.get,
         backend,
-        # The readers' own filters (mute words, issue 12's filters v2) plug in here: a ReaderFilters whose
-        # predicate hides a hit; services.text.terms.matches catches every inflection of a muted word.
-        NoFilters(),
+        # The readers' own filters (mute words, filters v2), as the projection keeps them.
+        ProjectedFilters(serving.get, now_ms),
         now_ms,
         int(settings.search_recency_half_life_hours * 3600 * 1000),
     )

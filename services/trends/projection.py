@@ -97,6 +97,8 @@ class TrendsProjection:
             relation, active, subject, other = _HIDING[kind]
             change = getattr(envelope, kind)
             await self._repo.set_hidden(getattr(change, subject), getattr(change, other), relation, active, at)
+        elif kind in ("filter_created", "filter_updated", "filter_deleted"):
+            await self._repo.filters.apply(envelope, at)
         elif kind == "post_created":
             await self._post_created(envelope.post_created.post, at)
         elif kind == "post_deleted":

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from services.runtime.cassandra import CassandraSession
 from services.runtime.clock import as_utc, ms_of
+from services.runtime.reader_filters import ReaderFilterRows
 from services.trends.domain import FULL_WEIGHT_FOLLOWERS, Account, Kind, Use
 
 # Rows read per statement when a partition is read whole, and the most read from one hour of one scope: beyond
@@ -52,6 +53,8 @@ class TrendsRepository:
     def __init__(self, session: CassandraSession, keyspace: str) -> None:
         self._db = session
         self._ks = keyspace
+        # The readers' filters (services/runtime/reader_filters.py), in this version's keyspace.
+        self.filters = ReaderFilterRows(session, keyspace)
 
     # Accounts and relations, from the graph topic.
 

@@ -20,11 +20,13 @@ replica that restarts, or a rebuilt version, gives the same answer for the same 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import structlog
 
+from chirp.graph.v1 import graph_pb2
 from services.runtime.clock import now_ms
+from services.text.filters import CONTEXTS, hiding, matching
 from services.trends.domain import (
     BASELINE_DAYS,
     DAY_MS,
@@ -136,6 +138,20 @@ class _TtlCache:
         self._entries.clear()
 
 
+def unfiltered(views: list[TrendView], hides: list[graph_pb2.Filter]) -> list[TrendView]:
+    """The trends without what the reader's "hide" filters match: a hashtag whose words match, a post whose text
+    does, and of the rest the sample posts that do."""
+    shown = []
+    for view in views:
+        if view.kind is Kind.HASHTAG and matching(hides, f"#{view.term}"):
+            continue
+        samples = tuple(sample for sample in view.samples if not matching(hides, sample.text))
+        if view.kind is Kind.POST and len(samples) < len(view.samples):
+            continue
+        shown.append(replace(view, samples=samples))
+    return shown
+
+
 class TrendsReader:
     def __init__(
         self,
@@ -161,13 +177,14 @@ class TrendsReader:
         return (await self._snapshot(kind, scope)).views
 
     async def reader_trends(self, kind: Kind, scope: str, reader_id: int) -> list[TrendView]:
-        """The trends as `reader_id` sees them: the accounts they block or mute count for nothing."""
+        """The trends as `reader_id` sees them: the accounts they block or mute count for nothing, and what their
+        "hide" filters of the public context match is left out (`unfiltered`)."""
         repo = await self._current_repo()
-        hidden = await repo.hidden_by(reader_id)
+        hidden, filters = await asyncio.gather(repo.hidden_by(reader_id), repo.filters.of(reader_id))
         snapshot = await self._snapshot(kind, scope)
-        if not hidden:
-            return snapshot.views
-        return await self._views(repo, snapshot, scope, hidden)
+        views = snapshot.views if not hidden else await self._views(repo, snapshot, scope, hidden)
+        hides = hiding(filters, CONTEXTS["public"], self._clock())
+        return unfiltered(views, hides) if hides else views
 
     async def _current_repo(self) -> TrendsRepository:
         repo = await self._repository()

@@ -248,3 +248,29 @@ def test_a_rebuild_by_replay_finds_the_same_and_serves_new_posts(world, system):
     system.wait_serving(system.settings.search_addr, "search")
     after = world.post(ada, f"{world.word} rebuild after")
     eventually(lambda: set(found()) == {*before[1:], after}, timeout=60)
+
+
+def test_a_muted_words_inflections_are_hidden_from_the_readers_search(world):
+    """A "hide" filter in the public context: the reader's search leaves out every post holding any inflection
+    of the keyword, pages stay full while other matches remain, and other readers see all."""
+    from chirp.graph.v1 import graph_pb2
+
+    reader, _ = world.user("reader")
+    author, _ = world.user("author")
+    muted = [
+        world.post(author, f"{world.word} le elezioni regionali di domani"),
+        world.post(author, f"{world.word} elezione"),
+    ]
+    kept = world.post(author, f"{world.word} una bella giornata")
+    world.until(world.word, [*muted, kept])
+    keywords = [graph_pb2.FilterKeyword(keyword="Elezione", whole_word=True)]
+    wanted = graph_pb2.Filter(
+        title="politica",
+        contexts=[graph_pb2.FILTER_CONTEXT_PUBLIC],
+        action=graph_pb2.FILTER_ACTION_HIDE,
+        keywords=keywords,
+    )
+    world.clients.graph.CreateFilter(graph.CreateFilterRequest(user_id=reader, filter=wanted), timeout=10)
+    world.until(world.word, [kept], reader=reader)
+    assert [hit.post_id for hit in world.posts(world.word, reader, latest=True, size=1).results] == [kept]
+    assert set(world.ids(world.word)) == {*muted, kept}

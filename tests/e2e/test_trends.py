@@ -78,6 +78,21 @@ def test_a_spike_trends_a_readers_blocks_count_for_nothing_and_a_deletion_stops_
     assert time.monotonic() - deleted_at < 60
 
 
+def test_a_readers_hide_filter_leaves_out_the_trends_holding_any_inflection_of_its_word(system, clients):
+    world = world_now()
+    digits = str(uuid.uuid4().int)[:6]
+    muted, kept = f"elezioni{digits}", f"other{digits}"  # the tag's words: elezioni, and the digits
+    world.spike(muted, world.established(8))
+    world.spike(kept, world.established(8))
+    reader = world.established(1)[0]
+    world.hide_word(reader, "Elezione", world.now - 1000)
+    published(system, world)
+
+    eventually(lambda: {muted, kept} <= set(tag_terms(clients)), timeout=30, interval=1)
+    mine = clients.trends.ListReaderTrends(pb.ListReaderTrendsRequest(user_id=reader, kind=TAGS), timeout=10)
+    assert kept in [t.term for t in mine.trends] and muted not in [t.term for t in mine.trends]
+
+
 def test_a_rebuilt_projection_has_the_same_tables_and_the_same_trends(system, clients):
     settings = system.settings
     world = world_now()

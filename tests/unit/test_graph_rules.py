@@ -208,3 +208,27 @@ async def test_the_post_count_projection_records_creations_and_deletions_at_the_
     once = [("add", 1, 10, micros_of(created.occurred_at)), ("remove", 1, 10, micros_of(deleted.occurred_at))]
     assert repo.writes == once * 2
     assert dead_letters.records == [records[2]] * 2, "the record that does not parse is set aside, the rest applied"
+
+
+def test_a_filter_is_checked_field_by_field_and_its_expiry_must_be_a_date():
+    from services.graph.domain import check_expiry, validate_filter
+
+    known = {1, 2, 3, 4, 5}
+    title, contexts, keywords = validate_filter("  Politica   oggi ", [1, 5, 1], 2, [(" elezione ", True)], known)
+    assert (title, contexts, keywords) == ("Politica oggi", [1, 5], [("elezione", True)])
+    for args, reason in [
+        (("", [1], 2, [("a", True)]), "FILTER_TITLE_MISSING"),
+        (("t", [], 2, [("a", True)]), "FILTER_CONTEXT_INVALID"),
+        (("t", [9], 2, [("a", True)]), "FILTER_CONTEXT_INVALID"),
+        (("t", [1], 0, [("a", True)]), "FILTER_ACTION_MISSING"),
+        (("t", [1], 2, []), "FILTER_KEYWORDS_INVALID"),
+        (("t", [1], 2, [("x" * 101, True)]), "FILTER_KEYWORD_TOO_LONG"),
+        (("t", [1], 2, [("!!", True)]), "FILTER_KEYWORD_EMPTY"),
+    ]:
+        with pytest.raises(InvalidArgument) as refused:
+            validate_filter(*args, known)
+        assert refused.value.reason == reason
+    check_expiry(1_800_000_000, 0)
+    for seconds, nanos in [(-1, 0), (10**13, 0), (0, -1), (0, 10**9)]:
+        with pytest.raises(InvalidArgument):
+            check_expiry(seconds, nanos)
