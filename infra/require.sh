@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure this machine has what infra/infra.sh needs: a Java 17 runtime and Maven.
+# Make sure this machine has what infra/infra.sh needs (a Java 17 runtime and Maven) and what the tests' real
+# JavaScript client needs (Node.js and npm, for masto.js).
 # Installs them with apt-get when missing (as root, or via sudo), otherwise says what
 # to install. A no-op when both are present. Safe to run in CI (no prompts, no TTY).
 set -euo pipefail
@@ -27,15 +28,17 @@ have_java17() {
 missing=()
 have_java17 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if ((${#missing[@]} == 0)); then
-  say "java 17 and mvn present"
+  say "java 17, mvn, node and npm present"
   exit 0
 fi
 
 say "missing: ${missing[*]}"
 command -v apt-get >/dev/null 2>&1 ||
-  die "no apt-get here: install a Java 17 runtime and Maven 3.8+ yourself (or set JAVA_HOME to a JDK 17)"
+  die "no apt-get here: install a Java 17 runtime, Maven 3.8+, Node.js and npm yourself (or set JAVA_HOME to a JDK 17)"
 sudo=()
 if ((EUID != 0)); then
   command -v sudo >/dev/null 2>&1 || die "not root and no sudo: run as root: apt-get install -y ${missing[*]}"

@@ -98,6 +98,17 @@ def login_key(login: str) -> str:
     return login.strip().lower()
 
 
+def lookup_key(login: str) -> str:
+    """The key a sign-in looks a person up by: what nobody can have (nothing, or longer than any email) is refused
+    before it reaches Cassandra, which cannot look up an empty key."""
+    key = login_key(login)
+    if not key:
+        raise InvalidArgument("LOGIN_REQUIRED", "give a username or an email")
+    if len(key) > MAX_EMAIL:
+        raise InvalidArgument("LOGIN_INVALID", f"a username or an email has at most {MAX_EMAIL} characters")
+    return key
+
+
 def is_email(login: str) -> bool:
     """A login with an @ is an email; usernames cannot have one."""
     return "@" in login

@@ -74,6 +74,13 @@ _STATUS_OF = {
 }
 # RFC 6749 5.2 lets invalid_client be 400 or 401; 401 is what Mastodon (Doorkeeper) answers.
 _HTTP_STATUS_OF = {"invalid_client": 401}
+# What RFC 6749 allows in a parameter (VSCHAR, %x20-7E), less the two characters its error descriptions may not
+# carry: authlib echoes some values into descriptions and fails (a ValueError) on these instead of refusing.
+_PARAMETER_CHARACTERS = frozenset(chr(code) for code in range(0x20, 0x7F)) - {'"', "\\"}
+# Longer than any parameter Chirp issues or accepts (redirect URIs included); a longer key cannot even be looked up.
+_MAX_PARAMETER = 2048
+# The password grant's two parameters may hold any Unicode (RFC 6749 A.15, A.16); authlib never echoes them.
+_UNICODE_PARAMETERS = {"username", "password"}
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,7 @@ class OAuthServer:
 
     async def validate(self, parameters: dict[str, str]) -> tuple[App, frozenset[str], str]:
         """(the app, the scopes asked for, where the answer goes) of an authorization request, once it is valid."""
-        grant = await self._run(lambda: self._server.get_consent_grant(_Request("GET", parameters)))
+        grant = await self._run(parameters, lambda: self._server.get_consent_grant(_Request("GET", parameters)))
         return grant.client.app, frozenset(grant.request.scope.split()), grant.redirect_uri
 
     async def authorize(self, parameters: dict[str, str], owner: Owner | None) -> tuple[str, str]:
@@ -123,22 +130,28 @@ class OAuthServer:
                 return "", parse_qs(urlsplit(headers["Location"]).query)["code"][0]
             return headers["Location"], ""
 
-        return await self._run(decide)
+        return await self._run(parameters, decide)
 
     async def exchange(self, form: dict[str, str]) -> IssuedToken:
         """The token endpoint: a new access token for the grant the form asks for."""
-        _, body, _ = await self._run(lambda: self._server.create_token_response(_Request("POST", form)))
+        _, body, _ = await self._run(form, lambda: self._server.create_token_response(_Request("POST", form)))
         created = datetime.fromtimestamp(body["created_at"], UTC)
         return IssuedToken(body["access_token"], frozenset(body["scope"].split()), created)
 
     async def revoke(self, form: dict[str, str]) -> None:
         """RFC 7009: the client's own token is revoked; an unknown one is no error."""
-        await self._run(lambda: self._server.create_endpoint_response("revocation", _Request("POST", form)))
+        await self._run(form, lambda: self._server.create_endpoint_response("revocation", _Request("POST", form)))
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _run(self, work: Callable[[], T]) -> T:
+    async def _run(self, parameters: dict[str, str], work: Callable[[], T]) -> T:
+        """`work` in authlib's thread, once every parameter is one RFC 6749 allows (refused as invalid_request)."""
+        for name, value in parameters.items():
+            if len(value) > _MAX_PARAMETER:
+                raise refusal(InvalidRequestError(f"{name} is longer than {_MAX_PARAMETER} characters"))
+            if name not in _UNICODE_PARAMETERS and not set(value) <= _PARAMETER_CHARACTERS:
+                raise refusal(InvalidRequestError(f"{name} has characters OAuth 2 does not allow"))
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, work)
         except OAuth2Error as error:

@@ -22,6 +22,7 @@ from services.identity.domain import (
     handle_key,
     is_email,
     login_key,
+    lookup_key,
     matches,
     new_secret,
     requested_scopes,
@@ -214,7 +215,7 @@ class IdentityService:
     async def check_login(self, login: str, password: str) -> Person:
         """The person whose username or email `login` is, if `password` is theirs. The refusal does not say which of
         the two was wrong, and takes as long either way (an unknown login still costs one hash)."""
-        key = login_key(login)
+        key = lookup_key(login)
         person_id = await (
             self._repo.person_id_by_email(key) if is_email(key) else self._repo.person_id_by_username(key)
         )
@@ -235,8 +236,10 @@ class IdentityService:
         return person, *await self._new_session(person.person_id)
 
     async def sign_out(self, session_token: str) -> None:
-        """Ends the session; ending one that is unknown or already ended is no error."""
-        found = await self._repo.session(secret_hash(session_token)) if session_token else None
+        """Ends the session; ending one that is unknown or already ended is no error, but naming none is."""
+        if not session_token:
+            raise InvalidArgument("SESSION_TOKEN_REQUIRED", "give the session_token of the session to end")
+        found = await self._repo.session(secret_hash(session_token))
         if found is not None:
             await self._repo.delete_sessions(found[0], [secret_hash(session_token)])
 
@@ -273,7 +276,7 @@ class IdentityService:
             )
         if caller.kind is not Kind.OPERATOR:
             raise PermissionDenied("NOT_PERMITTED", f"{caller.describe()} may not set another person's password")
-        person_id = await self._repo.person_id_by_username(login_key(username))
+        person_id = await self._repo.person_id_by_username(lookup_key(username))
         if person_id is None or await self._repo.get_person(person_id) is None:
             raise NotFound("USERNAME_NOT_FOUND", f"nobody has the username {username!r}", username=username)
         log.info("auth.operator_set_password", person_id=person_id)

@@ -144,8 +144,7 @@ def _first_update(edge: str, token: str, found: list[str]) -> None:
 @pytest.fixture(scope="module")
 def masto_js():
     missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"masto.js needs {' and '.join(missing)} on PATH")
+    assert not missing, f"masto.js needs {' and '.join(missing)} on PATH: `bash infra/require.sh` installs them"
     if not (MASTO / "node_modules" / "masto" / "package.json").exists():
         subprocess.run(
             ["npm", "ci", "--prefix", str(MASTO), "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
