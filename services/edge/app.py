@@ -11,13 +11,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from services.edge import accounts, instance, notifications, oauth, search, statuses, streaming, timelines
+from services.edge import accounts, instance, notifications, oauth, search, statuses, streaming, timelines, trends
 from services.edge.calls import Endpoint, route_of
 from services.edge.errors import from_grpc
 
 log = structlog.get_logger(__name__)
 
-MODULES = (instance, oauth, search, accounts, statuses, timelines, notifications, streaming)
+MODULES = (instance, oauth, search, accounts, statuses, timelines, notifications, trends, streaming)
 
 
 def endpoints() -> list[Endpoint]:
