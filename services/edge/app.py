@@ -17,6 +17,7 @@ from services.edge.errors import from_grpc
 
 log = structlog.get_logger(__name__)
 
+# search before accounts: /api/v1/accounts/search must be routed before /api/v1/accounts/{id}.
 MODULES = (instance, oauth, search, accounts, statuses, timelines, notifications, trends, streaming)
 
 

@@ -52,6 +52,10 @@ def test_full_text_search_finds_a_post_by_another_inflection_of_its_words(http):
     assert found[0]["account"]["id"] == ada.user_id and found[0]["content"].startswith("<p>")
     # Anonymous search reaches the same posts; paging needs a signed-in user, as Mastodon's does.
     assert ids(search(http, q=query)["statuses"]) == [written["id"]]
+    # A query the post search cannot parse is 422 for statuses alone, and no statuses beside the rest.
+    unparsable = f"OR {tag}"
+    assert http.get("/api/v2/search", params={"q": unparsable, "type": "statuses"}).status_code == 422
+    assert search(http, bob, q=unparsable)["statuses"] == []
     assert http.get("/api/v2/search", params={"q": query, "offset": 1}).status_code == 401
     # account_id narrows to an author, max_id to older posts.
     assert search(http, bob, q=query, account_id=bob.user_id)["statuses"] == []
