@@ -12,6 +12,19 @@ PROTOS := $(shell find protos -name '*.proto')
 INFRA := infra/infra.sh
 RUN := services/run.sh
 LINTED := services tests bench tools
+# The search backend of `make up` (and `make bench`): tantivy, an index on this machine's disk, or opensearch, a
+# local OpenSearch node that `make up SEARCH=opensearch` starts beside Kafka and Cassandra (infra/README.md).
+SEARCH ?= $(or $(CHIRP_SEARCH_BACKEND),tantivy)
+ifeq ($(SEARCH),opensearch)
+SEARCH_INFRA := kafka cassandra opensearch
+else ifeq ($(SEARCH),tantivy)
+SEARCH_INFRA := kafka cassandra
+else
+$(error SEARCH must be tantivy or opensearch, not '$(SEARCH)')
+endif
+# Where the services and the bench reach OpenSearch: the local node unless the environment names another.
+CHIRP_OPENSEARCH_URL ?= http://127.0.0.1:$(or $(CHIRP_OPENSEARCH_PORT),9200)
+SEARCH_ENV := CHIRP_SEARCH_BACKEND=$(SEARCH) CHIRP_OPENSEARCH_URL=$(CHIRP_OPENSEARCH_URL)
 # Every lock is resolved for Python 3.11 with hashes; `make lock LOCK_FLAGS=--upgrade` moves the pins that
 # pyproject.toml leaves free (uv otherwise keeps the ones already in the lock).
 LOCK_FLAGS ?=
@@ -65,21 +78,21 @@ require: ## Java 17 and Maven, installed with apt-get when missing
 docs: install ## regenerate docs/events.md from protos/ and the topic declarations
 	$(BIN)/python -m tools.event_catalogue
 
-infra: require ## fetch (once) and start Kafka and Cassandra, wait until both answer
-	$(INFRA) fetch
-	$(INFRA) start
-	$(INFRA) wait
+infra: require ## fetch (once) and start Kafka and Cassandra (and OpenSearch with SEARCH=opensearch), wait for them
+	$(INFRA) fetch $(SEARCH_INFRA)
+	$(INFRA) start $(SEARCH_INFRA)
+	$(INFRA) wait $(SEARCH_INFRA)
 
 setup: install infra ## everything `up` needs before services start: topics and schemas too
 	$(BIN)/chirp admin setup
 
-up: setup ## set up everything, start all services, load the demo network, show a home timeline
-	$(RUN) start
+up: setup ## set up everything, start all services, load the demo network, show a home timeline (SEARCH=opensearch)
+	$(SEARCH_ENV) $(RUN) start
 	$(BIN)/chirp status --wait 60
 	$(BIN)/chirp demo load
 	$(BIN)/chirp demo show
 
-down: ## stop the services, Kafka and Cassandra (data is kept)
+down: ## stop the services, Kafka, Cassandra and OpenSearch if it runs (data is kept)
 	-$(RUN) stop
 	$(INFRA) stop
 
@@ -87,8 +100,10 @@ clean: down ## stop everything and delete all data (jars are kept)
 	$(INFRA) clean
 	rm -rf $(GEN)
 
-test: install require ## the whole suite: unit, integration and end to end on real Kafka and Cassandra
-	$(INFRA) fetch
+# The search backend tests start an OpenSearch node of their own (tests/search/opensearch.py): its jars are fetched
+# here too.
+test: install require ## the whole suite: unit, integration and end to end on real Kafka and Cassandra (and OpenSearch)
+	$(INFRA) fetch kafka cassandra opensearch
 	$(BIN)/python -m pytest -q
 
 test-unit: install ## unit tests only (no servers)
@@ -98,18 +113,19 @@ test-integration: install require ## integration tests only, on the real Kafka a
 	$(INFRA) fetch
 	$(BIN)/python -m pytest -q tests/integration
 
-test-e2e: install require ## end-to-end tests only, on the real Kafka and Cassandra
-	$(INFRA) fetch
+test-e2e: install require ## end-to-end tests only, on the real Kafka and Cassandra (and OpenSearch)
+	$(INFRA) fetch kafka cassandra opensearch
 	$(BIN)/python -m pytest -q tests/e2e
 
 .PHONY: help protos install lock lint docs require infra setup up down clean test test-unit test-integration test-e2e
 
+# SEARCH=opensearch runs the search phase on OpenSearch (after `make up SEARCH=opensearch`), to compare the backends.
 bench: install ## benchmark with same-run baselines, < 15 min, after `make up`: bench/results/latest.{md,json,png}
-	@$(INFRA) status >/dev/null || { echo "Kafka and Cassandra are not running: run 'make up' first"; exit 1; }
-	$(BIN)/python -m bench run --mode full
+	@$(INFRA) status $(SEARCH_INFRA) >/dev/null || { echo "$(SEARCH_INFRA) not all running: run 'make up SEARCH=$(SEARCH)' first"; exit 1; }
+	$(SEARCH_ENV) $(BIN)/python -m bench run --mode full
 
 bench-quick: install ## the same benchmark, small and short (< 3 min): bench/results/quick.{md,json,png}
-	@$(INFRA) status >/dev/null || { echo "Kafka and Cassandra are not running: run 'make up' first"; exit 1; }
-	$(BIN)/python -m bench run --mode quick
+	@$(INFRA) status $(SEARCH_INFRA) >/dev/null || { echo "$(SEARCH_INFRA) not all running: run 'make up SEARCH=$(SEARCH)' first"; exit 1; }
+	$(SEARCH_ENV) $(BIN)/python -m bench run --mode quick
 
 .PHONY: bench bench-quick

@@ -1,4 +1,5 @@
-"""`python -m bench run [--mode full|quick|smoke] [--users N] [--out DIR]` (`make bench`, `make bench-quick`)."""
+"""`python -m bench run [--mode full|quick|smoke] [--users N] [--out DIR]` (`make bench`, `make bench-quick`);
+`python -m bench trends` runs the trends phase alone."""
 
 import json
 from dataclasses import replace
@@ -82,6 +83,64 @@ def run(
     console = Console()
     console.print(Markdown(paths["md"].read_text()))
     console.print(f"written: {', '.join(str(p) for p in paths.values())}")
+
+
+@app.command("search-backends")
+def search_backends(
+    posts: Annotated[int, typer.Option(help="synthetic posts in each backend's index")] = 1_000_000,
+    people: Annotated[int, typer.Option(help="synthetic people in each backend's people index")] = 100_000,
+    backends: Annotated[str, typer.Option(help="comma-separated, measured in this order")] = "tantivy,opensearch",
+    out: Annotated[Path, typer.Option(help="where search-backends.{json,md} go")] = RESULTS,
+) -> None:
+    """The search phase's in-process steps (raw add rate building the index, query and typeahead latency) on each
+    backend in turn, on the same data: OpenSearch at CHIRP_OPENSEARCH_URL (make up SEARCH=opensearch). No services."""
+    import asyncio
+    import json
+
+    from bench.search import compare_backends, compare_table
+    from services.runtime.config import Settings
+
+    names = [name.strip() for name in backends.split(",") if name.strip()]
+    figures = asyncio.run(compare_backends(names, posts, people, Settings()))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "search-backends.json").write_text(json.dumps(figures, indent=2) + "\n")
+    table = compare_table(figures)
+    (out / "search-backends.md").write_text(table)
+    Console().print(Markdown(table))
+
+
+@app.command("trends")
+def trends_alone(
+    out: Annotated[Path, typer.Option(help="where trends.json goes")] = RESULTS,
+    spike_seconds: Annotated[float, typer.Option(help="the 20 accounts post over this long")] = 20.0,
+    puppet_seconds: Annotated[float, typer.Option(help="the 500 sockpuppets post over this long")] = 40.0,
+) -> None:
+    """The trends phase of `run` alone, on a private identity and trends service (bench/trends.py)."""
+    import asyncio
+    import json
+
+    from bench import trends
+    from services.cli.launcher import System
+
+    system = System()
+    settings = trends.trends_settings(system.settings)
+    try:
+        system.setup()
+        asyncio.run(trends.prepare(settings))
+        system.start("identity")
+        system.start("trends", env=trends.env_of(settings))
+        figures = asyncio.run(
+            trends.measure(settings, system.settings.trends_addr, spike_seconds, puppet_seconds, Console().log)
+        )
+    finally:
+        system.stop_all()
+        system.drop_data()
+        asyncio.run(trends.drop_topics(settings))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "trends.json").write_text(json.dumps(figures, indent=2) + "\n")
+    Console().print_json(json.dumps(figures))
+    for goal in report.trends_goals({"trends": figures}):
+        Console().print(f"{goal['goal']}: {goal['value']:g} ({goal['target']}): {'met' if goal['met'] else 'NOT MET'}")
 
 
 @app.command("report")

@@ -105,6 +105,79 @@ def goals(results: dict) -> list[dict]:
             "≥ 0.8 × B3",
             results["rebuild"]["rows_per_second"] >= 0.8 * b3,
         ),
+        *search_goals(results),
+        *trends_goals(results),
+    ]
+
+
+def search_goals(results: dict) -> list[dict]:
+    """Issue 12's goals, when the run had its search phase."""
+    found = results.get("search")
+    if not found:
+        return []
+    build, searchable = found["index_build"], found["searchable"]["searchable"]
+    queries, typeahead = found["queries_in_process"], found["typeahead_in_process"]
+    # Which backend (CHIRP_SEARCH_BACKEND; runs before it had the field used tantivy).
+    search = f"search ({found.get('backend', 'tantivy')})"
+    return [
+        _goal(
+            f"{search}: index throughput through the pipeline (posts/s)",
+            found["catch_up"]["post_events_per_second"],
+            "raw add rate docs/s",
+            build["raw_add_rate"],
+            "measured against the raw add rate",
+            found["catch_up"]["post_events_per_second"] > 0,
+        ),
+        _goal(
+            f"{search}: post to searchable p99 at {found['searchable']['offered_rate']:g}/s (ms)",
+            searchable["p99_ms"],
+            None,
+            None,
+            "≤ 2000 ms, none missing",
+            searchable["ok"] > 0 and searchable["errors"] == 0 and searchable["p99_ms"] <= 2000,
+        ),
+        _goal(
+            f"{search}: query p99 on {build['posts']:,} posts (ms)",
+            queries["p99_ms"],
+            None,
+            None,
+            "≤ 50 ms on 1,000,000 posts",
+            queries["p99_ms"] <= 50 and build["posts"] >= 1_000_000,
+        ),
+        _goal(
+            f"{search}: people typeahead p99 on {typeahead['people']:,} people (ms)",
+            typeahead["p99_ms"],
+            None,
+            None,
+            "≤ 20 ms",
+            typeahead["p99_ms"] <= 20,
+        ),
+    ]
+
+
+def trends_goals(results: dict) -> list[dict]:
+    """The trends goals of issue 12, when the run had a trends phase."""
+    t = results.get("trends")
+    if not t:
+        return []
+    detection = t["detection_seconds_after_20th"]
+    return [
+        _goal(
+            "trends: spike of 20 accounts on a new hashtag detected (s after the 20th post)",
+            detection if detection is not None else -1,
+            None,
+            None,
+            "≤ 120 s",
+            t["spike_detected"] and detection is not None and detection <= 120,
+        ),
+        _goal(
+            f"trends: {t['puppets']} new sockpuppets on one hashtag, best rank reached (0: never in the top 10)",
+            t["puppet_best_rank"] or 0,
+            None,
+            None,
+            "never in the top 10",
+            t["puppet_best_rank"] is None and not t["puppet_in_final_top10"],
+        ),
     ]
 
 
@@ -194,6 +267,8 @@ def markdown(results: dict) -> str:
         ),
         _edge_section(results["edge"]),
         _other_figures(results),
+        _search_figures(results),
+        _trends_figures(results.get("trends")),
         _resources_table(results["resources"]),
         "Phase durations (s): "
         + ", ".join(f"{phase} {seconds:g}" for phase, seconds in results["phase_seconds"].items())
@@ -336,6 +411,66 @@ def _issue_15_figures(results: dict) -> list[str]:
     return lines
 
 
+def _trends_figures(t: dict | None) -> str:
+    if not t:
+        return ""
+    detected = (
+        f"detected {t['detection_seconds_after_20th']} s after the 20th post ({t['detection_seconds_after_1st']} s "
+        "after the first)"
+        if t["spike_detected"]
+        else "never detected"
+    )
+    puppets = (
+        "never in the top 10" if t["puppet_best_rank"] is None else f"reached rank {t['puppet_best_rank']} at best"
+    )
+    return (
+        f"**Trends** (a trends service of its own; events written to its topics): {t['history_events']:,} events of "
+        f"7 days of history projected and {t['organic_tags']} organic trends shown in {t['history_seconds']} s; a "
+        f"spike of {t['spike_accounts']} established accounts on a new hashtag over {t['spike_seconds']:g} s "
+        f"{detected}, ListTrends polled every {t['poll_seconds']:g} s, rankings refreshed every "
+        f"{t['refresh_seconds']:g} s; {t['puppets']} sockpuppets (two hours old, no followers, near-identical texts) "
+        f"over {t['puppet_seconds']:g} s {puppets} ({t['polls']} polls); {t['organic_in_final_top10']} organic "
+        "trends in the final top 10.\n"
+    )
+
+
+def _search_figures(results: dict) -> str:
+    found = results.get("search")
+    if not found:
+        return ""
+    build, catch_up = found["index_build"], found["catch_up"]
+    queries, api = found["queries_in_process"], found["queries_api"]
+    fresh = found["searchable"]
+    kinds = ", ".join(f"{kind} {part['p99_ms']}" for kind, part in queries.get("by_kind", {}).items())
+    return "\n".join(
+        [
+            f"**Search (issue 12), on {found.get('backend', 'tantivy')}**",
+            "",
+            f"- Catch-up: the search service, started last, indexed the run's {catch_up['post_events']:,} post events "
+            f"(and every graph event) in {catch_up['seconds']} s ({catch_up.get('seconds_with_start', '?')} s with "
+            f"its start): {catch_up['post_events_per_second']:g} posts/s "
+            f"through Kafka, the projection and the index. The analyzer alone: {found['analyzer_posts_per_second']:g} "
+            "posts/s on one core.",
+            f"- Index build (from the bench process, {found.get('backend', 'tantivy')}, pre-analyzed synthetic posts): "
+            f"{build['posts']:,} posts in "
+            f"{build['seconds']} s ({build['add_seconds']} s adding, {build['commit_seconds']} s committing): raw add "
+            f"rate {build['raw_add_rate']:g} docs/s.",
+            f"- Queries on that index, one at a time: p50 {queries['p50_ms']} ms, p99 {queries['p99_ms']} ms, max "
+            f"{queries['max_ms']} ms over {queries['count']}; p99 by kind (ms): {kinds}.",
+            f"- Typeahead on {found['typeahead_in_process']['people']:,} people: p50 "
+            f"{found['typeahead_in_process']['p50_ms']} ms, p99 {found['typeahead_in_process']['p99_ms']} ms.",
+            f"- Post to searchable at {fresh['offered_rate']:g} posts/s: p50 {fresh['searchable']['p50_ms']} ms, p99 "
+            f"{fresh['searchable']['p99_ms']} ms, max {fresh['searchable']['max_ms']} ms over "
+            f"{fresh['searchable']['count']} watched posts ({fresh['searchable']['errors']} never found); CreatePost "
+            f"p99 {fresh['create_post']['p99_ms']} ms.",
+            f"- Through the gRPC API on the run's own index: SearchPosts p50 {api['posts']['p50_ms']} ms, p99 "
+            f"{api['posts']['p99_ms']} ms; typeahead (SearchPeople prefix) p50 {api['typeahead']['p50_ms']} ms, p99 "
+            f"{api['typeahead']['p99_ms']} ms.",
+            "",
+        ]
+    )
+
+
 def _resources_table(resources: dict) -> str:
     phases = sorted({phase for r in resources.values() for phase in r["phases"]}, key=_PHASE_ORDER.index)
     rows = [
@@ -365,6 +500,12 @@ _PHASE_ORDER = [
     "rebuild",
     "notification_groups",
     "big_account",
+    "search_catch_up",
+    "search_index_build",
+    "search_queries",
+    "search_freshness",
+    "search_api_reads",
+    "trends",
     "teardown",
 ]
 

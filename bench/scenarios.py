@@ -25,7 +25,8 @@ from cassandra.query import SimpleStatement
 from google.protobuf.message import Message
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import baselines, edge
+from bench import baselines, edge, trends
+from bench import search as search_phase
 from bench.load import Latencies, closed_loop, open_loop
 from bench.monitor import ResourceMonitor
 from bench.profiler import Profiler
@@ -134,6 +135,17 @@ class Plan:
     edge_follows: int = 10
     edge_rates: tuple[float, ...] = (25, 50, 100, 200)
     edge_seconds: float = 10
+    # Search (bench/search.py): the in-process index the query p99 is measured on, the people index of the
+    # typeahead p99, post-to-searchable's rate and duration, and queries through the service's API.
+    search_index_posts: int = 1_000_000
+    search_people: int = 100_000
+    search_fresh_rate: float = 100.0
+    search_fresh_seconds: float = 20.0
+    search_api_queries: int = 300
+    # The trends phase: 500 sockpuppets post over this long, and 20 accounts spike a new hashtag over this long
+    # in the middle of it.
+    trends_puppet_seconds: float = 40.0
+    trends_spike_seconds: float = 20.0
 
 
 PLANS = {
@@ -179,7 +191,11 @@ PLANS = {
         edge_people=20,
         edge_rates=(25, 50, 100),
         edge_seconds=3,
-    ),
+        search_index_posts=20_000,
+        search_people=10_000,
+        search_fresh_seconds=5.0,
+        search_api_queries=100,
+    ),  # fmt: skip
     # Read and mixed steps of 3 s: a 1 s step at 5/s had no arrival at all once in a while (e^-5).
     "smoke": Plan(
         80,
@@ -206,7 +222,14 @@ PLANS = {
         edge_follows=3,
         edge_rates=(10,),
         edge_seconds=3,
-    ),
+        search_index_posts=2_000,
+        search_people=1_000,
+        search_fresh_rate=10.0,
+        search_fresh_seconds=1.5,
+        search_api_queries=10,
+        trends_puppet_seconds=8,
+        trends_spike_seconds=4,
+    ),  # fmt: skip
 }
 
 
@@ -359,6 +382,8 @@ class Bench:
                 await self._edge()
                 await self._follows()
                 await self._rebuild()
+                await search_phase.run(self)
+                await self._trends()
                 await self._notification_groups()
                 await self._big_account()
             finally:
@@ -1103,13 +1128,43 @@ class Bench:
             "count_star_rows": row[0],
         }
 
+    # -- trends ---------------------------------------------------------------------------------------------
+    async def _trends(self) -> None:
+        """A trends service of its own, on topics and a keyspace of its own (bench/trends.py): how soon a spike of
+        20 accounts on a new hashtag shows, and whether 500 sockpuppets on one hashtag ever reach the top 10."""
+        self._phase("trends")
+        settings = trends.trends_settings(self.settings)
+        task = self.progress.add_task("trends", total=None)
+        await trends.prepare(settings)
+        port = free_port()
+        process = await asyncio.to_thread(
+            self.system.start, "trends", port=port, label="trends", env=trends.env_of(settings)
+        )
+        self.monitor.watch("trends", process.pid)
+        self.profiler.start("trends", {"trends": process.pid})
+
+        def report(text: str) -> None:
+            self.progress.update(task, description=text[:28])
+            self.progress.console.log(text)
+
+        self.results["trends"] = await trends.measure(
+            settings, f"127.0.0.1:{port}", self.plan.trends_spike_seconds, self.plan.trends_puppet_seconds, report
+        )
+        self.progress.update(task, total=1, completed=1)
+
     async def _drop_bench_data(self) -> None:
-        """The baseline topic; the scratch keyspace goes with the services' keyspaces (same prefix)."""
+        """The baseline topic and the trends phase's topics; the scratch keyspace and the trends phase's go with
+        the services' keyspaces (same prefix)."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
         await admin.start()
         try:
-            if baselines.baseline_topic(self.settings) in await admin.list_topics():
-                await admin.delete_topics([baselines.baseline_topic(self.settings)])
+            existing = set(await admin.list_topics())
+            ours = [
+                baselines.baseline_topic(self.settings),
+                *trends.topics_to_drop(trends.trends_settings(self.settings)),
+            ]
+            if [topic for topic in ours if topic in existing]:
+                await admin.delete_topics([topic for topic in ours if topic in existing])
         finally:
             await admin.close()
 

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Chirp local infrastructure: a real single-node Apache Kafka (KRaft) and a real
-# single-node Apache Cassandra 5.0, run as plain `java` processes from jars that
+# Chirp local infrastructure: a real single-node Apache Kafka (KRaft), a real
+# single-node Apache Cassandra 5.0 and, when asked for, a real single-node OpenSearch 2.19
+# (the search service's second backend), run as plain `java` processes from jars that
 # Maven fetches from Maven Central. No Docker, no tarballs.
 #
-#   infra/infra.sh fetch|start|stop|status|wait|clean [kafka|cassandra|all] [--all]
+#   infra/infra.sh fetch|start|stop|status|wait|clean [kafka|cassandra|opensearch|all] [--all]
 #
 # See infra/README.md for the recipe, the measured timings and the gotchas.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: infra/infra.sh COMMAND [kafka|cassandra|all]...   (default: all)
+usage: infra/infra.sh COMMAND [kafka|cassandra|opensearch|all]...
+
+components: with none named, or `all`: kafka and cassandra, what every Chirp needs; opensearch only when named
+(make up SEARCH=opensearch does), except that `stop` and `clean` with none named include opensearch too.
 
 commands:
   fetch    download the jars with Maven into $CHIRP_DATA_DIR/jars/<component> (no-op if present)
@@ -31,6 +35,10 @@ environment (defaults):
   CHIRP_CASSANDRA_JMX_PORT=            unset: no JMX; set: local-only JMX (for nodetool)
   CHIRP_KAFKA_HEAP=1g                  Kafka -Xmx (-Xms is 512m, or the -Xmx if smaller)
   CHIRP_CASSANDRA_HEAP=1G              Cassandra -Xms and -Xmx
+  CHIRP_OPENSEARCH_PORT=9200           OpenSearch HTTP (127.0.0.1)
+  CHIRP_OPENSEARCH_TRANSPORT_PORT=9300 OpenSearch transport (127.0.0.1; one node, but it binds it)
+  CHIRP_OPENSEARCH_HEAP=512m           OpenSearch -Xms and -Xmx (direct memory: half of it)
+  CHIRP_OPENSEARCH_USER=nobody         as root only: OpenSearch refuses to run as root, so it runs as this user
   CHIRP_INFRA_TIMEOUT=180              seconds `wait` waits for readiness
   CHIRP_INFRA_STOP_TIMEOUT=30          seconds `stop` waits before SIGKILL
   JAVA_HOME                            used if set, else `java` from PATH
@@ -61,30 +69,46 @@ KAFKA_CONTROLLER_PORT=${CHIRP_KAFKA_CONTROLLER_PORT:-9093}
 CASSANDRA_PORT=${CHIRP_CASSANDRA_PORT:-9042}
 CASSANDRA_STORAGE_PORT=${CHIRP_CASSANDRA_STORAGE_PORT:-7000}
 CASSANDRA_JMX_PORT=${CHIRP_CASSANDRA_JMX_PORT:-}
+OPENSEARCH_PORT=${CHIRP_OPENSEARCH_PORT:-9200}
+OPENSEARCH_TRANSPORT_PORT=${CHIRP_OPENSEARCH_TRANSPORT_PORT:-9300}
+OPENSEARCH_HEAP=${CHIRP_OPENSEARCH_HEAP:-512m}
+OPENSEARCH_USER=${CHIRP_OPENSEARCH_USER:-nobody}
 KAFKA_HEAP=${CHIRP_KAFKA_HEAP:-1g}
 CASSANDRA_HEAP=${CHIRP_CASSANDRA_HEAP:-1G}
 TIMEOUT=${CHIRP_INFRA_TIMEOUT:-180}
 STOP_TIMEOUT=${CHIRP_INFRA_STOP_TIMEOUT:-30}
 
-for v in KAFKA_PORT KAFKA_CONTROLLER_PORT CASSANDRA_PORT CASSANDRA_STORAGE_PORT TIMEOUT STOP_TIMEOUT; do
+for v in KAFKA_PORT KAFKA_CONTROLLER_PORT CASSANDRA_PORT CASSANDRA_STORAGE_PORT OPENSEARCH_PORT \
+  OPENSEARCH_TRANSPORT_PORT TIMEOUT STOP_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
 done
 [[ -z $CASSANDRA_JMX_PORT || $CASSANDRA_JMX_PORT =~ ^[0-9]+$ ]] ||
   die "CHIRP_CASSANDRA_JMX_PORT must be a number, got '$CASSANDRA_JMX_PORT'"
+[[ $OPENSEARCH_HEAP =~ ^[0-9]+[mMgG]$ ]] || die "CHIRP_OPENSEARCH_HEAP must look like 512m or 1g, got '$OPENSEARCH_HEAP'"
 
 MAVEN_DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.6.1
 LAUNCHED=0
+LAUNCH_AS=()  # a prefix for the java command (setpriv, for OpenSearch as root)
 
 # ---------------------------------------------------------------- per component
-comp_port() { case $1 in kafka) echo "$KAFKA_PORT" ;; cassandra) echo "$CASSANDRA_PORT" ;; esac; }
-comp_extra_ports() { case $1 in kafka) echo "$KAFKA_CONTROLLER_PORT" ;; cassandra) echo "$CASSANDRA_STORAGE_PORT $CASSANDRA_JMX_PORT" ;; esac; }
+comp_port() {
+  case $1 in kafka) echo "$KAFKA_PORT" ;; cassandra) echo "$CASSANDRA_PORT" ;; opensearch) echo "$OPENSEARCH_PORT" ;; esac
+}
+comp_extra_ports() {
+  case $1 in
+    kafka) echo "$KAFKA_CONTROLLER_PORT" ;;
+    cassandra) echo "$CASSANDRA_STORAGE_PORT $CASSANDRA_JMX_PORT" ;;
+    opensearch) echo "$OPENSEARCH_TRANSPORT_PORT" ;;
+  esac
+}
 comp_ready_line() {
   case $1 in
     kafka) echo 'Kafka Server started' ;;
     cassandra) echo 'Starting listening for CQL clients' ;;
+    opensearch) echo '[o.o.n.Node] [chirp] started' ;;  # the pattern of infra/opensearch/log4j2.properties
   esac
 }
-comp_log() { echo "$LOG_DIR/$1.log"; }  # written by log4j / logback
+comp_log() { echo "$LOG_DIR/$1.log"; }  # written by log4j / logback (OpenSearch: log4j2.properties)
 comp_out() { echo "$LOG_DIR/$1.out"; }  # the JVM's stdout+stderr
 pid_file() { echo "$PID_DIR/$1.pid"; }
 
@@ -214,12 +238,49 @@ lock() {  # serialise start/stop/clean between concurrent invocations
 }
 
 # ---------------------------------------------------------------- fetch
+fetch_inputs() {  # the files whose checksum the .fetched marker holds: change one and the next fetch fetches again
+  echo "$INFRA_DIR/$1/pom.xml"
+  if [[ $1 == opensearch ]]; then find "$INFRA_DIR/opensearch/modules" -type f | LC_ALL=C sort; fi
+}
+
+# layout_opensearch DIR: turns the flat folder of jars Maven copied into an OpenSearch home, as the distribution's
+# archive unpacks: lib/ (the server's classpath), modules/<name>/ (each module's jars, its plugin-descriptor.properties
+# and, if it has one, its plugin-security.policy) and empty bin/ and plugins/. Which jars a module owns is listed in
+# infra/opensearch/modules/<name>/jars; a jar in lib/ and in a module would be jar hell, so each goes to one place.
+layout_opensearch() {
+  local dir=$1 server version mdir name glob jar n
+  server=$(find "$dir" -maxdepth 1 -name 'opensearch-[0-9]*.jar' | head -n 1)
+  [[ -n $server ]] || die "opensearch: Maven copied no opensearch-<version>.jar into $dir"
+  version=${server##*/opensearch-}
+  version=${version%.jar}
+  mkdir -p "$dir/bin" "$dir/lib" "$dir/modules" "$dir/plugins"  # bin/ empty: the node only checks it exists
+  for mdir in "$INFRA_DIR"/opensearch/modules/*/; do
+    name=$(basename "$mdir")
+    mkdir -p "$dir/modules/$name"
+    while read -r glob; do
+      [[ -z $glob || $glob == \#* ]] && continue
+      n=0
+      for jar in "$dir"/$glob; do
+        [[ -f $jar ]] || continue
+        mv "$jar" "$dir/modules/$name/"
+        n=$((n + 1))
+      done
+      ((n > 0)) || die "opensearch: module $name wants '$glob' (infra/opensearch/modules/$name/jars) but Maven copied no such jar"
+    done <"$mdir/jars"
+    render "$mdir/plugin-descriptor.properties" "$dir/modules/$name/plugin-descriptor.properties" \
+      "OPENSEARCH_VERSION=$version"
+    if [[ -f $mdir/plugin-security.policy ]]; then cp "$mdir/plugin-security.policy" "$dir/modules/$name/"; fi
+  done
+  mv "$dir"/*.jar "$dir/lib/"
+  say "opensearch: laid out $version as a home: $(find "$dir/lib" -name '*.jar' | wc -l | tr -d ' ') jars in lib/, modules: $(ls "$dir/modules" | tr '\n' ' ')"
+}
+
 fetch_one() {
   local comp=$1 pom dir marker want tmp t0
   pom=$INFRA_DIR/$comp/pom.xml
   dir=$JARS_DIR/$comp
   marker=$dir/.fetched
-  want=$(cksum <"$pom" | awk '{print $1}')
+  want=$(fetch_inputs "$comp" | while IFS= read -r f; do cat "$f"; done | cksum | awk '{print $1}')
   if [[ -f $marker && $(<"$marker") == "$want" ]]; then
     say "$comp: jars present in $dir"
     return 0
@@ -237,6 +298,7 @@ fetch_one() {
     rm -rf "$tmp"
     die "$comp: Maven could not fetch the jars (see the output above; is Maven Central reachable?)"
   fi
+  if [[ $comp == opensearch ]]; then layout_opensearch "$tmp"; fi
   rm -rf "$dir"
   mv "$tmp" "$dir"
   echo "$want" >"$marker"
@@ -255,7 +317,7 @@ launch() {  # launch COMP WORKDIR JAVA-ARGS... : background JVM, own session, pi
   if command -v setsid >/dev/null 2>&1; then detach=(setsid nohup); fi
   (
     cd "$workdir"
-    exec "${detach[@]}" bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pf" "$JAVA" "$@"
+    exec "${detach[@]}" bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pf" "${LAUNCH_AS[@]+"${LAUNCH_AS[@]}"}" "$JAVA" "$@"
   ) </dev/null >>"$(comp_out "$comp")" 2>&1 9>&- &
   for ((i = 0; i < 100; i++)); do
     [[ -s $pf ]] && break
@@ -324,6 +386,81 @@ start_cassandra() {
     -Dcassandra-foreground=yes \
     "${jmx[@]}" \
     -Dchirp.component=cassandra -cp "$jars/*" org.apache.cassandra.service.CassandraDaemon
+}
+
+mb() {  # mb 512m|1g -> 512|1024
+  local n=${1%[mMgG]}
+  case ${1: -1} in g | G) echo $((n * 1024)) ;; *) echo "$n" ;; esac
+}
+
+# OpenSearch's home (lib/, modules/, plugins/) is the jars folder itself, laid out by fetch and shared read-only by
+# every instance; its config, data and temporary files live in $DATA_DIR/opensearch, its log in $LOG_DIR.
+#
+# As root the node runs as CHIRP_OPENSEARCH_USER (OpenSearch refuses root). When that user cannot reach the data
+# folder or the jars (a folder above them that only root may enter: /root, a mkdtemp folder), the node runs from a
+# folder it can reach instead, opensearch_stage: the home hard-linked (or copied) there, the node's files beside it,
+# and $LOG_DIR/opensearch.log a link to its log. `clean` deletes it too.
+opensearch_stage() { echo "${TMPDIR:-/tmp}/chirp-opensearch-$(printf '%s' "$DATA_DIR" | cksum | awk '{print $1}')"; }
+
+start_opensearch() {
+  local odir=$DATA_DIR/opensearch home=$JARS_DIR/opensearch logs=$LOG_DIR conf heap log user uid gid stage
+  [[ -d $home/lib && -d $home/modules ]] ||
+    die "opensearch: $home is not a laid-out home (run: infra/infra.sh clean opensearch --all && infra/infra.sh fetch opensearch)"
+  mkdir -p "$odir" "$LOG_DIR"
+  log=$(comp_log opensearch)
+  rm -f "$log"
+  LAUNCH_AS=()
+  if ((EUID == 0)); then
+    # OpenSearch will not run as root ("can not run opensearch as root"). As root this script runs it as
+    # CHIRP_OPENSEARCH_USER instead, which owns the node's own files and nothing else.
+    user=$OPENSEARCH_USER
+    uid=$(id -u "$user" 2>/dev/null) || die "opensearch: no user '$user' to run as (set CHIRP_OPENSEARCH_USER to an unprivileged user)"
+    ((uid != 0)) || die "opensearch: CHIRP_OPENSEARCH_USER=$user is root; OpenSearch refuses to run as root"
+    gid=$(id -g "$user")
+    command -v setpriv >/dev/null 2>&1 || die "opensearch: setpriv not found (apt-get install util-linux), needed to run OpenSearch as $user"
+    LAUNCH_AS=(setpriv --reuid="$uid" --regid="$gid" --init-groups --)
+    if ! "${LAUNCH_AS[@]}" test -x "$odir" -a -x "$LOG_DIR" -a -r "$home/lib" -a -x "$home/lib"; then
+      stage=$(opensearch_stage)
+      say "opensearch: $user cannot reach $odir or $home (a folder above them is closed to it): running from $stage"
+      mkdir -p "$stage"
+      chmod 755 "$stage"
+      if [[ ! -f $stage/home/.fetched || $(<"$stage/home/.fetched") != "$(<"$home/.fetched")" ]]; then
+        rm -rf "$stage/home"
+        cp -al "$home" "$stage/home" 2>/dev/null || { rm -rf "$stage/home" && cp -a "$home" "$stage/home"; }
+      fi
+      home=$stage/home
+      odir=$stage/node
+      logs=$stage/logs
+      mkdir -p "$logs"
+      if [[ -f $logs/opensearch.log ]]; then mv -f "$logs/opensearch.log" "$logs/opensearch.log.prev"; fi
+      : >"$logs/opensearch.log"
+      ln -sfn "$logs/opensearch.log" "$log"
+      if [[ -L $log.prev ]]; then ln -sfn "$logs/opensearch.log.prev" "$log.prev"; fi
+      log=$logs/opensearch.log
+    fi
+  fi
+  conf=$odir/config
+  mkdir -p "$conf" "$odir/data" "$odir/tmp"
+  # Paths go into single-quoted YAML scalars: double any single quote.
+  render "$INFRA_DIR/opensearch/opensearch.yml" "$conf/opensearch.yml" \
+    "DATA_DIR=${odir//\'/\'\'}/data" "LOG_DIR=${logs//\'/\'\'}" \
+    "HTTP_PORT=$OPENSEARCH_PORT" "TRANSPORT_PORT=$OPENSEARCH_TRANSPORT_PORT"
+  cp "$INFRA_DIR/opensearch/log4j2.properties" "$conf/log4j2.properties"
+  [[ -f $log ]] || : >"$log"
+  if ((EUID == 0)); then
+    if [[ $(stat -c %u "$odir") != "$uid" || $(stat -c %u "$odir/data") != "$uid" ]]; then chown -R "$uid:$gid" "$odir"; fi
+    chown "$uid:$gid" "$conf" "$conf"/* "$odir/tmp" "$log"
+    if ! "${LAUNCH_AS[@]}" test -r "$home/lib" -a -x "$home/lib" -a -w "$odir/data" -a -w "$log"; then
+      die "opensearch: user $user cannot read $home or write $odir and $log"
+    fi
+  fi
+  read_jvm_options "$INFRA_DIR/opensearch/jvm.options"
+  heap=$(mb "$OPENSEARCH_HEAP")
+  launch opensearch "$odir" -Xms"${heap}m" -Xmx"${heap}m" -XX:MaxDirectMemorySize=$((heap / 2))m "${JVM_OPTS[@]}" \
+    -Djava.io.tmpdir="$odir/tmp" \
+    -Dopensearch.path.home="$home" \
+    -Dopensearch.path.conf="$conf" \
+    -Dchirp.component=opensearch -cp "$home/lib/*" org.opensearch.bootstrap.OpenSearch
 }
 
 start_one() {
@@ -450,6 +587,7 @@ clean_all() {
   stop_all "$@"
   for c in "$@"; do
     rm -rf "${DATA_DIR:?}/$c"
+    if [[ $c == opensearch ]]; then rm -rf "$(opensearch_stage)"; fi
     rm -f "$LOG_DIR/$c".* "$PID_DIR/$c.pid"
     say "$c: removed data ($DATA_DIR/$c) and logs"
     if ((with_jars)); then
@@ -479,13 +617,16 @@ main() {
   local comps=() with_jars=0 a
   for a in "$@"; do
     case $a in
-      kafka | cassandra) if [[ " ${comps[*]-} " != *" $a "* ]]; then comps+=("$a"); fi ;;
-      all) comps=(kafka cassandra) ;;
+      kafka | cassandra | opensearch) if [[ " ${comps[*]-} " != *" $a "* ]]; then comps+=("$a"); fi ;;
+      all) for a in kafka cassandra; do if [[ " ${comps[*]-} " != *" $a "* ]]; then comps+=("$a"); fi; done ;;
       --all) with_jars=1 ;;
       *) die "unknown argument '$a' (see: infra/infra.sh help)" ;;
     esac
   done
-  ((${#comps[@]} > 0)) || comps=(kafka cassandra)
+  if ((${#comps[@]} == 0)); then
+    # OpenSearch is optional (SEARCH=opensearch): only stop and clean take it without being asked.
+    case $cmd in stop | clean) comps=(kafka cassandra opensearch) ;; *) comps=(kafka cassandra) ;; esac
+  fi
 
   case $cmd in
     fetch)
@@ -495,8 +636,9 @@ main() {
     start)
       need_java
       lock
-      # Cassandra is the slow one: launch it first so both boot in parallel.
+      # Cassandra is the slow one: launch it first so all boot in parallel.
       if [[ " ${comps[*]} " == *" cassandra "* ]]; then start_one cassandra; fi
+      if [[ " ${comps[*]} " == *" opensearch "* ]]; then start_one opensearch; fi
       if [[ " ${comps[*]} " == *" kafka "* ]]; then start_one kafka; fi
       if ((LAUNCHED)); then
         say "started in the background; run 'infra/infra.sh wait' to block until ready"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start or stop Chirp's services as background processes on this machine (what `make up` and `make down` use).
 #
-#   services/run.sh start|stop|status [identity|graph|post|timeline|notification|edge]...   (default: all, in that order)
+#   services/run.sh start|stop|status [identity|graph|post|timeline|notification|search|trends|edge]...   (default: all, in that order)
 #
 # Logs go to $CHIRP_DATA_DIR/logs/<service>.log and pid files to $CHIRP_DATA_DIR/pids/<service>.pid, beside
 # Kafka's and Cassandra's. Each process reads its configuration from CHIRP_* environment variables
@@ -11,11 +11,17 @@ set -euo pipefail
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 DATA_DIR=${CHIRP_DATA_DIR:-$REPO_DIR/.data}
 PYTHON=${CHIRP_PYTHON:-$REPO_DIR/.venv/bin/python}
-ALL=(identity graph post timeline notification edge)
+ALL=(identity graph post timeline notification search trends edge)
 # One machine, one operator: people may sign up, and first-party command-line apps may use the OAuth password grant
 # (both off by default, and in the production overlay).
 export CHIRP_REGISTRATIONS_OPEN=${CHIRP_REGISTRATIONS_OPEN:-true}
 export CHIRP_OAUTH_PASSWORD_GRANT=${CHIRP_OAUTH_PASSWORD_GRANT:-true}
+# The search service's index (tantivy) lives beside the rest of the data.
+export CHIRP_SEARCH_INDEX_DIR=${CHIRP_SEARCH_INDEX_DIR:-$DATA_DIR/search}
+# Search on OpenSearch (make up SEARCH=opensearch): the node infra/infra.sh runs, unless the environment names another.
+if [[ ${CHIRP_SEARCH_BACKEND:-tantivy} == opensearch ]]; then
+  export CHIRP_OPENSEARCH_URL=${CHIRP_OPENSEARCH_URL:-http://127.0.0.1:${CHIRP_OPENSEARCH_PORT:-9200}}
+fi
 
 say() { printf 'services: %s\n' "$*"; }
 

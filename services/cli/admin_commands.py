@@ -16,7 +16,7 @@ admin_app = typer.Typer(help="Operations: topics and schemas.", no_args_is_help=
 app.add_typer(admin_app, name="admin")
 
 # Every service's keyspace, migrated by `chirp admin setup`.
-SERVICES = ("identity", "graph", "post", "timeline", "notification")
+SERVICES = ("identity", "graph", "post", "timeline", "notification", "search", "trends")
 
 
 @app.command()

@@ -10,7 +10,9 @@ from chirp.graph.v1 import graph_service_pb2_grpc
 from chirp.identity.v1 import identity_service_pb2_grpc
 from chirp.notification.v1 import notification_service_pb2_grpc
 from chirp.post.v1 import post_service_pb2_grpc
+from chirp.search.v1 import search_service_pb2_grpc
 from chirp.timeline.v1 import timeline_service_pb2_grpc
+from chirp.trends.v1 import trends_service_pb2_grpc
 from services.cli.credentials import BearerInterceptor, Credentials
 from services.runtime.channels import channel
 from services.runtime.config import Settings
@@ -60,6 +62,14 @@ class Clients:
     @cached_property
     def notification(self) -> notification_service_pb2_grpc.NotificationServiceStub:
         return notification_service_pb2_grpc.NotificationServiceStub(self.channel(self.settings.notification_addr))
+
+    @cached_property
+    def search(self) -> search_service_pb2_grpc.SearchServiceStub:
+        return search_service_pb2_grpc.SearchServiceStub(self.channel(self.settings.search_addr))
+
+    @cached_property
+    def trends(self) -> trends_service_pb2_grpc.TrendsServiceStub:
+        return trends_service_pb2_grpc.TrendsServiceStub(self.channel(self.settings.trends_addr))
 
     def health(self, address: str) -> str:
         """SERVING, NOT_SERVING, or why the check failed."""

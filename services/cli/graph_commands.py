@@ -30,6 +30,7 @@ RELATIONSHIP_WORDS = {
 def profile_dict(user, stats=None, relationship=None) -> dict:
     """A user's profile for `--json`; counts and the viewer's relationship when they were asked for."""
     profile = {"id": str(user.user_id), "handle": user.handle, "name": user.display_name, "bio": user.bio}
+    profile["indexable"] = user.indexable if user.HasField("indexable") else True
     if stats is not None:
         profile |= {"followers": stats.follower_count, "following": stats.following_count, "posts": stats.post_count}
     if relationship is not None:
@@ -107,6 +108,10 @@ def unfollow(target: str, as_: As) -> None:
 Viewer = Annotated[str, typer.Option("--as", help="Also show how this account stands towards HANDLE.")]
 Name = Annotated[str | None, typer.Option("--name", help="New display name; empty for the handle.")]
 Bio = Annotated[str | None, typer.Option("--bio", help="New bio (at most 160 characters); empty removes it.")]
+Indexable = Annotated[
+    bool | None,
+    typer.Option("--indexable/--not-indexable", help="Whether search may index your posts (unset: keep as is)."),
+]
 
 
 def report(as_json: bool, as_: str, target: str, verb: str, **holds: bool) -> None:
@@ -166,9 +171,11 @@ def profile_show(handle: str, as_: Viewer = "", json_: Json = False) -> None:
 
 
 @profile_app.command("update")
-def profile_update(as_: As, name: Name = None, bio: Bio = None, json_: Json = False) -> None:
-    """Change your display name and/or bio."""
+def profile_update(
+    as_: As, name: Name = None, bio: Bio = None, indexable: Indexable = None, json_: Json = False
+) -> None:
+    """Change your display name, bio, or whether search indexes your posts."""
     c = clients()
-    request = graph.UpdateProfileRequest(user_id=acting(c, as_), display_name=name, bio=bio)
+    request = graph.UpdateProfileRequest(user_id=acting(c, as_), display_name=name, bio=bio, indexable=indexable)
     profile = profile_dict(call(c.graph.UpdateProfile, request).user)
     render.print_json([profile]) if json_ else print_profile(profile)

@@ -13,7 +13,7 @@ def check_all(settings: Settings) -> list[tuple[str, str, bool, str]]:
         ("cassandra", f"{settings.cassandra_hosts}:{settings.cassandra_port}", *_cassandra(settings)),
     ]
     clients = Clients(settings)
-    for name in ("identity", "graph", "post", "timeline", "notification"):
+    for name in ("identity", "graph", "post", "timeline", "notification", "search", "trends"):
         address = getattr(settings, f"{name}_addr")
         state = clients.health(address)
         results.append((name, address, state == "SERVING", state))

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra" / "infra.sh"
 DATA_DIR = Path(os.environ.get("CHIRP_DATA_DIR", REPO / ".data"))
 # In start order: every service verifies credentials with identity's keys, and post asks graph.
-SERVICES = ("identity", "graph", "post", "timeline", "notification")
+SERVICES = ("identity", "graph", "post", "timeline", "notification", "search", "trends")
 # Served over HTTP, not gRPC: ready when `GET /health` answers 200. Started after the services it calls.
 EDGE = "edge"
 
@@ -81,6 +81,8 @@ class System:
             "CHIRP_CONFIG_DIR": str(self.secrets_dir / "config"),
             "CHIRP_REGISTRATIONS_OPEN": "true",
             "CHIRP_OAUTH_PASSWORD_GRANT": "true",
+            # The search index of this run (tantivy), removed with its data.
+            "CHIRP_SEARCH_INDEX_DIR": str(DATA_DIR / "search" / prefix),
         }
         self.settings = Settings(
             **{key.removeprefix("CHIRP_").lower(): value for key, value in self.env.items() if key.startswith("CHIRP_")}
@@ -184,6 +186,7 @@ class System:
         expire)."""
         asyncio.run(_drop(self.settings))
         shutil.rmtree(self.secrets_dir, ignore_errors=True)
+        shutil.rmtree(self.settings.search_index_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -225,3 +228,7 @@ async def _drop(settings: Settings) -> None:
                 await session.execute_raw(f"DROP KEYSPACE IF EXISTS {keyspace}")
     finally:
         session.shutdown()
+    if settings.search_backend == "opensearch":
+        from services.search.backends.opensearch_backend import drop_all
+
+        await drop_all(settings)  # the search service's indices, every version

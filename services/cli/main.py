@@ -7,22 +7,28 @@ import typer
 from services.cli import (
     admin_commands,
     demo,
+    filter_commands,
     graph_commands,
     identity_commands,
     notification_commands,
     post_commands,
     projection_commands,
+    search_commands,
     text_command,
     timeline_commands,
+    trends_commands,
 )
 
-app = typer.Typer(help="Chirp: post, follow, read timelines and notifications.", no_args_is_help=True)
+app = typer.Typer(help="Chirp: post, follow, read timelines and notifications, search, trends.", no_args_is_help=True)
 app.add_typer(identity_commands.app)
 app.add_typer(graph_commands.app)
 app.add_typer(post_commands.app)
 app.add_typer(timeline_commands.app, name="timeline")
 app.add_typer(notification_commands.app, name="notifications")
+app.add_typer(trends_commands.app, name="trends")
 app.add_typer(projection_commands.app, name="projections")
+app.add_typer(search_commands.app, name="search")
+app.add_typer(filter_commands.app, name="filters")
 app.add_typer(text_command.app, name="text")
 app.add_typer(admin_commands.app)
 app.add_typer(demo.app, name="demo")

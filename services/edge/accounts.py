@@ -6,7 +6,7 @@ import asyncio
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.identity.v1 import identity_service_pb2 as identity
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
-from services.edge import hydrate, pages, render
+from services.edge import filters, hydrate, pages, render
 from services.edge.calls import PUBLIC, Call, Routes, app_or_user, flag, json_response, parse_id, text_param, user
 from services.edge.errors import HttpError, unprocessable
 
@@ -107,13 +107,17 @@ async def statuses(call: Call):
         )
         return answer.posts, answer.next_page_token
 
-    posts, more = await pages.by_id(fetch, params, pages.timeline_token, lambda p: p.post_id, parse_id)
+    mine = await filters.reader_filters(call, "account")
+    shown = filters.filtering(
+        fetch, filters.by_text(mine, lambda p: p.text), lambda p: pages.timeline_token(str(p.post_id))
+    )
+    posts, more = await pages.by_id(shown, params, pages.timeline_token, lambda p: p.post_id, parse_id)
     if flag(call.query("exclude_replies")):
         posts = [post for post in posts if not post.in_reply_to_post_id]
     if flag(call.query("exclude_reblogs")):
         posts = [post for post in posts if not post.reposted_by_id]
-    shown = await hydrate.timeline_statuses(call, posts)
-    return json_response(shown, headers=_links(call, [p.post_id for p in posts], more))
+    rendered = await hydrate.timeline_statuses(call, posts, mine)
+    return json_response(rendered, headers=_links(call, [p.post_id for p in posts], more))
 
 
 def _links(call: Call, ids: list[int], more: bool) -> dict[str, str]:

@@ -11,13 +11,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from services.edge import accounts, instance, notifications, oauth, statuses, streaming, timelines
+from services.edge import (
+    accounts,
+    filters,
+    instance,
+    notifications,
+    oauth,
+    search,
+    statuses,
+    streaming,
+    timelines,
+    trends,
+)
 from services.edge.calls import Endpoint, route_of
 from services.edge.errors import from_grpc
 
 log = structlog.get_logger(__name__)
 
-MODULES = (instance, oauth, accounts, statuses, timelines, notifications, streaming)
+# search before accounts: /api/v1/accounts/search must be routed before /api/v1/accounts/{id}.
+MODULES = (instance, oauth, search, accounts, statuses, timelines, notifications, filters, trends, streaming)
 
 
 def endpoints() -> list[Endpoint]:

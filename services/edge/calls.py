@@ -21,7 +21,9 @@ from chirp.graph.v1.graph_service_pb2_grpc import GraphServiceStub
 from chirp.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from chirp.notification.v1.notification_service_pb2_grpc import NotificationServiceStub
 from chirp.post.v1.post_service_pb2_grpc import PostServiceStub
+from chirp.search.v1.search_service_pb2_grpc import SearchServiceStub
 from chirp.timeline.v1.timeline_service_pb2_grpc import TimelineServiceStub
+from chirp.trends.v1.trends_service_pb2_grpc import TrendsServiceStub
 from services.edge.auth import TokenCache, Viewer
 from services.edge.errors import OUTSIDE_SCOPES, HttpError, from_grpc, unauthorized, unprocessable
 from services.edge.ratelimit import RateLimits
@@ -45,6 +47,8 @@ class Backends:
     post: PostServiceStub
     timeline: TimelineServiceStub
     notification: NotificationServiceStub
+    search: SearchServiceStub
+    trends: TrendsServiceStub
     tokens: TokenCache
     limits: RateLimits
 
@@ -230,6 +234,9 @@ class Routes:
 
     def patch(self, path: str, access: Access) -> Callable[[Handler], Handler]:
         return self.add("PATCH", path, access)
+
+    def put(self, path: str, access: Access) -> Callable[[Handler], Handler]:
+        return self.add("PUT", path, access)
 
 
 def bearer_of(request: Request, token_in_query: bool) -> str | None:

@@ -4,6 +4,7 @@ concurrently, so an endpoint renders a page in two rounds of calls at most."""
 import asyncio
 from collections.abc import Iterable, Sequence
 
+from chirp.graph.v1 import graph_pb2
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_pb2
 from chirp.post.v1 import post_service_pb2 as post_pb
@@ -11,6 +12,7 @@ from chirp.timeline.v1 import timeline_pb2
 from services.edge import render
 from services.edge.calls import Call
 from services.edge.errors import HttpError
+from services.edge.filters import apply
 
 
 async def authors(call: Call, user_ids: Iterable[int]) -> dict[int, render.Author]:
@@ -54,10 +56,15 @@ async def posts(call: Call, post_ids: Iterable[int]) -> dict[int, post_pb2.Post]
 
 
 async def statuses(
-    call: Call, found: Sequence[post_pb2.Post], viewpoint: render.Viewpoint = render.NOBODY, nested: bool = False
+    call: Call,
+    found: Sequence[post_pb2.Post],
+    viewpoint: render.Viewpoint = render.NOBODY,
+    nested: bool = False,
+    filters: Sequence[graph_pb2.Filter] = (),
 ) -> list[dict]:
     """Post service posts as Statuses, with their authors and quoted posts; a quote inside a quote (`nested`) is
-    shown by id only, as Mastodon's ShallowQuote."""
+    shown by id only, as Mastodon's ShallowQuote. Those the reader's `filters` hide are left out, those they warn
+    of are marked (services/edge/filters.py)."""
     quoted = {} if nested else await posts(call, {p.quoted_post_id for p in found if p.quoted_post_id})
     people = await authors(call, {p.author_id for p in (*found, *quoted.values())})
 
@@ -75,8 +82,9 @@ async def statuses(
             post, writer, call.base, reply_to_account=post.in_reply_to_user_id, quote_of=quote, viewpoint=viewpoint
         )
 
-    rendered = (one(post, int(nested), viewpoint) for post in found)
-    return [status for status in rendered if status is not None]
+    rendered = ((post, one(post, int(nested), viewpoint)) for post in found)
+    judged = (apply(status, post.text, filters) for post, status in rendered if status is not None)
+    return [status for status in judged if status is not None]
 
 
 async def status(call: Call, post: post_pb2.Post, viewpoint: render.Viewpoint = render.NOBODY) -> dict:
@@ -86,9 +94,11 @@ async def status(call: Call, post: post_pb2.Post, viewpoint: render.Viewpoint = 
     return shown[0]
 
 
-async def timeline_statuses(call: Call, found: Sequence[timeline_pb2.TimelinePost]) -> list[dict]:
+async def timeline_statuses(
+    call: Call, found: Sequence[timeline_pb2.TimelinePost], filters: Sequence[graph_pb2.Filter] = ()
+) -> list[dict]:
     """Timeline posts as Statuses: each carries its author; reposts become Mastodon's reblog wrappers; quoted posts
-    are fetched (with their authors)."""
+    are fetched (with their authors). The reader's `filters` hide or mark them, as in `statuses`."""
     quoted_posts = await posts(call, {p.quoted_post_id for p in found if p.quoted_post_id})
     quoted = {shown["id"]: shown for shown in await statuses(call, list(quoted_posts.values()), nested=True)}
     rendered = []
@@ -99,7 +109,9 @@ async def timeline_statuses(call: Call, found: Sequence[timeline_pb2.TimelinePos
         if post.reposted_by_id:
             reposter = render.Author(post.reposted_by_id, post.reposted_by_handle)
             shown = render.reblog(shown, reposter, call.base, post.entry_id)
-        rendered.append(shown)
+        judged = apply(shown, post.text, filters)
+        if judged is not None:
+            rendered.append(judged)
     return rendered
 
 

@@ -3,7 +3,7 @@ does not have, which clients ask for at start."""
 
 from starlette.responses import PlainTextResponse
 
-from services.edge.calls import PUBLIC, Call, Routes, json_response, user
+from services.edge.calls import PUBLIC, Call, Routes, json_response
 from services.text import Profile
 
 routes = Routes()
@@ -118,9 +118,4 @@ async def custom_emojis(call: Call):
 
 @routes.get("/api/v1/instance/peers", PUBLIC)
 async def peers(call: Call):
-    return json_response([])
-
-
-@routes.get("/api/v2/filters", user("read:filters"))
-async def filters(call: Call):
     return json_response([])

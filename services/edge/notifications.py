@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from chirp.notification.v1 import notification_pb2 as kinds
 from chirp.notification.v1 import notification_service_pb2 as notification
-from services.edge import hydrate, pages, render
+from services.edge import filters, hydrate, pages, render
 from services.edge.calls import Call, Routes, json_response, user
 
 routes = Routes()
@@ -32,8 +32,9 @@ def _wanted(call: Call) -> set[str]:
     return types - set(call.query_list("exclude_types"))
 
 
-async def _page(call: Call, maximum: int):
-    """A page of the viewer's notifications of the wanted types, and whether older ones may follow."""
+async def _page(call: Call, maximum: int, mine: list):
+    """A page of the viewer's notifications of the wanted types, and whether older ones may follow; those about a
+    post the viewer's filters hide are left out (reading on, so a page is not empty while others remain)."""
     params = pages.page_params(call, default=40 if maximum > 40 else 20, maximum=maximum)
     wanted = _wanted(call)
     chirp_kinds = [kind for kind, name in TYPE_OF.items() if name in wanted]
@@ -49,7 +50,14 @@ async def _page(call: Call, maximum: int):
     def position(found) -> tuple[int, str]:
         return pages.notification_position(found.notification_id)
 
-    found, more = await pages.by_id(fetch, params, pages.notification_token, position, pages.notification_position)
+    async def shown(found) -> list[bool]:
+        if not mine:
+            return [True] * len(found)
+        posts = await hydrate.posts(call, {each.post_id for each in found if each.post_id})
+        return [each.post_id not in posts or filters.keeps(mine, posts[each.post_id].text) for each in found]
+
+    kept = filters.filtering(fetch, shown, lambda each: pages.notification_token(each.notification_id))
+    found, more = await pages.by_id(kept, params, pages.notification_token, position, pages.notification_position)
     return [each for each in found if TYPE_OF.get(each.kind) in wanted], more
 
 
@@ -59,9 +67,9 @@ def _links(call: Call, found, more: bool) -> dict[str, str]:
     return pages.link_header(call, found[-1].notification_id if more else None, found[0].notification_id)
 
 
-async def _statuses(call: Call, found) -> dict[int, dict]:
+async def _statuses(call: Call, found, mine: list) -> dict[int, dict]:
     posts = await hydrate.posts(call, {each.post_id for each in found if each.post_id})
-    return {int(shown["id"]): shown for shown in await hydrate.statuses(call, list(posts.values()))}
+    return {int(shown["id"]): shown for shown in await hydrate.statuses(call, list(posts.values()), filters=mine)}
 
 
 def _actor(each) -> render.Author:
@@ -70,8 +78,9 @@ def _actor(each) -> render.Author:
 
 @routes.get("/api/v1/notifications", user("read:notifications"))
 async def index(call: Call):
-    found, more = await _page(call, maximum=80)
-    statuses = await _statuses(call, found)
+    mine = await filters.reader_filters(call, "notifications")
+    found, more = await _page(call, 80, mine)
+    statuses = await _statuses(call, found, mine)
     shown = []
     for each in found:
         if each.post_id and each.post_id not in statuses:
@@ -93,7 +102,8 @@ async def index(call: Call):
 async def grouped(call: Call):
     """Mastodon 4.3's GroupedNotificationsResults: each Chirp group once, with up to SAMPLE_ACCOUNTS of its
     accounts, the accounts and statuses it names listed once beside."""
-    found, more = await _page(call, maximum=80)
+    mine = await filters.reader_filters(call, "notifications")
+    found, more = await _page(call, 80, mine)
 
     async def actors(each):
         if each.actor_count <= 1:
@@ -104,7 +114,7 @@ async def grouped(call: Call):
         answer = await call.rpc(call.backends.notification.ListNotificationActors, request)
         return [render.Author(actor.user_id, actor.handle) for actor in answer.actors] or [_actor(each)]
 
-    samples, statuses = await asyncio.gather(asyncio.gather(*map(actors, found)), _statuses(call, found))
+    samples, statuses = await asyncio.gather(asyncio.gather(*map(actors, found)), _statuses(call, found, mine))
     accounts: dict[int, dict] = {}
     groups = []
     for each, sample in zip(found, samples, strict=True):

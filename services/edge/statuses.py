@@ -11,7 +11,7 @@ import asyncio
 
 from chirp.post.v1 import post_pb2
 from chirp.post.v1 import post_service_pb2 as post_pb
-from services.edge import hydrate, pages, render
+from services.edge import filters, hydrate, pages, render
 from services.edge.calls import PUBLIC, Call, Routes, json_response, parse_id, text_param, user
 from services.edge.errors import HttpError, unprocessable
 
@@ -116,8 +116,9 @@ async def context(call: Call):
         return [each for reply in children.get(post_id, []) for each in (reply, *depth_first(reply.post_id))]
 
     descendants = depth_first(thread.post.post_id)[:MAX_DESCENDANTS]
+    mine = await filters.reader_filters(call, "thread")
     ancestors, shown = await asyncio.gather(
-        hydrate.statuses(call, list(thread.ancestors)), hydrate.statuses(call, descendants)
+        hydrate.statuses(call, list(thread.ancestors), filters=mine), hydrate.statuses(call, descendants, filters=mine)
     )
     return json_response({"ancestors": ancestors, "descendants": shown})
 

@@ -34,6 +34,12 @@ ACCESS = {
     "ListMutedUsers": acting("user_id", "read:mutes"),
     # Private: it says whom the user blocks and mutes.
     "GetRelationship": acting("user_id", "read:follows"),
+    # Private: a user's filters of posts by words (Mastodon's filters v2).
+    "CreateFilter": acting("user_id", "write:filters"),
+    "UpdateFilter": acting("user_id", "write:filters"),
+    "DeleteFilter": acting("user_id", "write:filters"),
+    "ListFilters": acting("user_id", "read:filters"),
+    "GetFilter": acting("user_id", "read:filters"),
 }
 
 
@@ -63,6 +69,7 @@ class GraphApi(graph_service_pb2_grpc.GraphServiceServicer):
                 request.user_id,
                 request.display_name if request.HasField("display_name") else None,
                 request.bio if request.HasField("bio") else None,
+                request.indexable if request.HasField("indexable") else None,
             )
             return pb.UpdateProfileResponse(user=user_message(user))
 
@@ -129,6 +136,36 @@ class GraphApi(graph_service_pb2_grpc.GraphServiceServicer):
     async def GetRelationship(self, request: pb.GetRelationshipRequest, context) -> pb.GetRelationshipResponse:
         relationship = await self._service.relationship(request.user_id, request.other_id)
         return pb.GetRelationshipResponse(relationship=relationship_message(relationship))
+
+    async def CreateFilter(self, request: pb.CreateFilterRequest, context) -> pb.CreateFilterResponse:
+        async def create():
+            return pb.CreateFilterResponse(filter=await self._service.create_filter(request.user_id, request.filter))
+
+        return await self._requests.run(request.request_id, request, create, pb.CreateFilterResponse)
+
+    async def UpdateFilter(self, request: pb.UpdateFilterRequest, context) -> pb.UpdateFilterResponse:
+        async def update():
+            return pb.UpdateFilterResponse(filter=await self._service.update_filter(request.user_id, request.filter))
+
+        return await self._requests.run(request.request_id, request, update, pb.UpdateFilterResponse)
+
+    async def DeleteFilter(self, request: pb.DeleteFilterRequest, context) -> pb.DeleteFilterResponse:
+        async def delete():
+            await self._service.delete_filter(request.user_id, request.filter_id)
+            return pb.DeleteFilterResponse()
+
+        return await self._requests.run(request.request_id, request, delete, pb.DeleteFilterResponse)
+
+    async def ListFilters(self, request: pb.ListFiltersRequest, context) -> pb.ListFiltersResponse:
+        size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+        position = decode_token(request.page_token, keys={"after": ID})
+        filters, last = await self._service.list_filters(request.user_id, position["after"] if position else 0, size)
+        return pb.ListFiltersResponse(
+            filters=filters, next_page_token=encode_token({"after": last}) if last is not None else ""
+        )
+
+    async def GetFilter(self, request: pb.GetFilterRequest, context) -> pb.GetFilterResponse:
+        return pb.GetFilterResponse(filter=await self._service.get_filter(request.user_id, request.filter_id))
 
     async def _restrictions(self, kind: RestrictionKind, request):
         size = clamp_page_size(request.page_size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)

@@ -1,4 +1,4 @@
-"""Rules of accounts, profiles, follows, blocks and mutes, free of I/O."""
+"""Rules of accounts, profiles, follows, blocks, mutes and filters, free of I/O."""
 
 import re
 from collections.abc import Iterable
@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from services.runtime.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from services.text import Profile, check_characters, validate_bio
+from services.text.filters import keyword_alternatives
 
 HANDLE_PATTERN = re.compile(r"[A-Za-z0-9_]{1,15}")
 MAX_DISPLAY_NAME = 50
@@ -22,6 +23,8 @@ class User:
     bio: str = ""
     # When the profile last changed; None until it does.
     update_time: datetime | None = None
+    # Whether search may index the user's posts (Mastodon's `indexable`).
+    indexable: bool = True
 
 
 @dataclass(frozen=True)
@@ -163,15 +166,20 @@ def validate_display_name(display_name: str, handle: str) -> str:
     return display_name or handle
 
 
-def updated_profile(user: User, display_name: str | None, bio: str | None, text_profile: Profile) -> User:
+def updated_profile(
+    user: User, display_name: str | None, bio: str | None, text_profile: Profile, indexable: bool | None = None
+) -> User:
     """The user with the given profile fields replaced (None keeps one), each checked by its rule; the bio is
     measured as posts are, by `text_profile`."""
-    if display_name is None and bio is None:
-        raise InvalidArgument("PROFILE_UPDATE_EMPTY", "nothing to change: set display_name, bio or both")
+    if display_name is None and bio is None and indexable is None:
+        raise InvalidArgument(
+            "PROFILE_UPDATE_EMPTY", "nothing to change: set display_name, bio, indexable or any of them"
+        )
     return replace(
         user,
         display_name=user.display_name if display_name is None else validate_display_name(display_name, user.handle),
         bio=user.bio if bio is None else validate_bio(bio, text_profile),
+        indexable=user.indexable if indexable is None else indexable,
     )
 
 
@@ -201,3 +209,66 @@ def check_may_follow(followee: User, blocked_by: bool, blocking: bool) -> None:
             f"you have blocked @{followee.handle}; unblock them before following them",
             user_id=str(followee.user_id),
         )
+
+
+# A user's filters of posts by words (Mastodon's filters v2): the limits a filter keeps to.
+MAX_FILTERS = 100
+MAX_FILTER_TITLE = 100
+MAX_FILTER_KEYWORDS = 100
+MAX_FILTER_KEYWORD = 100
+
+
+def validate_filter(
+    title: str, contexts: list[int], action: int, keywords: list[tuple[str, bool]], known_contexts: set[int]
+) -> tuple[str, list[int], list[tuple[str, bool]]]:
+    """The title (whitespace runs made one space), the contexts (without repeats, in the order given) and the
+    keywords (trimmed) of a filter, each checked; INVALID_ARGUMENT for the first that breaks a rule. A keyword must
+    hold a word the search analyzer keeps, or it would match nothing."""
+    title = " ".join(title.split())
+    if not title:
+        raise InvalidArgument("FILTER_TITLE_MISSING", "a filter needs a title")
+    if len(title) > MAX_FILTER_TITLE:
+        raise InvalidArgument("FILTER_TITLE_TOO_LONG", f"a filter's title can be at most {MAX_FILTER_TITLE} characters")
+    check_characters(title, "FILTER_TITLE_INVALID_CHARACTER", "a filter's title")
+    unique = list(dict.fromkeys(contexts))
+    if not unique or not all(context in known_contexts for context in unique):
+        raise InvalidArgument(
+            "FILTER_CONTEXT_INVALID",
+            "a filter needs one or more contexts: home, notifications, thread, account, public",
+        )
+    if action == 0:
+        raise InvalidArgument("FILTER_ACTION_MISSING", "a filter needs an action: warn or hide")
+    if not keywords or len(keywords) > MAX_FILTER_KEYWORDS:
+        raise InvalidArgument(
+            "FILTER_KEYWORDS_INVALID",
+            f"a filter needs 1 to {MAX_FILTER_KEYWORDS} keywords; this one has {len(keywords)}",
+        )
+    checked = []
+    for keyword, whole_word in keywords:
+        keyword = " ".join(keyword.split())
+        if len(keyword) > MAX_FILTER_KEYWORD:
+            raise InvalidArgument(
+                "FILTER_KEYWORD_TOO_LONG", f"a keyword can be at most {MAX_FILTER_KEYWORD} characters", keyword=keyword
+            )
+        check_characters(keyword, "FILTER_KEYWORD_INVALID_CHARACTER", "a keyword")
+        if not keyword_alternatives(keyword):
+            raise InvalidArgument(
+                "FILTER_KEYWORD_EMPTY", f"the keyword {keyword!r} holds no word to match", keyword=keyword
+            )
+        checked.append((keyword, whole_word))
+    return title, unique, checked
+
+
+# The latest expiry a Timestamp can say as a date (9999-12-31T23:59:59Z).
+MAX_EXPIRY_SECONDS = 253_402_300_799
+
+
+def check_expiry(seconds: int, nanos: int) -> None:
+    """A filter's expiry must be a time (from 1970 to 9999), so that every reader can show it as a date."""
+    if not 0 <= seconds <= MAX_EXPIRY_SECONDS or not 0 <= nanos < 1_000_000_000:
+        raise InvalidArgument("FILTER_EXPIRY_INVALID", "expire_time must be a time between 1970 and 9999")
+
+
+def check_filter_count(count: int) -> None:
+    if count >= MAX_FILTERS:
+        raise FailedPrecondition("FILTER_LIMIT_REACHED", f"a user can have at most {MAX_FILTERS} filters")

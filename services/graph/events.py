@@ -16,6 +16,7 @@ def user_message(user: User) -> graph_pb2.User:
         create_time=timestamp_from_datetime(user.create_time),
         bio=user.bio,
         update_time=timestamp_from_datetime(user.update_time) if user.update_time else None,
+        indexable=user.indexable,
     )
 
 
@@ -94,4 +95,31 @@ def restriction_lifted(restriction: Restriction, at: datetime) -> graph_pb2.Grap
         event_id=event_id_for(f"user-{r.kind}-lifted", r.user_id, r.target_id, ms_of(r.since)),
         occurred_at=timestamp_from_datetime(at),
         **payload,
+    )
+
+
+def filter_changed(filter_: graph_pb2.Filter, created: bool) -> graph_pb2.GraphEvent:
+    """FilterCreated or FilterUpdated, identified by the filter and its update time: a retried change is the same
+    event."""
+    kind = "filter-created" if created else "filter-updated"
+    payload = (
+        {"filter_created": graph_pb2.FilterCreated(filter=filter_)}
+        if created
+        else {"filter_updated": graph_pb2.FilterUpdated(filter=filter_)}
+    )
+    return graph_pb2.GraphEvent(
+        event_id=event_id_for(kind, filter_.user_id, filter_.filter_id, filter_.update_time.ToMilliseconds()),
+        occurred_at=filter_.update_time,
+        **payload,
+    )
+
+
+def filter_deleted(filter_: graph_pb2.Filter, at: datetime) -> graph_pb2.GraphEvent:
+    """Identified by the filter as it last stood, so a retried deletion is the same event."""
+    return graph_pb2.GraphEvent(
+        event_id=event_id_for(
+            "filter-deleted", filter_.user_id, filter_.filter_id, filter_.update_time.ToMilliseconds()
+        ),
+        occurred_at=timestamp_from_datetime(at),
+        filter_deleted=graph_pb2.FilterDeleted(user_id=filter_.user_id, filter_id=filter_.filter_id),
     )

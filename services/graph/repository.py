@@ -4,6 +4,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from chirp.graph.v1 import graph_pb2
 from services.graph.domain import CountKind, EdgeState, Follow, Restriction, RestrictionKind, Stats, User
 from services.runtime.cassandra import CassandraSession
 from services.runtime.clock import as_utc, ms_of
@@ -56,14 +57,14 @@ class GraphRepository:
 
     async def save_profile(self, user: User) -> None:
         await self._db.execute(
-            f"UPDATE {self._ks}.users SET display_name = ?, bio = ?, update_time = ? WHERE user_id = ?",
-            (user.display_name, user.bio, user.update_time, user.user_id),
+            f"UPDATE {self._ks}.users SET display_name = ?, bio = ?, update_time = ?, indexable = ? WHERE user_id = ?",
+            (user.display_name, user.bio, user.update_time, user.indexable, user.user_id),
         )
 
     async def get_user(self, user_id: int) -> User | None:
         rows = await self._db.execute(
-            f"SELECT user_id, handle, display_name, create_time, bio, update_time FROM {self._ks}.users WHERE "
-            "user_id = ?",
+            f"SELECT user_id, handle, display_name, create_time, bio, update_time, indexable FROM {self._ks}.users "
+            "WHERE user_id = ?",
             (user_id,),
         )
         return _user(rows[0]) if rows else None
@@ -207,6 +208,35 @@ class GraphRepository:
             (user_id, target_id),
         )
 
+    async def save_filter(self, filter_: graph_pb2.Filter) -> None:
+        await self._db.execute(
+            f"INSERT INTO {self._ks}.filters (user_id, filter_id, filter) VALUES (?, ?, ?)",
+            (filter_.user_id, filter_.filter_id, filter_.SerializeToString()),
+        )
+
+    async def get_filter(self, user_id: int, filter_id: int) -> graph_pb2.Filter | None:
+        rows = await self._db.execute(
+            f"SELECT filter FROM {self._ks}.filters WHERE user_id = ? AND filter_id = ?", (user_id, filter_id)
+        )
+        return graph_pb2.Filter.FromString(rows[0].filter) if rows else None
+
+    async def list_filters(self, user_id: int, after: int, limit: int) -> list[graph_pb2.Filter]:
+        """The user's filters by id (so oldest first), after `after`."""
+        rows = await self._db.execute(
+            f"SELECT filter FROM {self._ks}.filters WHERE user_id = ? AND filter_id > ? LIMIT ?",
+            (user_id, after, limit),
+        )
+        return [graph_pb2.Filter.FromString(row.filter) for row in rows]
+
+    async def count_filters(self, user_id: int) -> int:
+        rows = await self._db.execute(f"SELECT COUNT(*) AS n FROM {self._ks}.filters WHERE user_id = ?", (user_id,))
+        return rows[0].n
+
+    async def delete_filter(self, user_id: int, filter_id: int) -> None:
+        await self._db.execute(
+            f"DELETE FROM {self._ks}.filters WHERE user_id = ? AND filter_id = ?", (user_id, filter_id)
+        )
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -229,4 +259,5 @@ def _user(row) -> User:
         as_utc(row.create_time),
         row.bio or "",
         as_utc(row.update_time) if row.update_time else None,
+        row.indexable is not False,
     )

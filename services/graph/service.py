@@ -17,6 +17,7 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from chirp.graph.v1 import graph_pb2
 from services.graph import events
 from services.graph.domain import (
     Follow,
@@ -25,6 +26,7 @@ from services.graph.domain import (
     RestrictionKind,
     Stats,
     User,
+    check_filter_count,
     check_follow,
     check_may_follow,
     check_not_self,
@@ -32,10 +34,11 @@ from services.graph.domain import (
     handle_key,
     updated_profile,
     validate_display_name,
+    validate_filter,
     validate_handle,
 )
 from services.graph.repository import GraphRepository
-from services.runtime.clock import as_utc, utc_now
+from services.runtime.clock import as_utc, timestamp_from_datetime, utc_now
 from services.runtime.errors import AlreadyExists, NotFound
 from services.runtime.ids import SnowflakeIds
 from services.runtime.kafka import EventPublisher
@@ -115,11 +118,13 @@ class GraphService:
             raise NotFound("HANDLE_NOT_FOUND", f"nobody has the handle @{handle}", handle=handle)
         return user
 
-    async def update_profile(self, user_id: int, display_name: str | None, bio: str | None) -> User:
+    async def update_profile(
+        self, user_id: int, display_name: str | None, bio: str | None, indexable: bool | None = None
+    ) -> User:
         """Writes, then publishes ProfileUpdated. Repeating the last update writes nothing and publishes its event
         again (same id), so a retry after a crash between the write and the publication still reaches consumers."""
         user = await self.get_user(user_id)
-        updated = updated_profile(user, display_name, bio, self._text_profile)
+        updated = updated_profile(user, display_name, bio, self._text_profile, indexable)
         if updated != user or user.update_time is None:
             updated = replace(updated, update_time=utc_now())
             await self._repo.save_profile(updated)
@@ -213,6 +218,81 @@ class GraphService:
             (user_id, other_id) in blocks,
             (other_id, user_id) in blocks,
             muting is not None,
+        )
+
+    async def create_filter(self, user_id: int, wanted: graph_pb2.Filter) -> graph_pb2.Filter:
+        """Writes, then publishes FilterCreated."""
+        await self.get_user(user_id)
+        filter_ = self._checked_filter(user_id, self._ids.next_id(), wanted, utc_now(), {})
+        check_filter_count(await self._repo.count_filters(user_id))
+        await self._repo.save_filter(filter_)
+        await self._publisher.publish(self._topic, user_id, events.filter_changed(filter_, created=True))
+        return filter_
+
+    async def update_filter(self, user_id: int, wanted: graph_pb2.Filter) -> graph_pb2.Filter:
+        """Replaces the filter whole, then publishes FilterUpdated. Keywords keep their ids when they name one of
+        the filter's; one without an id (or with an id the filter has not) is new."""
+        current = await self.get_filter(user_id, wanted.filter_id)
+        known = {keyword.keyword_id: keyword for keyword in current.keywords}
+        filter_ = self._checked_filter(user_id, current.filter_id, wanted, current.create_time.ToDatetime(), known)
+        await self._repo.save_filter(filter_)
+        await self._publisher.publish(self._topic, user_id, events.filter_changed(filter_, created=False))
+        return filter_
+
+    async def delete_filter(self, user_id: int, filter_id: int) -> None:
+        """Idempotent; publishes before deleting, as `_lift` does."""
+        await self.get_user(user_id)
+        filter_ = await self._repo.get_filter(user_id, filter_id)
+        if filter_ is not None:
+            await self._publisher.publish(self._topic, user_id, events.filter_deleted(filter_, utc_now()))
+            await self._repo.delete_filter(user_id, filter_id)
+
+    async def get_filter(self, user_id: int, filter_id: int) -> graph_pb2.Filter:
+        filter_ = await self._repo.get_filter(user_id, filter_id)
+        if filter_ is None:
+            raise NotFound("FILTER_NOT_FOUND", f"you have no filter with id {filter_id}", filter_id=str(filter_id))
+        return filter_
+
+    async def list_filters(self, user_id: int, after: int, limit: int) -> tuple[list[graph_pb2.Filter], int | None]:
+        """One page of the user's filters, and the position to continue from (None at the end)."""
+        await self.get_user(user_id)
+        found = await self._repo.list_filters(user_id, after, limit + 1)
+        more = len(found) > limit
+        found = found[:limit]
+        return found, (found[-1].filter_id if more else None)
+
+    def _checked_filter(
+        self,
+        user_id: int,
+        filter_id: int,
+        wanted: graph_pb2.Filter,
+        created: datetime,
+        known: dict[int, graph_pb2.FilterKeyword],
+    ) -> graph_pb2.Filter:
+        title, contexts, keywords = validate_filter(
+            wanted.title,
+            list(wanted.contexts),
+            wanted.action,
+            [(keyword.keyword, keyword.whole_word) for keyword in wanted.keywords],
+            set(graph_pb2.FilterContext.values()) - {graph_pb2.FILTER_CONTEXT_UNSPECIFIED},
+        )
+        ids = [
+            keyword.keyword_id if keyword.keyword_id in known else self._ids.next_id() for keyword in wanted.keywords
+        ]
+        now = timestamp_from_datetime(utc_now())
+        return graph_pb2.Filter(
+            filter_id=filter_id,
+            user_id=user_id,
+            title=title,
+            contexts=contexts,
+            action=wanted.action,
+            keywords=[
+                graph_pb2.FilterKeyword(keyword_id=keyword_id, keyword=keyword, whole_word=whole_word)
+                for keyword_id, (keyword, whole_word) in zip(ids, keywords, strict=True)
+            ],
+            expire_time=wanted.expire_time if wanted.HasField("expire_time") else None,
+            create_time=timestamp_from_datetime(as_utc(created)),
+            update_time=now,
         )
 
     async def _end_follow(self, follow: Follow, at: datetime) -> None:

@@ -34,6 +34,8 @@ class Rule:
     privileged: bool = False
     # No credential needed.
     public: bool = False
+    # With `acting_field`: a request leaving that field unset (0 or empty) is public.
+    optional: bool = False
 
 
 def public() -> Rule:
@@ -44,6 +46,12 @@ def public() -> Rule:
 def acting(field: str, scope: str) -> Rule:
     """A call for the account `field` names: its own credential (holding `scope`) or the operator's."""
     return Rule(acting_field=field, scope=scope)
+
+
+def acting_when_set(field: str, scope: str) -> Rule:
+    """Public when the request leaves `field` unset (0 or empty), else as `acting(field, scope)`: a read anyone may
+    make, that a user may also make as themselves (a search honouring their blocks and mutes)."""
+    return Rule(acting_field=field, scope=scope, optional=True)
 
 
 def privileged(*services: str) -> Rule:
@@ -63,7 +71,7 @@ async def authorize(rule: Rule, credential: str | None, request, verifier: Crede
         if verifier is None:
             raise Unauthenticated("CREDENTIALS_NOT_ACCEPTED", "this server takes no credentials")
         caller = await verifier.verify(credential)
-    if rule.public:
+    if rule.public or (rule.optional and rule.acting_field is not None and not getattr(request, rule.acting_field)):
         return caller
     if caller is None:
         raise Unauthenticated(

@@ -4,6 +4,9 @@ Every variable is prefixed `CHIRP_`; docs/configuration.md lists them with their
 the process at start with a message naming the variable.
 """
 
+import os
+
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +36,8 @@ class Settings(BaseSettings):
     timeline_addr: str = "127.0.0.1:50053"
     notification_addr: str = "127.0.0.1:50054"
     identity_addr: str = "127.0.0.1:50055"
+    search_addr: str = "127.0.0.1:50056"
+    trends_addr: str = "127.0.0.1:50057"
 
     # Port a server process listens on; 0 means the service's default port (the one in its *_addr above).
     grpc_port: int = 0
@@ -84,6 +89,37 @@ class Settings(BaseSettings):
     # A user who has not read their home timeline for this long is skipped by fan-out once
     # `chirp timeline sweep-inactive` has run; their home timeline is rebuilt on their next read.
     inactive_after_seconds: int = 30 * 86400
+
+    # Search: the backend ("tantivy", an index on this machine's disk, or "opensearch") and where tantivy keeps its
+    # index (one directory per version of the projection, v1, v2, ...). The tantivy index is for one machine: run
+    # the search service as one process (role all).
+    search_backend: str = "tantivy"
+    search_index_dir: str = Field(
+        default_factory=lambda: os.path.join(os.environ.get("CHIRP_DATA_DIR", ".data"), "search")
+    )
+    # Relevance sort: how fast the recency boost fades (a post this old gets half the boost of a new one).
+    search_recency_half_life_hours: float = 24.0
+
+    # The OpenSearch backend (search_backend "opensearch"): the nodes' URLs, comma-separated (http://host:9200, or
+    # https:// for a cluster with TLS). Its indices are named <keyspace_prefix>_search_v<version>_posts and _people.
+    opensearch_url: str = "http://127.0.0.1:9200"
+    # Basic authentication, for a cluster with its security plugin on: a user name and a file holding the password
+    # (a mounted secret); empty: none. A CA file verifies the cluster's certificate (https); empty: the system's.
+    opensearch_username: str = ""
+    opensearch_password_file: str = ""
+    opensearch_ca_file: str = ""
+    # New indices get these: one shard keeps BM25's statistics whole (raise it past ~50 GB of posts), no replica on
+    # one node (1 or more on a cluster). Searches see writes after at most refresh_interval; the projection also
+    # refreshes after every batch it writes.
+    opensearch_shards: int = 1
+    opensearch_replicas: int = 0
+    opensearch_refresh_interval: str = "1s"
+    # Seconds a request may take before it fails (and the projection retries it).
+    opensearch_timeout_seconds: float = 30.0
+
+    # How long the trends API serves a computed ranking before computing it again (seconds): a deletion or a new
+    # spike shows within this, plus the projection's lag.
+    trends_refresh_seconds: float = 10.0
 
     # Attempts at an event that fails by itself (not an outage) before it goes to the dead-letter topic.
     projection_max_attempts: int = 5

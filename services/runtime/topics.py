@@ -33,9 +33,12 @@ POST_EVENTS = TopicSpec(
 GRAPH_EVENTS = TopicSpec(
     name="chirp.graph.events.v1",
     partitions=6,
-    key="acting user id (decimal string): the new or updated user, the follower, the blocker, the muter",
+    key=(
+        "acting user id (decimal string): the new or updated user, the follower, the blocker, the muter, the filter's"
+        " owner"
+    ),
     value_type="chirp.graph.v1.GraphEvent",
-    description="Accounts and follow relationships.",
+    description="Accounts, follow relationships, blocks, mutes and filters.",
 )
 
 NOTIFICATION_EVENTS = TopicSpec(

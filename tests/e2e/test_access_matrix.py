@@ -18,13 +18,18 @@ from chirp.graph.v1 import graph_service_pb2
 from chirp.identity.v1 import identity_service_pb2
 from chirp.notification.v1 import notification_service_pb2
 from chirp.post.v1 import post_service_pb2
+from chirp.search.v1 import search_service_pb2
 from chirp.timeline.v1 import timeline_service_pb2
+from chirp.trends.v1 import trends_service_pb2
 from services.graph.api import ACCESS as GRAPH
 from services.identity.api import ACCESS as IDENTITY
 from services.notification.api import ACCESS as NOTIFICATION
 from services.post.api import ACCESS as POST
 from services.runtime.credentials import Caller, Kind, SigningKeys
+from services.runtime.errors import error_reason
+from services.search.api import ACCESS as SEARCH
 from services.timeline.api import ACCESS as TIMELINE
+from services.trends.api import ACCESS as TRENDS
 
 DENIED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 OWNER, STRANGER = 1_000_001, 1_000_002
@@ -35,6 +40,8 @@ SERVICES = {
     "timeline": (timeline_service_pb2, "TimelineService", TIMELINE),
     "notification": (notification_service_pb2, "NotificationService", NOTIFICATION),
     "identity": (identity_service_pb2, "IdentityService", IDENTITY),
+    "search": (search_service_pb2, "SearchService", SEARCH),
+    "trends": (trends_service_pb2, "TrendsService", TRENDS),
 }
 
 
@@ -87,11 +94,18 @@ def _cells():
                 yield pytest.param(service, method, rule, way, id=f"{service}.{method.name}-{way}")
 
 
-def _call(system, service: str, method, rule, credential: str | None) -> grpc.StatusCode:
-    """The status the call ends with (OK when it answered)."""
+def _call(system, service: str, method, rule, credential: str | None, acting: bool = True) -> grpc.StatusCode:
+    """The status the call ends with (OK when it answered); `acting=False` leaves the acting field unset."""
+    return _outcome(system, service, method, rule, credential, acting)[0]
+
+
+def _outcome(
+    system, service: str, method, rule, credential: str | None, acting: bool = True
+) -> tuple[grpc.StatusCode, str | None]:
+    """The status the call ends with and the error's ErrorInfo reason (None when it answered or gave none)."""
     module, name, _ = SERVICES[service]
     request_type = getattr(module, method.input_type.name)
-    request = request_type(**({rule.acting_field: OWNER} if rule.acting_field else {}))
+    request = request_type(**({rule.acting_field: OWNER} if rule.acting_field and acting else {}))
     metadata = [("authorization", f"Bearer {credential}")] if credential is not None else []
     path = f"/{module.DESCRIPTOR.services_by_name[name].full_name}/{method.name}"
     address = getattr(system.settings, f"{service}_addr")
@@ -106,8 +120,8 @@ def _call(system, service: str, method, rule, credential: str | None) -> grpc.St
                 call = channel.unary_unary(path, request_serializer=request_type.SerializeToString)
                 call(request, metadata=metadata, timeout=10)
         except grpc.RpcError as error:
-            return error.code()
-    return grpc.StatusCode.OK
+            return error.code(), error_reason(error)
+    return grpc.StatusCode.OK, None
 
 
 @pytest.mark.parametrize(("service", "method", "rule", "way"), list(_cells()))
@@ -123,6 +137,23 @@ def test_the_owners_own_credential_gets_through_the_gate(system, credentials, se
     """The control: with the right credential the same calls reach their handlers (which may still refuse them:
     the account in this test does not exist)."""
     assert _call(system, service, method, rule, credentials["the owner's"]) not in DENIED
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "rule"),
+    [
+        pytest.param(service, method, rules[method.name], id=f"{service}.{method.name}")
+        for service, (module, name, rules) in SERVICES.items()
+        for method in module.DESCRIPTOR.services_by_name[name].methods
+        if rules[method.name].public or rules[method.name].optional
+    ],
+)
+def test_public_reads_get_through_the_gate_without_a_credential(system, service, method, rule):
+    """The other control: a public call, or one whose account is optional and left unset (a search made as no
+    one), needs no credential at all. Without one the gate can only refuse with CREDENTIAL_MISSING; a handler may
+    still refuse (identity's sign-in calls answer UNAUTHENTICATED to an empty request)."""
+    code, reason = _outcome(system, service, method, rule, None, acting=False)
+    assert reason != "CREDENTIAL_MISSING", code
 
 
 def test_every_rule_names_a_method_and_every_method_has_a_rule():

@@ -28,7 +28,9 @@ from chirp.graph.v1 import graph_service_pb2
 from chirp.identity.v1 import identity_service_pb2
 from chirp.notification.v1 import notification_service_pb2
 from chirp.post.v1 import post_service_pb2
+from chirp.search.v1 import search_service_pb2
 from chirp.timeline.v1 import timeline_service_pb2
+from chirp.trends.v1 import trends_service_pb2
 from services.runtime.clock import MAX_UNIX_MS, now_ms
 from services.runtime.errors import MAX_MESSAGE_LENGTH
 from tests.helpers import unique_handle
@@ -39,6 +41,8 @@ SERVICES = {
     "post_addr": post_service_pb2.DESCRIPTOR.services_by_name["PostService"],
     "timeline_addr": timeline_service_pb2.DESCRIPTOR.services_by_name["TimelineService"],
     "notification_addr": notification_service_pb2.DESCRIPTOR.services_by_name["NotificationService"],
+    "search_addr": search_service_pb2.DESCRIPTOR.services_by_name["SearchService"],
+    "trends_addr": trends_service_pb2.DESCRIPTOR.services_by_name["TrendsService"],
     "identity_addr": identity_service_pb2.DESCRIPTOR.services_by_name["IdentityService"],
 }
 METHODS = [(address, method) for address, service in SERVICES.items() for method in service.methods]
@@ -107,7 +111,7 @@ json_values = st.one_of(
     st.lists(st.integers(), max_size=2),
 )
 # The shapes of the tokens the APIs give (url-safe base64 of a JSON object), to forge with the right keys.
-TOKEN_KEYS = [("after",), ("before",), ("time", "group"), ("time", "actor")]
+TOKEN_KEYS = [("after",), ("before",), ("time", "group"), ("time", "actor"), ("q", "offset"), ("time", "post")]
 page_tokens = st.one_of(
     st.builds(
         lambda keys, values: forged_token(dict(zip(keys, values, strict=False))),
@@ -116,7 +120,10 @@ page_tokens = st.one_of(
     ),
     st.binary(max_size=40).map(lambda b: base64.urlsafe_b64encode(b).decode()),
     st.dictionaries(
-        st.sampled_from(["after", "before", "time", "group", "actor", "x"]), json_values, min_size=1, max_size=3
+        st.sampled_from(["after", "before", "time", "group", "actor", "q", "offset", "post", "x"]),
+        json_values,
+        min_size=1,
+        max_size=3,
     ).map(forged_token),
     json_values.map(forged_token),
     st.text(max_size=20),

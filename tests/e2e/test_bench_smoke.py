@@ -14,8 +14,8 @@ from services.cli.launcher import REPO
 pytestmark = pytest.mark.infra
 
 
-# Every phase of the bench, with the notification phase's own service start and catch-up and the edge phase: more
-# than the suite's 300 s per test on a loaded 2-core machine, and a minute more than the run's own limit below.
+# Every phase of the bench, with the notification phase's own service start and catch-up, the edge phase and the
+# search and trends phases: more than the suite's 300 s per test on a loaded 2-core machine.
 @pytest.mark.timeout(600)
 def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
     run = subprocess.run(
@@ -23,7 +23,7 @@ def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=540,  # a loaded 2-core machine: the run has taken 6 minutes, and the edge phase adds about 25 s
+        timeout=540,  # a loaded 2-core machine: the run has taken 6 minutes; edge, search and trends add minutes
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = json.loads((tmp_path / "smoke.json").read_text())
@@ -61,8 +61,13 @@ def test_bench_smoke_reports_every_section(infrastructure, tmp_path):
         compared = results["edge"][operation]
         assert compared["grpc_at_half"]["count"] > 0 and compared["http_at_half"]["count"] > 0, compared
         assert compared["http_at_half"]["errors"] == 0, compared["http_at_half"]["error_kinds"]
+    assert results["trends"]["history_events"] > 0 and results["trends"]["polls"] > 0
+    found = results["search"]
+    assert found["catch_up"]["post_events"] > 0 and found["index_build"]["raw_add_rate"] > 0
+    assert found["queries_in_process"]["count"] > 0 and found["typeahead_in_process"]["count"] > 0
+    assert found["searchable"]["searchable"]["count"] > 0 and found["queries_api"]["posts"]["count"] > 0
     labels = ("kafka", "cassandra", "graph-api", "graph-worker", "post", "timeline-api", "timeline-worker", "edge")
-    for process in (*labels, "bench-client"):
+    for process in (*labels, "search", "trends", "bench-client"):
         assert results["resources"][process]["peak_rss_mb"] > 0, process
     assert {goal["goal"] for goal in results["goals"]} and all(
         isinstance(goal["met"], bool) for goal in results["goals"]

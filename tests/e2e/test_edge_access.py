@@ -18,6 +18,8 @@ from tests.e2e.edge_people import register_app, sign_up
 from tests.helpers import eventually
 
 GUARDED = [endpoint for endpoint in endpoints() if endpoint.access.needs_token]
+# Public reads that check a token's scope when one is sent (search, the tag timeline).
+SCOPED_PUBLIC = [e for e in endpoints() if e.access.token == "optional" and e.access.scope]
 BODIES = {
     "/api/v1/statuses": {"status": "written by the access matrix"},
     "/api/v1/accounts/update_credentials": {"note": "written by the access matrix"},
@@ -85,7 +87,7 @@ def credentials(http):
 def _request(http, endpoint, victim, authorization):
     path = endpoint.path
     target = victim["status"] if path.startswith("/api/v1/statuses/") else victim["person"].user_id
-    path = re.sub(r"\{id\}", target, path)
+    path = re.sub(r"\{id\}", target, path).replace("{hashtag}", "matrix")
     headers = {"Authorization": authorization} if authorization else {}
     params = {"timeline[]": "notifications", "q": victim["person"].handle, "id[]": victim["person"].user_id}
     body = BODIES.get(endpoint.path, {})
@@ -108,6 +110,20 @@ def test_no_wrong_credential_gets_through(http, victim, credentials, endpoint):
             assert "The victim's own bio" not in body or '"source"' not in body, f"{name}: the victim's account"
             if endpoint.method == "DELETE":
                 assert status in (403, 404), f"{name}: {status} {body[:200]}"
+        elif name == "missing scope":
+            assert status == 403, f"{name}: {status} {body[:200]}"
+        else:
+            assert status == 401, f"{name}: {status} {body[:200]}"
+
+
+@pytest.mark.parametrize("endpoint", SCOPED_PUBLIC, ids=[f"{e.method} {e.path}" for e in SCOPED_PUBLIC])
+def test_a_public_read_takes_no_token_or_a_right_one_and_refuses_a_wrong_one(http, victim, credentials, endpoint):
+    """Anyone may search; a token that is sent must be valid and hold the scope, and another account's token acts
+    as that account (its blocks and mutes), never as anyone else."""
+    for name, authorization in credentials.items():
+        status, body = _request(http, endpoint, victim, authorization)
+        if name in ("no token", "another account"):
+            assert status == 200, f"{name}: {status} {body[:200]}"
         elif name == "missing scope":
             assert status == 403, f"{name}: {status} {body[:200]}"
         else:
@@ -143,4 +159,5 @@ def test_the_stream_needs_a_valid_token(edge, credentials):
 
 def test_the_matrix_covers_every_guarded_endpoint():
     assert len(GUARDED) >= 25
+    assert {"/api/v2/search", "/api/v1/accounts/search"} <= {endpoint.path for endpoint in SCOPED_PUBLIC}
     assert all(endpoint.access.scope for endpoint in GUARDED), "every guarded endpoint names its scope"

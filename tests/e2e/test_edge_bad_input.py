@@ -23,6 +23,7 @@ FIELDS = [
 PARAMS = [
     "limit", "max_id", "since_id", "min_id", "types[]", "exclude_types[]", "acct", "q", "type", "id[]", "timeline[]",
     "stream", "pinned", "exclude_replies", "client_id", "redirect_uri", "response_type", "scope", "next",
+    "offset", "account_id", "following", "resolve", "any[]", "all[]", "none[]", "local", "only_media",
 ]  # fmt: skip
 ENDPOINTS = [e for e in endpoints() if not e.path.startswith("/api/v1/streaming/user")]
 
@@ -74,7 +75,7 @@ def person(http):
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(identifier=path_ids, body=bodies, query=queries)
 def test_bad_input_is_never_a_server_error(http, person, endpoint, identifier, body, query):
-    path = endpoint.path.replace("{id}", quote(identifier, safe=""))
+    path = endpoint.path.replace("{id}", quote(identifier, safe="")).replace("{hashtag}", quote(identifier, safe=""))
     headers = person.headers
     kind, payload = body
     if kind == "json":

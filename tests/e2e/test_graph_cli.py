@@ -79,3 +79,23 @@ def test_refusals_on_the_command_line_say_why_and_exit_1(clients, chirp):
     assert "nothing to change" in chirp("profile", "update", "--as", ada, ok=False).stderr
     assert "(INVALID_ARGUMENT)" in chirp("profile", "update", "--as", ada, "--bio", "x" * 161, ok=False).stderr
     assert "(NOT_FOUND)" in chirp("profile", "show", "nobody_here_zz", ok=False).stderr
+
+
+def test_filters_are_added_listed_and_removed(clients, system):
+    from services.cli.filter_commands import app as filter_commands
+
+    runner = CliRunner(env={key: value for key, value in system.env.items() if key.startswith("CHIRP_")})
+
+    def run(*args: str) -> str:
+        result = runner.invoke(filter_commands, list(args))
+        assert result.exit_code == 0, f"chirp filters {' '.join(args)}: {result.output}"
+        return result.stdout
+
+    ada = account(clients, "ada")
+    [made] = json.loads(run("add", "elezione", "voto", "--as", ada, "--context", "home", "--substring", "--json"))
+    assert (made["title"], made["contexts"], made["action"]) == ("elezione", ["home"], "hide")
+    assert made["keywords"] == [{"keyword": "elezione", "whole_word": False}, {"keyword": "voto", "whole_word": False}]
+    assert json.loads(run("list", "--as", ada, "--json")) == [made]
+    assert "hide elezione*, voto* in home" in run("list", "--as", ada)
+    run("remove", made["id"], "--as", ada)
+    assert json.loads(run("list", "--as", ada, "--json")) == []

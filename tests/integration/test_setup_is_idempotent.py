@@ -11,7 +11,7 @@ from tests.helpers import end_offsets
 def test_a_second_setup_creates_no_topic_and_applies_no_migration(system):
     settings = system.settings
     assert asyncio.run(ensure_topics(settings)) == []
-    for service in ("graph", "post", "timeline", "notification"):
+    for service in ("graph", "post", "timeline", "notification", "trends"):
         assert asyncio.run(migrate(settings, service, f"services.{service}.schema")) == []
 
 
@@ -31,6 +31,6 @@ def test_each_keyspace_records_the_migrations_it_ran(system):
         finally:
             session.shutdown()
 
-    for service in ("graph", "post", "timeline", "notification"):
+    for service in ("graph", "post", "timeline", "notification", "trends"):
         expected = [version for version, _, _ in migrations_of(f"services.{service}.schema")]
         assert asyncio.run(applied(service)) == expected

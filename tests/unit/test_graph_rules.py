@@ -103,6 +103,8 @@ def test_without_a_block_either_way_anyone_may_follow():
 def test_a_profile_update_changes_only_the_fields_it_is_given():
     assert updated_profile(ADA, "Countess", None, CLASSIC) == replace(ADA, display_name="Countess")
     assert updated_profile(ADA, None, "", CLASSIC) == replace(ADA, bio="")
+    # Opting out of search alone is an update of its own.
+    assert ADA.indexable and updated_profile(ADA, None, None, CLASSIC, False) == replace(ADA, indexable=False)
 
 
 def test_a_profile_update_that_changes_nothing_is_refused():
@@ -151,3 +153,27 @@ def test_each_profile_update_is_its_own_event_and_repeating_one_is_the_same_even
     assert events.profile_updated(first) == events.profile_updated(first)
     assert events.profile_updated(first).event_id != events.profile_updated(later).event_id
     assert events.profile_updated(first).profile_updated.user.bio == "Analyst"
+
+
+def test_a_filter_is_checked_field_by_field_and_its_expiry_must_be_a_date():
+    from services.graph.domain import check_expiry, validate_filter
+
+    known = {1, 2, 3, 4, 5}
+    title, contexts, keywords = validate_filter("  Politica   oggi ", [1, 5, 1], 2, [(" elezione ", True)], known)
+    assert (title, contexts, keywords) == ("Politica oggi", [1, 5], [("elezione", True)])
+    for args, reason in [
+        (("", [1], 2, [("a", True)]), "FILTER_TITLE_MISSING"),
+        (("t", [], 2, [("a", True)]), "FILTER_CONTEXT_INVALID"),
+        (("t", [9], 2, [("a", True)]), "FILTER_CONTEXT_INVALID"),
+        (("t", [1], 0, [("a", True)]), "FILTER_ACTION_MISSING"),
+        (("t", [1], 2, []), "FILTER_KEYWORDS_INVALID"),
+        (("t", [1], 2, [("x" * 101, True)]), "FILTER_KEYWORD_TOO_LONG"),
+        (("t", [1], 2, [("!!", True)]), "FILTER_KEYWORD_EMPTY"),
+    ]:
+        with pytest.raises(InvalidArgument) as refused:
+            validate_filter(*args, known)
+        assert refused.value.reason == reason
+    check_expiry(1_800_000_000, 0)
+    for seconds, nanos in [(-1, 0), (10**13, 0), (0, -1), (0, 10**9)]:
+        with pytest.raises(InvalidArgument):
+            check_expiry(seconds, nanos)

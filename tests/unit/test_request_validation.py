@@ -7,7 +7,9 @@ from chirp.graph.v1 import graph_service_pb2
 from chirp.notification.v1 import notification_pb2
 from chirp.notification.v1 import notification_service_pb2 as pb
 from chirp.post.v1 import post_service_pb2
+from chirp.search.v1 import search_service_pb2
 from chirp.timeline.v1 import timeline_service_pb2
+from chirp.trends.v1 import trends_service_pb2
 from services.runtime.errors import InvalidArgument
 from services.runtime.validation import check_request, check_requests, undefined_enum_values
 
@@ -16,6 +18,8 @@ SERVICES = [
     post_service_pb2.DESCRIPTOR.services_by_name["PostService"],
     timeline_service_pb2.DESCRIPTOR.services_by_name["TimelineService"],
     pb.DESCRIPTOR.services_by_name["NotificationService"],
+    search_service_pb2.DESCRIPTOR.services_by_name["SearchService"],
+    trends_service_pb2.DESCRIPTOR.services_by_name["TrendsService"],
 ]
 
 
