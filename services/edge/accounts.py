@@ -133,10 +133,8 @@ async def _edges(call: Call, method, request_type, user_id: int | None = None):
     owner = call.path_id() if user_id is None else user_id
     request = request_type(user_id=owner, page_size=params.limit, page_token=params.max_id or "")
     answer = await call.rpc(method, request)
-    people = await hydrate.authors(call, [u.user_id for u in answer.users])
-    shown = [render.account(people[u.user_id], call.base) for u in answer.users if u.user_id in people]
-    headers = pages.link_header(call, answer.next_page_token or None, None)
-    return json_response(shown, headers=headers)
+    shown = await hydrate.accounts(call, [u.user_id for u in answer.users])
+    return json_response(shown, headers=pages.link_header(call, answer.next_page_token or None, None))
 
 
 @routes.get("/api/v1/accounts/{id}/followers", PUBLIC)

@@ -22,6 +22,12 @@ async def authors(call: Call, user_ids: Iterable[int]) -> dict[int, render.Autho
     return {author.user_id: author for author in answers if author is not None}
 
 
+async def accounts(call: Call, user_ids: Sequence[int]) -> list[dict]:
+    """The Accounts of `user_ids`, in their order; ids that name nobody (any more) are left out."""
+    people = await authors(call, user_ids)
+    return [render.account(people[user_id], call.base) for user_id in user_ids if user_id in people]
+
+
 async def author(call: Call, user_id: int) -> render.Author:
     """One account; 404 when there is none."""
     found = await _user(call, user_id)

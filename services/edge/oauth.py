@@ -287,15 +287,24 @@ async def _rfc6749(call: Call, method, request) -> tuple[object | None, Response
         return None, _oauth_response(reason, refusal.details() or reason, basic, status)
 
 
-@routes.post("/oauth/token", OWN_PROOF)
-async def token(call: Call):
+async def _client_form(call: Call):
+    """(the form, client_id, client_secret) of a token or revocation request, or the RFC 6749 error response that
+    refuses a body or client authentication it cannot read."""
     try:
         body = await call.body()
-        client_id, client_secret = _client_credentials(call, body)
+        return (body, *_client_credentials(call, body)), None
     except HttpError as error:
-        return _oauth_response("invalid_request", error.message, False)
+        return None, _oauth_response("invalid_request", error.message, False)
     except OAuthError as error:
-        return _oauth_response(error.error, error.description, False)
+        return None, _oauth_response(error.error, error.description, False)
+
+
+@routes.post("/oauth/token", OWN_PROOF)
+async def token(call: Call):
+    form, refused = await _client_form(call)
+    if refused is not None:
+        return refused
+    body, client_id, client_secret = form
     scope = body.get("scope") or body.get("scopes") or ""
     problem = syntax_problem({**body, "client_id": client_id, "scope": scope}, TOKEN_FIELDS)
     if problem:
@@ -328,13 +337,10 @@ async def token(call: Call):
 
 @routes.post("/oauth/revoke", OWN_PROOF)
 async def revoke(call: Call):
-    try:
-        body = await call.body()
-        client_id, client_secret = _client_credentials(call, body)
-    except HttpError as error:
-        return _oauth_response("invalid_request", error.message, False)
-    except OAuthError as error:
-        return _oauth_response(error.error, error.description, False)
+    form, refused = await _client_form(call)
+    if refused is not None:
+        return refused
+    body, client_id, client_secret = form
     revoked = text_param(body, "token")
     problem = syntax_problem({"token": revoked, "client_id": client_id}, ("token", "client_id"))
     if problem:

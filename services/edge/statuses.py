@@ -173,8 +173,7 @@ async def _reactors(call: Call, method, request_type):
     params = pages.page_params(call, default=40, maximum=80)
     request = request_type(post_id=call.path_id(), page_size=params.limit, page_token=params.max_id or "")
     answer = await call.rpc(method, request)
-    people = await hydrate.authors(call, answer.user_ids)
-    shown = [render.account(people[user_id], call.base) for user_id in answer.user_ids if user_id in people]
+    shown = await hydrate.accounts(call, list(answer.user_ids))
     return json_response(shown, headers=pages.link_header(call, answer.next_page_token or None, None))
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from services.edge.app import endpoints
-from tests.e2e.edge_people import register_app, sign_up
+from tests.e2e.edge_people import password_token, register_app, sign_up
 from tests.helpers import eventually
 
 GUARDED = [endpoint for endpoint in endpoints() if endpoint.access.needs_token]
@@ -50,16 +50,7 @@ def victim(http):
 def _revoked_token(http) -> str:
     app = register_app(http)
     person = sign_up(http, "revoked")
-    token = http.post(
-        "/oauth/token",
-        data={
-            "grant_type": "password",
-            "client_id": app["client_id"],
-            "client_secret": app["client_secret"],
-            "username": person.handle,
-            "password": "correct horse battery staple",
-        },
-    ).json()["access_token"]
+    token = password_token(http, app, person.handle)
     revoked = http.post(
         "/oauth/revoke", data={"token": token, "client_id": app["client_id"], "client_secret": app["client_secret"]}
     )

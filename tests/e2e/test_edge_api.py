@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.edge_people import register_app, sign_up
+from tests.e2e.edge_people import password_token, register_app, sign_up
 from tests.helpers import eventually
 
 
@@ -312,17 +312,7 @@ def test_a_revoked_token_fails_on_every_replica_within_5_seconds(system, http, e
     system.start("edge", port=other_port, label="edge-replica")
     app = register_app(http)
     person = sign_up(http, "revoke")
-    token = http.post(
-        "/oauth/token",
-        data={
-            "grant_type": "password",
-            "client_id": app["client_id"],
-            "client_secret": app["client_secret"],
-            "username": person.handle,
-            "password": "correct horse battery staple",
-            "scope": "read",
-        },
-    ).json()["access_token"]
+    token = password_token(http, app, person.handle, "read")
     headers = {"Authorization": f"Bearer {token}"}
     replicas = [http, httpx.Client(base_url=f"http://127.0.0.1:{other_port}", timeout=15)]
     for replica in replicas:  # both have the answer cached
