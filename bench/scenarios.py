@@ -24,11 +24,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench import baselines, edge
 from bench.load import Latencies, closed_loop, open_loop
-from bench.monitor import ResourceMonitor
+from bench.monitor import ResourceMonitor, rpcs_served
 from bench.profiler import Profiler
 from bench.workload import Authors, Texts, fanout_threshold, operation_mix, poisson_offsets, power_law_graph
 from chirp.graph.v1 import graph_service_pb2 as graph_pb
 from chirp.graph.v1 import graph_service_pb2_grpc
+from chirp.identity.v1 import identity_service_pb2_grpc
 from chirp.post.v1 import post_service_pb2 as post_pb
 from chirp.post.v1 import post_service_pb2_grpc
 from chirp.timeline.v1 import timeline_service_pb2 as timeline_pb
@@ -62,6 +63,11 @@ FRESHNESS_GIVE_UP_SECONDS = 15.0
 # so watching every post at 100/s would add several hundred reads a second to what is measured.
 WATCHED_PER_SECOND = 10
 MAX_WATCHES = 40
+# The edge's comparison alternates HTTP and gRPC in slices this long; it never runs below this rate.
+EDGE_SLICE_SECONDS = 1.0
+MIN_EDGE_RATE = 1.0
+# The processes a request of the edge phase may pass through, whose CPU per request is reported.
+EDGE_PATH = ("bench-client", "edge", "identity", "graph", "post", "timeline-api")
 
 
 @dataclass(frozen=True)
@@ -89,11 +95,12 @@ class Plan:
     # _import_follows), for graphs too large to follow one call at a time within the run's budget.
     follows_through: str = "api"
     setup_concurrency: int = 64
-    # The edge phase: people signed up through it, authors each follows, and the ladder of HTTP rates.
+    # The edge phase: people signed up through it, authors each follows, how long each capacity probe runs, and
+    # how long each way (HTTP, gRPC) is measured at half the HTTP capacity, in alternating slices.
     edge_people: int = 40
     edge_follows: int = 10
-    edge_rates: tuple[float, ...] = (25, 50, 100, 200)
     edge_seconds: float = 10
+    edge_compare_seconds: float = 20
 
 
 PLANS = {
@@ -135,8 +142,8 @@ PLANS = {
         15,
         "log",
         edge_people=20,
-        edge_rates=(25, 50, 100),
         edge_seconds=3,
+        edge_compare_seconds=8,
     ),  # fmt: skip
     # Read and mixed steps of 3 s: a 1 s step at 5/s had no arrival at all once in a while (e^-5).
     "smoke": Plan(
@@ -158,8 +165,8 @@ PLANS = {
         30,
         edge_people=4,
         edge_follows=3,
-        edge_rates=(10,),
-        edge_seconds=3,
+        edge_seconds=2,
+        edge_compare_seconds=3,
     ),  # fmt: skip
 }
 
@@ -265,7 +272,10 @@ class Bench:
         self.worker_port = free_port()  # the worker's next start (after the fan-out hold) listens here
 
         def start(label: str, name: str, *args: str, port: int | None = None) -> None:
-            process = self.system.start(name, *args, port=port, label=label)
+            # The API processes count the calls they answer (Prometheus, on loopback): the edge phase reads how
+            # many calls each HTTP request made from them.
+            env = {"CHIRP_METRICS_PORT": str(self.metrics_ports[label])} if label in self.metrics_ports else None
+            process = self.system.start(name, *args, port=port, label=label, env=env)
             self.monitor.watch(label, process.pid)
             self.progress.advance(task)
 
@@ -277,6 +287,7 @@ class Bench:
             ("timeline-worker", "timeline", "--role", "worker"),
         ] + ([("notification", "notification")] if self.with_notification else [])
         ports = {"timeline-api": self.system.ports["timeline"], "timeline-worker": free_port()}
+        self.metrics_ports = {label: free_port() for label in ("identity", "graph", "post", "timeline-api")}
         with ThreadPoolExecutor(len(services)) as pool:
             for started in [pool.submit(start, *service, port=ports.get(service[0])) for service in services]:
                 started.result()
@@ -654,13 +665,21 @@ class Bench:
         }
 
     async def _edge(self) -> None:
-        """The edge against gRPC in the same run, for the same people: the home timeline (GET
-        /api/v1/timelines/home against GetHomeTimeline) and posting (POST /api/v1/statuses against CreatePost).
-        HTTP rates climb a ladder; at half the highest sustainable one, both ways run, one after the other, and the
-        edge's cost is the difference of their p99s."""
+        """The edge against gRPC in the same run, for the same people, each way with the person's own credential: the
+        home timeline (GET /api/v1/timelines/home against GetHomeTimeline) and posting (POST /api/v1/statuses
+        against CreatePost). The edge's highest rate is its capacity over HTTP (closed loop); at half of it both
+        ways run in alternating one-second slices, so the machine's other load falls on both alike, and the edge's
+        cost is the difference of their p99s. Each slice also counts what its requests cost: the calls each service
+        answered and the CPU each process used, per request."""
         plan = self.plan
         self._phase("edge")
-        async with edge.client(self.system.edge_url) as http:
+        settings = self.settings
+        async with (
+            edge.client(self.system.edge_url) as http,
+            grpc.aio.insecure_channel(settings.identity_addr) as identity_channel,
+            grpc.aio.insecure_channel(settings.post_addr) as post_channel,
+            grpc.aio.insecure_channel(settings.timeline_addr) as timeline_channel,
+        ):
             people = await edge.sign_up(http, plan.edge_people, f"edge{self.rng.randrange(10**6)}x")
             popular = sorted(range(self.graph.size), key=lambda u: len(self.followers[u]), reverse=True)
             authors = [self.user_ids[u] for u in popular[: plan.edge_follows]]
@@ -669,17 +688,29 @@ class Bench:
                 for _ in range(3):
                     await self._create_post(author)
             await self._caught_up("edge: homes filled")
+            identity = identity_service_pb2_grpc.IdentityServiceStub(identity_channel)
+            post_api = post_service_pb2_grpc.PostServiceStub(post_channel)
+            timeline_api = timeline_service_pb2_grpc.TimelineServiceStub(timeline_channel)
+            metadata: dict[int, tuple[tuple[str, str], ...]] = {}
+
+            async def credentials() -> None:
+                found = await asyncio.gather(*(edge.credential(identity, person) for person in people))
+                metadata.update(zip((person.user_id for person in people), found, strict=True))
 
             def anyone() -> edge.EdgePerson:
                 return self.rng.choice(people)
 
             async def grpc_home(index: int):
-                request = timeline_pb.GetHomeTimelineRequest(user_id=anyone().user_id, page_size=20)
-                return await self.timeline_api.GetHomeTimeline(request, timeout=RPC_TIMEOUT)
+                person = anyone()
+                request = timeline_pb.GetHomeTimelineRequest(user_id=person.user_id, page_size=20)
+                return await timeline_api.GetHomeTimeline(
+                    request, metadata=metadata[person.user_id], timeout=RPC_TIMEOUT
+                )
 
             async def grpc_post(index: int):
-                request = post_pb.CreatePostRequest(author_id=anyone().user_id, text=self.texts.draw())
-                return await self.post_api.CreatePost(request, timeout=RPC_TIMEOUT)
+                person = anyone()
+                request = post_pb.CreatePostRequest(author_id=person.user_id, text=self.texts.draw())
+                return await post_api.CreatePost(request, metadata=metadata[person.user_id], timeout=RPC_TIMEOUT)
 
             operations = {
                 "home": (lambda i: edge.read_home(http, anyone()), grpc_home),
@@ -687,23 +718,81 @@ class Bench:
             }
             self.results["edge"] = {"people": len(people), "follows_each": len(authors)}
             for name, (over_http, over_grpc) in operations.items():
-                ladder = await self._ladder(f"edge {name} over HTTP", plan.edge_rates, plan.edge_seconds, over_http)
-                highest = max((s["offered_rate"] for s in ladder if _sustainable(s)), default=0.0)
-                half = highest / 2 if highest else plan.edge_rates[0] / 2
-                [grpc_at_half] = await self._ladder(
-                    f"edge {name} over gRPC at half", (half,), plan.edge_seconds, over_grpc
+                await credentials()  # they live 5 minutes
+                capacities = {}
+                for way, operation in (("http", over_http), ("grpc", over_grpc)):
+                    task = self.progress.add_task(f"edge {name} capacity over {way}", total=None)
+                    probe = await closed_loop(
+                        plan.concurrency,
+                        plan.edge_seconds,
+                        operation,
+                        tick=lambda task=task: self.progress.advance(task),
+                    )
+                    capacities[way] = {**probe.summary(), "concurrency": plan.concurrency}
+                highest = capacities["http"]["rate"]
+                # A capacity probe that completed nothing still leaves a rate to compare at.
+                half = max(round(highest / 2, 1), MIN_EDGE_RATE)
+                await credentials()
+                compared = await self._interleaved(
+                    f"edge {name} at {half:g}/s",
+                    half,
+                    plan.edge_compare_seconds,
+                    {"http": over_http, "grpc": over_grpc},
                 )
-                [http_at_half] = await self._ladder(
-                    f"edge {name} over HTTP at half", (half,), plan.edge_seconds, over_http
-                )
+                http_at_half, grpc_at_half = compared["http"]["latency"], compared["grpc"]["latency"]
                 self.results["edge"][name] = {
-                    "ladder": ladder,
-                    "highest_sustainable_rate": highest,
+                    "capacity": capacities,
+                    "highest_rate": highest,
                     "grpc_at_half": grpc_at_half,
                     "http_at_half": http_at_half,
+                    "per_request": {way: compared[way]["per_request"] for way in compared},
                     "added_p50_ms": round(http_at_half["p50_ms"] - grpc_at_half["p50_ms"], 3),
                     "added_p99_ms": round(http_at_half["p99_ms"] - grpc_at_half["p99_ms"], 3),
                 }
+
+    async def _interleaved(self, what: str, rate: float, seconds: float, ways: dict) -> dict:
+        """Each way of `ways` in turn for EDGE_SLICE_SECONDS at a time, open loop at `rate`, until each has run for
+        `seconds`: one latency histogram per way, and per request the calls each service answered and the CPU
+        milliseconds each process used (read before and after each slice, once its requests have all ended)."""
+        slices = max(1, round(seconds / EDGE_SLICE_SECONDS))
+        found = {way: {"latency": Latencies(), "requests": 0, "rpcs": {}, "cpu": {}} for way in ways}
+        task = self.progress.add_task(what, total=slices * len(ways))
+        for _ in range(slices):
+            for way, operation in ways.items():
+                offsets = poisson_offsets(rate, EDGE_SLICE_SECONDS, self.rng)
+                rpcs_before, cpu_before = self._served(), self.monitor.cpu_seconds()
+                latencies = await open_loop(offsets, operation)
+                rpcs_after, cpu_after = self._served(), self.monitor.cpu_seconds()
+                into = found[way]
+                into["latency"].add(latencies)
+                into["requests"] += len(offsets)
+                for key, count in rpcs_after.items():
+                    if count - rpcs_before.get(key, 0):
+                        into["rpcs"][key] = into["rpcs"].get(key, 0) + count - rpcs_before.get(key, 0)
+                for label, used in cpu_after.items():
+                    if label in cpu_before and label in EDGE_PATH:
+                        into["cpu"][label] = into["cpu"].get(label, 0.0) + used - cpu_before[label]
+                self.progress.advance(task)
+        answer = {}
+        for way, into in found.items():
+            requests = max(1, into["requests"])
+            answer[way] = {
+                "latency": {**into["latency"].summary(), "offered_rate": rate},
+                "per_request": {
+                    "requests": into["requests"],
+                    "rpcs": {key: round(count / requests, 3) for key, count in sorted(into["rpcs"].items())},
+                    "cpu_ms": {label: round(1000 * used / requests, 3) for label, used in into["cpu"].items()},
+                },
+            }
+        return answer
+
+    def _served(self) -> dict[str, float]:
+        """The calls each API process has answered so far, as "process.Method"."""
+        return {
+            f"{label}.{method}": count
+            for label, port in self.metrics_ports.items()
+            for method, count in rpcs_served(port).items()
+        }
 
     async def _ladder(self, what: str, rates: Iterable[float], seconds: float, operation, kind_of=None) -> list[dict]:
         """Open-loop steps at rising rates; stops once a step is hopeless (higher rates would only queue more)."""
