@@ -140,8 +140,10 @@ def test_token_answers_are_reused_only_within_the_ttl():
         await asyncio.gather(*(cache.viewer("token") for _ in range(5)))
         assert identity.calls == 1
         identity.valid = False
-        now[0] = 3.9
-        await cache.viewer("token")  # still the cached answer
+        now[0] = 1.9
+        await cache.viewer("token")  # still the cached answer, young enough not to be asked again
+        await _settle()
+        assert identity.calls == 1
         now[0] = 4.0
         with pytest.raises(HttpError) as refused:
             await cache.viewer("token")
@@ -149,5 +151,41 @@ def test_token_answers_are_reused_only_within_the_ttl():
         with pytest.raises(HttpError):
             await cache.viewer("x" * 600)
         assert identity.calls == 2
+
+    asyncio.run(scenario())
+
+
+async def _settle() -> None:
+    """Let the cache's background asks run (the fake identity answers without waiting)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_a_token_in_use_is_asked_again_behind_its_requests_and_never_trusted_past_the_ttl():
+    now = [0.0]
+    identity = _Identity()
+    cache = TokenCache(identity, ttl=4, clock=lambda: now[0])
+
+    async def scenario():
+        await cache.viewer("token")  # asked at 0
+        now[0] = 2.0
+        assert (await cache.viewer("token")).user_id == 7  # answered at once from the cache...
+        await _settle()
+        assert identity.calls == 2  # ...and asked again behind the request: trusted until 6.0
+        identity.valid = False
+        now[0] = 5.0
+        await cache.viewer("token")  # the answer of 2.0, within its 4 s; identity is asked again behind it
+        await _settle()
+        assert identity.calls == 3
+        with pytest.raises(HttpError):  # the revocation shows without waiting out the 4 s
+            await cache.viewer("token")
+
+        identity.valid = True
+        await cache.viewer("other")  # asked at 5.0
+        identity.valid = False
+        now[0] = 9.0  # unused since: its answer has expired, so the request waits for identity
+        with pytest.raises(HttpError):
+            await cache.viewer("other")
+        assert identity.calls == 5
 
     asyncio.run(scenario())
