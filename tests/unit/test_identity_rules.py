@@ -28,6 +28,7 @@ from services.identity.domain import (
 from services.identity.keys import KeyDirectory
 from services.identity.oauth import refusal
 from services.identity.passwords import hash_password, verify_password
+from services.runtime import credentials
 from services.runtime.credentials import Caller, CredentialVerifier, Kind, SigningKeys
 from services.runtime.errors import InvalidArgument, Unauthenticated
 
@@ -156,6 +157,37 @@ def test_a_key_rotated_into_the_directory_is_published_after_a_reload_and_the_ol
     verifier = CredentialVerifier(keys.public_jwks)
     for credential in (old_credential, new_credential):
         assert asyncio.run(verifier.verify(credential)).kind is Kind.OPERATOR
+
+
+def test_a_verified_credential_is_remembered_until_it_expires_or_its_key_is_gone(tmp_path: Path, monkeypatch):
+    SigningKeys.generate(tmp_path / "old")
+    SigningKeys.generate(tmp_path / "new")
+    old, new = SigningKeys.load(tmp_path / "old"), SigningKeys.load(tmp_path / "new")
+    credential, expires = old.sign(Caller(Kind.USER, 1, 2, scopes=frozenset({"read"})))
+    published = [old.public_jwks()]
+
+    async def jwks() -> str:
+        return published[0]
+
+    decoded = []
+    real_decode = credentials.jwt.decode
+    monkeypatch.setattr(credentials.jwt, "decode", lambda *a, **k: decoded.append(1) or real_decode(*a, **k))
+    now = [float(expires - 10)]
+    verifier = CredentialVerifier(jwks, clock=lambda: now[0])
+
+    async def scenario():
+        for _ in range(3):
+            assert (await verifier.verify(credential)).user_id == 2
+        assert len(decoded) == 1  # its signature checked once
+        now[0] = expires  # expired by the verifier's clock: checked again, not answered from memory
+        await verifier.verify(credential)
+        assert len(decoded) == 2
+        monkeypatch.setattr(credentials, "KEYS_REFRESH_SECONDS", 0.0)
+        published[0] = new.public_jwks()  # the key that signed it is removed
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(credential)
+
+    asyncio.run(scenario())
 
 
 def test_a_directory_that_breaks_keeps_the_keys_already_held(tmp_path: Path):
