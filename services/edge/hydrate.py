@@ -2,7 +2,7 @@
 concurrently, so an endpoint renders a page in two rounds of calls at most."""
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_pb2
@@ -54,12 +54,18 @@ async def posts(call: Call, post_ids: Iterable[int]) -> dict[int, post_pb2.Post]
 
 
 async def statuses(
-    call: Call, found: Sequence[post_pb2.Post], viewpoint: render.Viewpoint = render.NOBODY, nested: bool = False
+    call: Call,
+    found: Sequence[post_pb2.Post],
+    viewpoint: render.Viewpoint = render.NOBODY,
+    nested: bool = False,
+    known: Mapping[int, render.Author] | None = None,
 ) -> list[dict]:
     """Post service posts as Statuses, with their authors and quoted posts; a quote inside a quote (`nested`) is
-    shown by id only, as Mastodon's ShallowQuote."""
+    shown by id only, as Mastodon's ShallowQuote. Authors in `known` (fetched by the caller) are not asked for."""
+    known = known or {}
     quoted = {} if nested else await posts(call, {p.quoted_post_id for p in found if p.quoted_post_id})
-    people = await authors(call, {p.author_id for p in (*found, *quoted.values())})
+    wanted = {p.author_id for p in (*found, *quoted.values())}
+    people = {**known, **await authors(call, wanted - known.keys())}
 
     def one(post: post_pb2.Post, depth: int, viewpoint: render.Viewpoint) -> dict | None:
         writer = people.get(post.author_id)
@@ -79,8 +85,13 @@ async def statuses(
     return [status for status in rendered if status is not None]
 
 
-async def status(call: Call, post: post_pb2.Post, viewpoint: render.Viewpoint = render.NOBODY) -> dict:
-    shown = await statuses(call, [post], viewpoint)
+async def status(
+    call: Call,
+    post: post_pb2.Post,
+    viewpoint: render.Viewpoint = render.NOBODY,
+    known: Mapping[int, render.Author] | None = None,
+) -> dict:
+    shown = await statuses(call, [post], viewpoint, known=known)
     if not shown:
         raise HttpError(404, "Record not found")
     return shown[0]
