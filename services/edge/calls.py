@@ -5,6 +5,7 @@ Each resource module declares its endpoints on a `Routes` with their access; `se
 and the access-matrix test walks the same list, so no endpoint can be added without a rule.
 """
 
+import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -100,9 +101,9 @@ class Call:
         """The access token the request came with (an app's, for registering people)."""
         return bearer_of(self.request, False) or ""
 
-    @property
+    @functools.cached_property
     def base(self) -> str:
-        """The edge's URL, for links in what it answers."""
+        """The edge's URL, for links in what it answers (once a request: every status of a page links with it)."""
         configured = self.backends.settings.edge_public_url
         base = configured or str(self.request.base_url)
         return ("http" + base[2:] if base.startswith("ws") else base).rstrip("/")

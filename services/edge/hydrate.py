@@ -67,6 +67,8 @@ async def statuses(
     wanted = {p.author_id for p in (*found, *quoted.values())}
     people = {**known, **await authors(call, wanted - known.keys())}
 
+    accounts = render.Accounts(call.base)
+
     def one(post: post_pb2.Post, depth: int, viewpoint: render.Viewpoint) -> dict | None:
         writer = people.get(post.author_id)
         if writer is None:
@@ -78,7 +80,13 @@ async def statuses(
             inner = quoted.get(post.quoted_post_id)
             quote = render.accepted_quote(one(inner, 1, render.NOBODY) if inner else None, post.quoted_post_id)
         return render.status(
-            post, writer, call.base, reply_to_account=post.in_reply_to_user_id, quote_of=quote, viewpoint=viewpoint
+            post,
+            writer,
+            call.base,
+            reply_to_account=post.in_reply_to_user_id,
+            quote_of=quote,
+            viewpoint=viewpoint,
+            accounts=accounts,
         )
 
     rendered = (one(post, int(nested), viewpoint) for post in found)
@@ -103,12 +111,13 @@ async def timeline_statuses(call: Call, found: Sequence[timeline_pb2.TimelinePos
     quoted_posts = await posts(call, {p.quoted_post_id for p in found if p.quoted_post_id})
     quoted = {shown["id"]: shown for shown in await statuses(call, list(quoted_posts.values()), nested=True)}
     rendered = []
+    accounts = render.Accounts(call.base)
     for post in found:
         writer = render.Author(post.author_id, post.author_handle, post.author_display_name)
         quote = render.accepted_quote(quoted.get(str(post.quoted_post_id)), post.quoted_post_id)
-        shown = render.status(post, writer, call.base, quote_of=quote)
+        shown = render.status(post, writer, call.base, quote_of=quote, accounts=accounts)
         if post.reposted_by_id:
             reposter = render.Author(post.reposted_by_id, post.reposted_by_handle)
-            shown = render.reblog(shown, reposter, call.base, shown["created_at"])
+            shown = render.reblog(shown, reposter, call.base, shown["created_at"], accounts)
         rendered.append(shown)
     return rendered

@@ -5,6 +5,7 @@ fields (display_name, spoiler_text, source.note) stay plain text, as Mastodon se
 """
 
 import html
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -39,7 +40,14 @@ def iso(moment: datetime) -> str:
 
 
 def iso_of(stamp: Timestamp) -> str:
-    return iso(stamp.ToDatetime(tzinfo=UTC))
+    """As iso(), straight from the seconds (a page has dozens of them; ToDatetime is pure Python)."""
+    if not _FAST_SECONDS[0] <= stamp.seconds < _FAST_SECONDS[1]:
+        return iso(stamp.ToDatetime(tzinfo=UTC))
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp.seconds)) + f".{stamp.nanos // 1_000_000:03d}Z"
+
+
+# Years 1000 to 9999, which strftime writes with four digits on every platform.
+_FAST_SECONDS = (-30610224000, 253402300800)
 
 
 def created_of(user_id: int) -> datetime:
@@ -59,6 +67,21 @@ def author_of(user, stats=None) -> Author:
         statuses=stats.post_count if stats else 0,
         created=user.create_time.ToDatetime(tzinfo=UTC) if user.HasField("create_time") else None,
     )
+
+
+class Accounts:
+    """The Account of each author a page shows, made once however many of its statuses the author wrote (the
+    dicts are shared: nothing changes an Account once made)."""
+
+    def __init__(self, base: str) -> None:
+        self._base = base
+        self._made: dict[Author, dict] = {}
+
+    def of(self, author: Author) -> dict:
+        made = self._made.get(author)
+        if made is None:
+            made = self._made[author] = account(author, self._base)
+        return made
 
 
 def profile_url(base: str, handle: str) -> str:
@@ -248,8 +271,10 @@ def status(
     reply_to_account: int = 0,
     quote_of: dict | None = None,
     viewpoint: "Viewpoint | None" = None,
+    accounts: Accounts | None = None,
 ) -> dict:
-    """A post (a post service Post or a timeline TimelinePost) as a Mastodon Status."""
+    """A post (a post service Post or a timeline TimelinePost) as a Mastodon Status; `accounts` shares the authors'
+    Accounts across a page."""
     viewpoint = viewpoint or NOBODY
     stats = post.stats
     post_id = str(post.post_id)
@@ -260,7 +285,7 @@ def status(
         "url": f"{base}/@{handle}/{post_id}",
         "created_at": iso_of(post.create_time),
         "edited_at": None,
-        "account": account(author, base),
+        "account": accounts.of(author) if accounts else account(author, base),
         "content": content_html(post.text, post.mentions, post.hashtags, post.urls, base),
         "text": None,
         "visibility": "public",
@@ -306,12 +331,12 @@ def accepted_quote(quoted: dict | None, quoted_id: int) -> dict | None:
     return {"state": "accepted", "quoted_status": quoted}
 
 
-def reblog(original: dict, reblogger: Author, base: str, created_at: str) -> dict:
+def reblog(original: dict, reblogger: Author, base: str, created_at: str, accounts: Accounts | None = None) -> dict:
     """A repost in a home timeline: Mastodon's wrapper status. Chirp keeps no id for a repost, so the wrapper has
     the post's id (a home timeline shows each post once, so ids stay unique in a page)."""
     wrapper = dict(original)
     wrapper |= {
-        "account": account(reblogger, base),
+        "account": accounts.of(reblogger) if accounts else account(reblogger, base),
         "reblog": original,
         "content": "",
         "mentions": [],
