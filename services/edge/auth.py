@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
+from prometheus_client import Counter
 
 from chirp.identity.v1 import identity_pb2, identity_service_pb2
 from chirp.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
@@ -26,6 +27,12 @@ MAX_TOKEN_LENGTH = 512
 MAX_CACHED = 50_000
 # A credential is not handed out this close to its expiry.
 CREDENTIAL_MARGIN_SECONDS = 30
+TOKEN_CHECKS = Counter(
+    "chirp_edge_token_checks",
+    "Requests' token checks: answered from the cache (cached), from the cache with identity asked again behind the "
+    "request (refreshed), or after asking identity (waited).",
+    ["answer"],
+)
 
 
 @dataclass(frozen=True)
@@ -71,11 +78,15 @@ class TokenCache:
         now = self._clock()
         answer = self._answers.get(token)
         if answer is None or answer.expires <= now:
+            TOKEN_CHECKS.labels("waited").inc()
             answer = await self._ask_once(token)
         elif answer.refresh_at <= now and token not in self._pending:
+            TOKEN_CHECKS.labels("refreshed").inc()
             refresh = asyncio.ensure_future(self._ask_once(token))
             self._refreshing.add(refresh)
             refresh.add_done_callback(self._refreshed)
+        else:
+            TOKEN_CHECKS.labels("cached").inc()
         if answer.viewer is None:
             raise unauthorized()
         return answer.viewer
