@@ -49,7 +49,9 @@ def client(base_url: str) -> aiohttp.ClientSession:
     """Keep-alive connections enough for the open loop's concurrency."""
     return aiohttp.ClientSession(
         base_url,
-        connector=aiohttp.TCPConnector(limit=128, limit_per_host=128),
+        # Idle connections are let go before uvicorn's 5 s keep-alive ends them: a request sent on one the server
+        # is closing fails (ServerDisconnectedError), which the bench would count against the edge.
+        connector=aiohttp.TCPConnector(limit=128, limit_per_host=128, keepalive_timeout=3),
         timeout=aiohttp.ClientTimeout(total=10),
     )
 

@@ -12,15 +12,25 @@ import psutil
 
 INTERVAL_SECONDS = 0.5
 MACHINE = "machine (all processes)"
-# A call a gRPC server answered, as its gate counts it (services/runtime/grpc_server.py's RPC_LATENCY).
-_SERVED = re.compile(r'^chirp_grpc_server_handling_seconds_count\{method="/[\w.]+/(\w+)"\} ([0-9.e+]+)$', re.M)
+# The counters the edge phase reads: calls a gRPC server answered, as its gate counts them (RPC_LATENCY in
+# services/runtime/grpc_server.py), and the edge's token checks by how they were answered (services/edge/auth.py).
+_COUNTED = re.compile(
+    r'^(?:chirp_grpc_server_handling_seconds_count\{method="/[\w.]+/(\w+)"|chirp_edge_token_checks_total\{answer="(\w+)"'
+    r")\} ([0-9.e+]+)$",
+    re.M,
+)
 
 
-def rpcs_served(metrics_port: int) -> dict[str, float]:
-    """The calls a service has answered so far, by method, from its Prometheus endpoint (CHIRP_METRICS_PORT)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as answer:
-        text = answer.read().decode()
-    return {method: float(count) for method, count in _SERVED.findall(text)}
+def counted(metrics_port: int) -> dict[str, float]:
+    """What a process has counted so far, from its Prometheus endpoint (CHIRP_METRICS_PORT): calls answered by
+    method name, and (the edge) token checks as "token <answer>". Nothing from a process that serves none (an edge
+    of a version without metrics, in a comparison of versions)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return {}
+    return {method or f"token {check}": float(count) for method, check, count in _COUNTED.findall(text)}
 
 
 class ResourceMonitor:
