@@ -11,7 +11,7 @@ per token in use (never for one not in use).
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grpc
 from prometheus_client import Counter
@@ -55,11 +55,12 @@ class Viewer:
         return ((METADATA_KEY, f"Bearer {self.credential}"),)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Answer:
     viewer: Viewer | None  # None: identity said the token is not valid
     expires: float
     refresh_at: float  # from then on, a request that uses it asks identity again, in the background
+    credential_expires: float = 0.0  # Unix seconds
 
 
 class TokenCache:
@@ -108,7 +109,7 @@ class TokenCache:
         future: asyncio.Future[_Answer] = asyncio.get_running_loop().create_future()
         self._pending[token] = future
         try:
-            answer = await self._ask(token)
+            answer = self._same_credential(self._answers.get(token), await self._ask(token))
             future.set_result(answer)
             if self._pending.get(token) is future:  # not forgotten meanwhile
                 self._remember(token, answer)
@@ -131,9 +132,21 @@ class TokenCache:
             if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT):
                 return _Answer(None, now + self._ttl, now + self._ttl / 2)
             raise HttpError(503, "Service temporarily unavailable, try again", {"Retry-After": "1"}) from error
-        credential_left = response.credential_expire_time.seconds - time.time() - CREDENTIAL_MARGIN_SECONDS
-        lasts = max(0.0, min(self._ttl, credential_left))
-        return _Answer(Viewer(response.principal, response.credential), now + lasts, now + lasts / 2)
+        expires = response.credential_expire_time.seconds
+        lasts = max(0.0, min(self._ttl, expires - time.time() - CREDENTIAL_MARGIN_SECONDS))
+        return _Answer(Viewer(response.principal, response.credential), now + lasts, now + lasts / 2, expires)
+
+    def _same_credential(self, previous: _Answer | None, fresh: _Answer) -> _Answer:
+        """The fresh answer, with the credential already in use when identity confirmed the same principal and that
+        credential lives past the fresh answer's use: the services verified it once and remember it, and would
+        have to verify a new one again. (A credential is not what revocation stops: the answer is.)"""
+        if previous is None or previous.viewer is None or fresh.viewer is None:
+            return fresh
+        if previous.viewer.principal != fresh.viewer.principal:
+            return fresh
+        if previous.credential_expires - time.time() - CREDENTIAL_MARGIN_SECONDS < self._ttl:
+            return fresh
+        return replace(fresh, viewer=previous.viewer, credential_expires=previous.credential_expires)
 
     def _remember(self, token: str, answer: _Answer) -> None:
         if len(self._answers) >= MAX_CACHED:

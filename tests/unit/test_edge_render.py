@@ -4,6 +4,7 @@ token cache's time bound."""
 import asyncio
 import html.parser
 import re
+import time
 import unicodedata
 from types import SimpleNamespace
 
@@ -114,14 +115,16 @@ class _Identity:
     def __init__(self) -> None:
         self.calls = 0
         self.valid = True
+        self.scopes = ["read"]
+        self.credential_expires = 4_000_000_000
 
     async def AuthenticateToken(self, request, timeout):
         self.calls += 1
         if not self.valid:
             raise _Refused()
-        principal = identity_pb2.Principal(kind=identity_pb2.PRINCIPAL_KIND_USER, user_id=7, scopes=["read"])
-        answer = identity_service_pb2.AuthenticateTokenResponse(principal=principal, credential="jwt")
-        answer.credential_expire_time.FromSeconds(4_000_000_000)
+        principal = identity_pb2.Principal(kind=identity_pb2.PRINCIPAL_KIND_USER, user_id=7, scopes=self.scopes)
+        answer = identity_service_pb2.AuthenticateTokenResponse(principal=principal, credential=f"jwt{self.calls}")
+        answer.credential_expire_time.FromSeconds(self.credential_expires)
         return answer
 
 
@@ -172,6 +175,8 @@ def test_a_token_in_use_is_asked_again_behind_its_requests_and_never_trusted_pas
         assert (await cache.viewer("token")).user_id == 7  # answered at once from the cache...
         await _settle()
         assert identity.calls == 2  # ...and asked again behind the request: trusted until 6.0
+        # The same principal: the credential the services already verified stays in use.
+        assert (await cache.viewer("token")).credential == "jwt1"
         identity.valid = False
         now[0] = 5.0
         await cache.viewer("token")  # the answer of 2.0, within its 4 s; identity is asked again behind it
@@ -186,6 +191,27 @@ def test_a_token_in_use_is_asked_again_behind_its_requests_and_never_trusted_pas
         now[0] = 9.0  # unused since: its answer has expired, so the request waits for identity
         with pytest.raises(HttpError):
             await cache.viewer("other")
+        assert identity.calls == 5
+
+    asyncio.run(scenario())
+
+
+def test_a_new_credential_is_used_when_the_principal_changed_or_the_old_one_would_expire():
+    now = [0.0]
+    identity = _Identity()
+    cache = TokenCache(identity, ttl=4, clock=lambda: now[0])
+
+    async def scenario():
+        assert (await cache.viewer("token")).credential == "jwt1"
+        identity.scopes = ["read", "write"]
+        now[0] = 4.0
+        assert (await cache.viewer("token")).credential == "jwt2"  # other scopes: the new credential
+        now[0] = 8.0
+        assert (await cache.viewer("token")).credential == "jwt2"  # the same principal: jwt3 is not used
+        identity.credential_expires = int(time.time()) + 33
+        assert (await cache.viewer("other")).credential == "jwt4"  # 3 s past the margin: trusted for 3 s
+        now[0] = 11.0
+        assert (await cache.viewer("other")).credential == "jwt5"  # too near its end to be kept
         assert identity.calls == 5
 
     asyncio.run(scenario())
