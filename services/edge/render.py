@@ -5,6 +5,7 @@ fields (display_name, spoiler_text, source.note) stay plain text, as Mastodon se
 """
 
 import html
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -84,8 +85,16 @@ class Accounts:
         return made
 
 
+# What urllib's quote() leaves as it is (handles always are): such text is not quoted at all, the common case.
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quoted(text: str) -> str:
+    return text if _PLAIN.fullmatch(text) else quote(text)
+
+
 def profile_url(base: str, handle: str) -> str:
-    return f"{base}/@{quote(handle)}"
+    return f"{base}/@{_quoted(handle)}"
 
 
 def account(author: Author, base: str) -> dict:
@@ -105,7 +114,7 @@ def account(author: Author, base: str) -> dict:
         "created_at": iso(created.replace(hour=0, minute=0, second=0, microsecond=0)),
         "note": note_html(author.bio, base),
         "url": profile_url(base, author.handle),
-        "uri": f"{base}/users/{quote(author.handle)}",
+        "uri": f"{base}/users/{_quoted(author.handle)}",
         "avatar": base + DEFAULT_AVATAR,
         "avatar_static": base + DEFAULT_AVATAR,
         "header": base + DEFAULT_HEADER,
@@ -199,7 +208,7 @@ def _mention(handle: str, written: str, base: str) -> str:
 
 def _hashtag(tag: str, written: str, base: str) -> str:
     return (
-        f'<a href="{html.escape(base)}/tags/{html.escape(quote(tag.lower()))}" class="mention hashtag" rel="tag">'
+        f'<a href="{html.escape(base)}/tags/{html.escape(_quoted(tag.lower()))}" class="mention hashtag" rel="tag">'
         f"{html.escape(written[0])}<span>{html.escape(written[1:])}</span></a>"
     )
 
@@ -248,7 +257,7 @@ def note_html(bio: str, base: str) -> str:
 
 
 def tag(name: str, base: str) -> dict:
-    return {"name": name, "url": f"{base}/tags/{quote(name.lower())}", "history": []}
+    return {"name": name, "url": f"{base}/tags/{_quoted(name.lower())}", "history": []}
 
 
 @dataclass(frozen=True)
@@ -278,7 +287,7 @@ def status(
     viewpoint = viewpoint or NOBODY
     stats = post.stats
     post_id = str(post.post_id)
-    handle = quote(author.handle)
+    handle = _quoted(author.handle)
     return {
         "id": post_id,
         "uri": f"{base}/users/{handle}/statuses/{post_id}",
@@ -342,7 +351,7 @@ def reblog(original: dict, reblogger: Author, base: str, created_at: str, accoun
         "mentions": [],
         "tags": [],
         "quote": None,
-        "uri": f"{base}/users/{quote(reblogger.handle)}/statuses/{original['id']}/activity",
+        "uri": f"{base}/users/{_quoted(reblogger.handle)}/statuses/{original['id']}/activity",
         "url": None,
         "created_at": created_at,
         "in_reply_to_id": None,
