@@ -36,6 +36,15 @@ class Latencies:
         self.histogram.record_value(min(MAX_LATENCY_US, max(1, round(seconds * 1e6))))
         self.ok += ok
 
+    def add(self, other: "Latencies") -> None:
+        """Another run's requests and time into these (the slices of an interleaved comparison)."""
+        self.histogram.add(other.histogram)
+        self.errors += other.errors
+        self.ok += other.ok
+        for kind, count in other.error_kinds.items():
+            self.error_kinds[kind] = self.error_kinds.get(kind, 0) + count
+        self.seconds += other.seconds
+
     def failed(self, error: BaseException) -> None:
         self.errors += 1
         kind = getattr(error, "code", lambda: None)()

@@ -4,12 +4,33 @@ Per-phase CPU is what tells which process is saturated when a goal is missed: on
 whole core, and a Python service cannot use more than about one.
 """
 
+import re
 import threading
+import urllib.request
 
 import psutil
 
 INTERVAL_SECONDS = 0.5
 MACHINE = "machine (all processes)"
+# The counters the edge phase reads: calls a gRPC server answered, as its gate counts them (RPC_LATENCY in
+# services/runtime/grpc_server.py), and the edge's token checks by how they were answered (services/edge/auth.py).
+_COUNTED = re.compile(
+    r'^(?:chirp_grpc_server_handling_seconds_count\{method="/[\w.]+/(\w+)"|chirp_edge_token_checks_total\{answer="(\w+)"'
+    r")\} ([0-9.e+]+)$",
+    re.M,
+)
+
+
+def counted(metrics_port: int) -> dict[str, float]:
+    """What a process has counted so far, from its Prometheus endpoint (CHIRP_METRICS_PORT): calls answered by
+    method name, and (the edge) token checks as "token <answer>". Nothing from a process that serves none (an edge
+    of a version without metrics, in a comparison of versions)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return {}
+    return {method or f"token {check}": float(count) for method, check, count in _COUNTED.findall(text)}
 
 
 class ResourceMonitor:
@@ -31,6 +52,20 @@ class ResourceMonitor:
         with self._lock:
             self._processes[label] = process
             self._stats.setdefault(label, {"peak_rss_mb": 0.0, "phases": {}})
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) each watched process has used so far: differences of two readings give the
+        CPU a stretch of work cost, which on a busy machine says more than its wall-clock time."""
+        with self._lock:
+            watched = list(self._processes.items())
+        found = {}
+        for label, process in watched:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            found[label] = times.user + times.system
+        return found
 
     def phase(self, name: str) -> None:
         self._phase = name

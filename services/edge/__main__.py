@@ -1,6 +1,8 @@
-"""`python -m services.edge`: Mastodon's client API over HTTP on CHIRP_EDGE_PORT (uvicorn, uvloop, httptools)."""
+"""`python -m services.edge`: Mastodon's client API over HTTP on CHIRP_EDGE_PORT (uvicorn, uvloop, httptools), and
+Prometheus metrics on CHIRP_METRICS_PORT when it is set."""
 
 import uvicorn
+from prometheus_client import start_http_server
 
 from services.edge.wiring import application
 from services.runtime.bootstrap import settings_and_logging
@@ -9,6 +11,8 @@ from services.runtime.grpc_server import SHUTDOWN_GRACE_SECONDS
 
 def main() -> None:
     settings = settings_and_logging()
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.bind_host)
     uvicorn.run(
         application(settings),
         host=settings.bind_host,

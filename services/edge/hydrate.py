@@ -2,7 +2,7 @@
 concurrently, so an endpoint renders a page in two rounds of calls at most."""
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from chirp.graph.v1 import graph_pb2
 from chirp.graph.v1 import graph_service_pb2 as graph
@@ -67,12 +67,17 @@ async def statuses(
     viewpoint: render.Viewpoint = render.NOBODY,
     nested: bool = False,
     filters: Sequence[graph_pb2.Filter] = (),
+    known: Mapping[int, render.Author] | None = None,
 ) -> list[dict]:
     """Post service posts as Statuses, with their authors and quoted posts; a quote inside a quote (`nested`) is
     shown by id only, as Mastodon's ShallowQuote. Those the reader's `filters` hide are left out, those they warn
-    of are marked (services/edge/filters.py)."""
+    of are marked (services/edge/filters.py). Authors in `known` (fetched by the caller) are not asked for."""
+    known = known or {}
     quoted = {} if nested else await posts(call, {p.quoted_post_id for p in found if p.quoted_post_id})
-    people = await authors(call, {p.author_id for p in (*found, *quoted.values())})
+    wanted = {p.author_id for p in (*found, *quoted.values())}
+    people = {**known, **await authors(call, wanted - known.keys())}
+
+    accounts = render.Accounts(call.base)
 
     def one(post: post_pb2.Post, depth: int, viewpoint: render.Viewpoint) -> dict | None:
         writer = people.get(post.author_id)
@@ -85,7 +90,13 @@ async def statuses(
             inner = quoted.get(post.quoted_post_id)
             quote = render.accepted_quote(one(inner, 1, render.NOBODY) if inner else None, post.quoted_post_id)
         return render.status(
-            post, writer, call.base, reply_to_account=post.in_reply_to_user_id, quote_of=quote, viewpoint=viewpoint
+            post,
+            writer,
+            call.base,
+            reply_to_account=post.in_reply_to_user_id,
+            quote_of=quote,
+            viewpoint=viewpoint,
+            accounts=accounts,
         )
 
     rendered = ((post, one(post, int(nested), viewpoint)) for post in found)
@@ -93,8 +104,13 @@ async def statuses(
     return [status for status in judged if status is not None]
 
 
-async def status(call: Call, post: post_pb2.Post, viewpoint: render.Viewpoint = render.NOBODY) -> dict:
-    shown = await statuses(call, [post], viewpoint)
+async def status(
+    call: Call,
+    post: post_pb2.Post,
+    viewpoint: render.Viewpoint = render.NOBODY,
+    known: Mapping[int, render.Author] | None = None,
+) -> dict:
+    shown = await statuses(call, [post], viewpoint, known=known)
     if not shown:
         raise HttpError(404, "Record not found")
     return shown[0]
@@ -108,13 +124,14 @@ async def timeline_statuses(
     quoted_posts = await posts(call, {p.quoted_post_id for p in found if p.quoted_post_id})
     quoted = {shown["id"]: shown for shown in await statuses(call, list(quoted_posts.values()), nested=True)}
     rendered = []
+    accounts = render.Accounts(call.base)
     for post in found:
         writer = render.Author(post.author_id, post.author_handle, post.author_display_name)
         quote = render.accepted_quote(quoted.get(str(post.quoted_post_id)), post.quoted_post_id)
-        shown = render.status(post, writer, call.base, quote_of=quote)
+        shown = render.status(post, writer, call.base, quote_of=quote, accounts=accounts)
         if post.reposted_by_id:
             reposter = render.Author(post.reposted_by_id, post.reposted_by_handle)
-            shown = render.reblog(shown, reposter, call.base, post.entry_id)
+            shown = render.reblog(shown, reposter, call.base, post.entry_id, accounts)
         judged = apply(shown, post.text, filters)
         if judged is not None:
             rendered.append(judged)

@@ -5,6 +5,8 @@ fields (display_name, spoiler_text, source.note) stay plain text, as Mastodon se
 """
 
 import html
+import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -39,7 +41,14 @@ def iso(moment: datetime) -> str:
 
 
 def iso_of(stamp: Timestamp) -> str:
-    return iso(stamp.ToDatetime(tzinfo=UTC))
+    """As iso(), straight from the seconds (a page has dozens of them; ToDatetime is pure Python)."""
+    if not _FAST_SECONDS[0] <= stamp.seconds < _FAST_SECONDS[1]:
+        return iso(stamp.ToDatetime(tzinfo=UTC))
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp.seconds)) + f".{stamp.nanos // 1_000_000:03d}Z"
+
+
+# Years 1000 to 9999, which strftime writes with four digits on every platform.
+_FAST_SECONDS = (-30610224000, 253402300800)
 
 
 def created_of(chirp_id: int) -> datetime:
@@ -62,8 +71,31 @@ def author_of(user, stats=None) -> Author:
     )
 
 
+class Accounts:
+    """The Account of each author a page shows, made once however many of its statuses the author wrote (the
+    dicts are shared: nothing changes an Account once made)."""
+
+    def __init__(self, base: str) -> None:
+        self._base = base
+        self._made: dict[Author, dict] = {}
+
+    def of(self, author: Author) -> dict:
+        made = self._made.get(author)
+        if made is None:
+            made = self._made[author] = account(author, self._base)
+        return made
+
+
+# What urllib's quote() leaves as it is (handles always are): such text is not quoted at all, the common case.
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quoted(text: str) -> str:
+    return text if _PLAIN.fullmatch(text) else quote(text)
+
+
 def profile_url(base: str, handle: str) -> str:
-    return f"{base}/@{quote(handle)}"
+    return f"{base}/@{_quoted(handle)}"
 
 
 def account(author: Author, base: str) -> dict:
@@ -83,7 +115,7 @@ def account(author: Author, base: str) -> dict:
         "created_at": iso(created.replace(hour=0, minute=0, second=0, microsecond=0)),
         "note": note_html(author.bio, base),
         "url": profile_url(base, author.handle),
-        "uri": f"{base}/users/{quote(author.handle)}",
+        "uri": f"{base}/users/{_quoted(author.handle)}",
         "avatar": base + DEFAULT_AVATAR,
         "avatar_static": base + DEFAULT_AVATAR,
         "header": base + DEFAULT_HEADER,
@@ -177,7 +209,7 @@ def _mention(handle: str, written: str, base: str) -> str:
 
 def _hashtag(tag: str, written: str, base: str) -> str:
     return (
-        f'<a href="{html.escape(base)}/tags/{html.escape(quote(tag.lower()))}" class="mention hashtag" rel="tag">'
+        f'<a href="{html.escape(base)}/tags/{html.escape(_quoted(tag.lower()))}" class="mention hashtag" rel="tag">'
         f"{html.escape(written[0])}<span>{html.escape(written[1:])}</span></a>"
     )
 
@@ -226,7 +258,7 @@ def note_html(bio: str, base: str) -> str:
 
 
 def tag(name: str, base: str) -> dict:
-    return {"name": name, "url": f"{base}/tags/{quote(name.lower())}", "history": []}
+    return {"name": name, "url": f"{base}/tags/{_quoted(name.lower())}", "history": []}
 
 
 @dataclass(frozen=True)
@@ -249,19 +281,21 @@ def status(
     reply_to_account: int = 0,
     quote_of: dict | None = None,
     viewpoint: "Viewpoint | None" = None,
+    accounts: Accounts | None = None,
 ) -> dict:
-    """A post (a post service Post or a timeline TimelinePost) as a Mastodon Status."""
+    """A post (a post service Post or a timeline TimelinePost) as a Mastodon Status; `accounts` shares the authors'
+    Accounts across a page."""
     viewpoint = viewpoint or NOBODY
     stats = post.stats
     post_id = str(post.post_id)
-    handle = quote(author.handle)
+    handle = _quoted(author.handle)
     return {
         "id": post_id,
         "uri": f"{base}/users/{handle}/statuses/{post_id}",
         "url": f"{base}/@{handle}/{post_id}",
         "created_at": iso_of(post.create_time),
         "edited_at": None,
-        "account": account(author, base),
+        "account": accounts.of(author) if accounts else account(author, base),
         "content": content_html(post.text, post.mentions, post.hashtags, post.urls, base),
         "text": None,
         "visibility": "public",
@@ -307,21 +341,22 @@ def accepted_quote(quoted: dict | None, quoted_id: int) -> dict | None:
     return {"state": "accepted", "quoted_status": quoted}
 
 
-def reblog(original: dict, reblogger: Author, base: str, reblog_id: int) -> dict:
+def reblog(original: dict, reblogger: Author, base: str, reblog_id: int, accounts: Accounts | None = None) -> dict:
     """A repost as Mastodon's reblog: a status of its own, with the repost's id and time (`reblog_id`, time-ordered
     like post ids), by the reblogger, whose `reblog` is the original status. A repost made before reposts had ids
-    (`reblog_id` 0) keeps the post's id, as it was shown then (a home timeline shows each post once)."""
+    (`reblog_id` 0) keeps the post's id, as it was shown then (a home timeline shows each post once). `accounts`
+    shares one Account per person across a page."""
     wrapper = dict(original)
     shown_id = str(reblog_id) if reblog_id else original["id"]
     wrapper |= {
         "id": shown_id,
-        "account": account(reblogger, base),
+        "account": accounts.of(reblogger) if accounts else account(reblogger, base),
         "reblog": original,
         "content": "",
         "mentions": [],
         "tags": [],
         "quote": None,
-        "uri": f"{base}/users/{quote(reblogger.handle)}/statuses/{shown_id}/activity",
+        "uri": f"{base}/users/{_quoted(reblogger.handle)}/statuses/{shown_id}/activity",
         "url": None,
         "created_at": iso(created_of(reblog_id)) if reblog_id else original["created_at"],
         "in_reply_to_id": None,

@@ -40,8 +40,22 @@ async def create(call: Call):
         in_reply_to_post_id=parse_id(in_reply_to) if in_reply_to else 0,
         quoted_post_id=parse_id(quoted) if quoted else 0,
     )
-    created = await call.rpc(call.backends.post.CreatePost, request)
-    return json_response(await hydrate.status(call, created.post))
+    # The author is the viewer: asked for beside the post, not after it (one round of calls, not two). Its counts
+    # are the graph's, which counts the new post when its event arrives, so they are what asking after would show.
+    author = asyncio.ensure_future(hydrate.authors(call, [call.user_id]))
+    author.add_done_callback(_retrieved)
+    try:
+        created = await call.rpc(call.backends.post.CreatePost, request)
+    except BaseException:
+        author.cancel()
+        raise
+    return json_response(await hydrate.status(call, created.post, known=await author))
+
+
+def _retrieved(task: asyncio.Future) -> None:
+    """A side call's failure is the request's only if the request still needs it: never an unretrieved error."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _target(call: Call) -> tuple[post_pb2.Post, post_pb.GetRepostResponse | None]:

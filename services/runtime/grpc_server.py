@@ -209,11 +209,16 @@ class GrpcServer:
 
 
 async def serve(
-    server: GrpcServer, *, metrics_port: int = 0, on_stop: Callable[[], Awaitable[None]] | None = None
+    server: GrpcServer,
+    *,
+    metrics_port: int = 0,
+    metrics_host: str = "127.0.0.1",
+    on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Serve until SIGTERM or SIGINT, then stop gracefully and run `on_stop`."""
+    """Serve until SIGTERM or SIGINT, then stop gracefully and run `on_stop`. The metrics endpoint listens where
+    the gRPC server does (CHIRP_BIND_HOST), not on every interface."""
     if metrics_port:
-        start_http_server(metrics_port)
+        start_http_server(metrics_port, addr=metrics_host)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -153,7 +153,8 @@ def run(spec: ServiceSpec, role: str, settings: Settings) -> None:
 
 async def _serve_api(spec: ServiceSpec, resources: Resources, port: int) -> None:
     server = await _server(spec, resources, port, f"{spec.name}-api", serves_api=True)
-    await serve(server, metrics_port=resources.settings.metrics_port, on_stop=resources.close)
+    settings = resources.settings
+    await serve(server, metrics_port=settings.metrics_port, metrics_host=settings.bind_host, on_stop=resources.close)
 
 
 async def _server(spec: ServiceSpec, resources: Resources, port: int, name: str, serves_api: bool) -> GrpcServer:
@@ -226,7 +227,7 @@ def _run_worker(spec: ServiceSpec, projection: ProjectionSpec[Any], role: str, r
             await resources.close()
 
     if settings.metrics_port:
-        start_http_server(settings.metrics_port)
+        start_http_server(settings.metrics_port, addr=settings.bind_host)
     worker = faust.Worker(app, loglevel="info", quiet=True, override_logging=False, redirect_stdouts=False)
     # faust's terminal spinner writes cursor escape codes to stdout at start and stop, into the JSON log.
     worker.spinner = None

@@ -4,6 +4,7 @@ token cache's time bound."""
 import asyncio
 import html.parser
 import re
+import time
 import unicodedata
 from types import SimpleNamespace
 
@@ -116,14 +117,16 @@ class _Identity:
     def __init__(self) -> None:
         self.calls = 0
         self.valid = True
+        self.scopes = ["read"]
+        self.credential_expires = 4_000_000_000
 
     async def AuthenticateToken(self, request, timeout):
         self.calls += 1
         if not self.valid:
             raise _Refused()
-        principal = identity_pb2.Principal(kind=identity_pb2.PRINCIPAL_KIND_USER, user_id=7, scopes=["read"])
-        answer = identity_service_pb2.AuthenticateTokenResponse(principal=principal, credential="jwt")
-        answer.credential_expire_time.FromSeconds(4_000_000_000)
+        principal = identity_pb2.Principal(kind=identity_pb2.PRINCIPAL_KIND_USER, user_id=7, scopes=self.scopes)
+        answer = identity_service_pb2.AuthenticateTokenResponse(principal=principal, credential=f"jwt{self.calls}")
+        answer.credential_expire_time.FromSeconds(self.credential_expires)
         return answer
 
 
@@ -142,8 +145,10 @@ def test_token_answers_are_reused_only_within_the_ttl():
         await asyncio.gather(*(cache.viewer("token") for _ in range(5)))
         assert identity.calls == 1
         identity.valid = False
-        now[0] = 3.9
-        await cache.viewer("token")  # still the cached answer
+        now[0] = 1.9
+        await cache.viewer("token")  # still the cached answer, young enough not to be asked again
+        await _settle()
+        assert identity.calls == 1
         now[0] = 4.0
         with pytest.raises(HttpError) as refused:
             await cache.viewer("token")
@@ -171,3 +176,62 @@ def test_a_repost_is_a_reblog_status_with_its_own_id_and_time_and_the_original_i
     assert wrapper["uri"].endswith(f"/statuses/{repost_id}/activity") and wrapper["content"] == ""
     # A repost from before reposts had ids: shown with the post's id, as it was.
     assert render.reblog(original, bob, BASE, 0)["id"] == original["id"]
+
+
+async def _settle() -> None:
+    """Let the cache's background asks run (the fake identity answers without waiting)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_a_token_in_use_is_asked_again_behind_its_requests_and_never_trusted_past_the_ttl():
+    now = [0.0]
+    identity = _Identity()
+    cache = TokenCache(identity, ttl=4, clock=lambda: now[0])
+
+    async def scenario():
+        await cache.viewer("token")  # asked at 0
+        now[0] = 2.0
+        assert (await cache.viewer("token")).user_id == 7  # answered at once from the cache...
+        await _settle()
+        assert identity.calls == 2  # ...and asked again behind the request: trusted until 6.0
+        # The same principal: the credential the services already verified stays in use.
+        assert (await cache.viewer("token")).credential == "jwt1"
+        identity.valid = False
+        now[0] = 5.0
+        await cache.viewer("token")  # the answer of 2.0, within its 4 s; identity is asked again behind it
+        await _settle()
+        assert identity.calls == 3
+        with pytest.raises(HttpError):  # the revocation shows without waiting out the 4 s
+            await cache.viewer("token")
+
+        identity.valid = True
+        await cache.viewer("other")  # asked at 5.0
+        identity.valid = False
+        now[0] = 9.0  # unused since: its answer has expired, so the request waits for identity
+        with pytest.raises(HttpError):
+            await cache.viewer("other")
+        assert identity.calls == 5
+
+    asyncio.run(scenario())
+
+
+def test_a_new_credential_is_used_when_the_principal_changed_or_the_old_one_would_expire():
+    now = [0.0]
+    identity = _Identity()
+    cache = TokenCache(identity, ttl=4, clock=lambda: now[0])
+
+    async def scenario():
+        assert (await cache.viewer("token")).credential == "jwt1"
+        identity.scopes = ["read", "write"]
+        now[0] = 4.0
+        assert (await cache.viewer("token")).credential == "jwt2"  # other scopes: the new credential
+        now[0] = 8.0
+        assert (await cache.viewer("token")).credential == "jwt2"  # the same principal: jwt3 is not used
+        identity.credential_expires = int(time.time()) + 33
+        assert (await cache.viewer("other")).credential == "jwt4"  # 3 s past the margin: trusted for 3 s
+        now[0] = 11.0
+        assert (await cache.viewer("other")).credential == "jwt5"  # too near its end to be kept
+        assert identity.calls == 5
+
+    asyncio.run(scenario())
