@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from cassandra.query import SimpleStatement
 from google.protobuf.message import Message
@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench import baselines, edge, trends
 from bench import search as search_phase
+from bench.lag import ConsumerLag
 from bench.load import Latencies, closed_loop, open_loop
 from bench.monitor import ResourceMonitor, counted
 from bench.profiler import Profiler
@@ -1349,27 +1350,3 @@ def _sustainable(step: dict) -> bool:
         and step["errors"] <= step["count"] * 0.001
         and step["rate"] >= 0.9 * step["offered_rate"]
     )
-
-
-class ConsumerLag:
-    """How far a consumer group is behind the end of some topics (committed offsets, so it trails by <1 s)."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-
-    async def start(self) -> None:
-        await self._admin.start()
-        await self._consumer.start()
-
-    async def stop(self) -> None:
-        await self._consumer.stop()
-        await self._admin.close()
-
-    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-        return await self._consumer.end_offsets(partitions)
-
-    async def of(self, group: str, partitions: list[TopicPartition]) -> int:
-        ends = await self.end_offsets(partitions)
-        committed = await self._admin.list_consumer_group_offsets(group)
-        return sum(end - max(0, committed[tp].offset if tp in committed else 0) for tp, end in ends.items())

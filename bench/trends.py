@@ -17,7 +17,9 @@ import time
 import uuid
 
 import grpc
+from aiokafka import TopicPartition
 
+from bench.lag import ConsumerLag
 from bench.trends_world import Publisher, World, distinct_text
 from chirp.trends.v1 import trends_pb2, trends_service_pb2_grpc
 from chirp.trends.v1 import trends_service_pb2 as pb
@@ -26,6 +28,7 @@ from services.runtime.config import Settings
 from services.runtime.schema import migrate
 from services.runtime.topics import ALL_TOPICS, DEAD_LETTERS, GRAPH_EVENTS, POST_EVENTS, ensure_topics
 from services.trends.domain import DAY_MS
+from services.trends.wiring import PROJECTION
 
 POLL_SECONDS = 0.5
 # How long the spike may take to show before the phase gives up (the goal is 120 s).
@@ -45,6 +48,20 @@ def trends_settings(settings: Settings) -> Settings:
 async def prepare(settings: Settings) -> None:
     await ensure_topics(settings)
     await migrate(settings, "trends", "services.trends.schema")
+
+
+async def _caught_up(settings: Settings) -> None:
+    """Once the trends projection has committed everything published to the topics it reads."""
+    partitions = [
+        TopicPartition(settings.topic(spec.name), p) for spec in PROJECTION.topics for p in range(spec.partitions)
+    ]
+    lag = ConsumerLag(settings.kafka_bootstrap)
+    await lag.start()
+    try:
+        while await lag.of(settings.consumer_group(PROJECTION.service), partitions) > 0:
+            await asyncio.sleep(0.25)
+    finally:
+        await lag.stop()
 
 
 def env_of(settings: Settings) -> dict[str, str]:
@@ -102,12 +119,12 @@ async def measure(settings: Settings, address: str, spike_seconds: float, puppet
         return [trend.term for trend in answer.trends]
 
     try:
-        # The organic trends show once the history is projected.
-        while not set(organic[-10:]) <= set(await top()):
-            if time.monotonic() - began > DETECTION_GIVE_UP_SECONDS:
-                break
-            await asyncio.sleep(POLL_SECONDS)
+        # The history is projected, and a ranking computed before that is served no longer (its refresh). Waiting
+        # instead for the organic tags to fill the top 10 waited out DETECTION_GIVE_UP_SECONDS whenever one of
+        # them ranked 11th.
+        await asyncio.wait_for(_caught_up(settings), DETECTION_GIVE_UP_SECONDS)
         history_seconds = time.monotonic() - began
+        await asyncio.sleep(settings.trends_refresh_seconds)
 
         # Live: the puppets over puppet_seconds, the spike over spike_seconds in the middle of them.
         spam, spike = f"scam{uuid.uuid4().hex[:4]}", f"spike{uuid.uuid4().hex[:4]}"
