@@ -7,6 +7,7 @@ from collections import Counter
 
 from bench.load import open_loop
 from bench.profiler import summarise
+from bench.search import fitting
 from bench.workload import (
     Authors,
     Texts,
@@ -108,3 +109,10 @@ def test_profiles_summarise_where_the_cpu_goes_leaving_out_waiting():
     assert summary["samples"] == 40
     assert summary["self_pct"][0] == ["encode (b.py:9)", 75.0]
     assert summary["chirp_inclusive_pct"] == [["create_post (services/post/service.py:5)", 100.0]]
+
+
+def test_a_searchable_phase_post_is_cut_to_fit_by_weight_not_by_characters():
+    text = "word " * 24 + "https://example.com/123456"
+    assert not analyze(text[:140]).valid  # the link cut short still weighs 23: 143
+    fitted = fitting(text)
+    assert analyze(fitted).valid and fitted == text[:119]
