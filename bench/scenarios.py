@@ -105,7 +105,7 @@ MIN_EDGE_RATE = 1.0
 # The comparison alternates HTTP and gRPC in slices this long.
 EDGE_SLICE_SECONDS = 1.0
 # The processes a request of the edge phase may pass through, whose CPU per request is reported.
-EDGE_PATH = ("bench-client", "edge", "identity", "graph", "post", "timeline-api")
+EDGE_PATH = ("bench-client", "edge", "identity", "graph-api", "post", "timeline-api")
 
 
 @dataclass(frozen=True)
@@ -370,7 +370,7 @@ class Bench:
         self.worker_ports = {label: free_port() for label in WORKERS}
         ports = {"timeline-api": self.system.ports["timeline"], "graph-api": self.system.ports["graph"]}
         ports |= self.worker_ports
-        self.metrics_ports = {label: free_port() for label in ("identity", "graph", "post", "timeline-api", "edge")}
+        self.metrics_ports = {label: free_port() for label in ("identity", "graph-api", "post", "timeline-api", "edge")}
         with ThreadPoolExecutor(len(services)) as pool:
             for started in [pool.submit(start, *service, port=ports.get(service[0])) for service in services]:
                 started.result()
