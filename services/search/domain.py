@@ -212,7 +212,9 @@ def parse_people(text: str, prefix: bool = False) -> PeopleQuery:
     words = [word.lstrip("@＠") for word in text.split()]
     start = ""
     if prefix and words:
-        folded = prefix_words(words.pop())
-        start = folded[0] if folded else ""
+        # A handle typed so far ("ada_lo") holds several words: the last is the prefix, the others whole words.
+        # Taking only its first as the prefix made "ada_lo" match every "ada…".
+        *whole, start = prefix_words(words.pop()) or ("",)
+        words.extend(whole)
     clauses = tuple(clause for word in words[:MAX_CLAUSES] if (clause := _words(word, None, phrase=False)) is not None)
     return PeopleQuery(clauses, start, tuple(w for word in words for w in prefix_words(word)))
