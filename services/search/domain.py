@@ -212,9 +212,13 @@ def parse_people(text: str, prefix: bool = False) -> PeopleQuery:
     words = [word.lstrip("@＠") for word in text.split()]
     start = ""
     if prefix and words:
-        # A handle typed so far ("ada_lo") holds several words: the last is the prefix, the others whole words.
-        # Taking only its first as the prefix made "ada_lo" match every "ada…".
-        *whole, start = prefix_words(words.pop()) or ("",)
-        words.extend(whole)
+        last = words.pop()
+        # A handle typed so far ("ada_1a") is the start of a whole handle, as people are indexed (lower-cased);
+        # its first word alone ("ada") matched every "ada…" account alike. Other text starts a word of a name.
+        if _HANDLE.match(last):
+            start = last.lower()
+        else:
+            folded = prefix_words(last)
+            start = folded[0] if folded else ""
     clauses = tuple(clause for word in words[:MAX_CLAUSES] if (clause := _words(word, None, phrase=False)) is not None)
     return PeopleQuery(clauses, start, tuple(w for word in words for w in prefix_words(word)))

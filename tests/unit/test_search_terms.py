@@ -99,7 +99,6 @@ def test_people_queries_take_the_last_word_as_a_prefix_for_typeahead():
     assert parse_people("@Zoë", prefix=True).prefix == "zoe"
 
 
-def test_a_handle_typed_so_far_is_its_whole_words_and_the_start_of_its_last():
-    query = parse_people("@ada_1a2b", prefix=True)
-    assert query.prefix == "1a2b" and query.words == ("ada",) and len(query.clauses) == 1
-    assert parse_people("_", prefix=True).prefix == ""
+def test_a_handle_typed_so_far_is_the_start_of_a_whole_handle():
+    query = parse_people("@Ada_1a2b", prefix=True)
+    assert query.prefix == "ada_1a2b" and query.clauses == () and query.words == ()
