@@ -7,16 +7,21 @@ import itertools
 import random
 import uuid
 
+from aiokafka.partitioner import DefaultPartitioner
+
 from chirp.graph.v1 import graph_pb2
 from chirp.post.v1 import post_pb2
 from services.runtime.clock import timestamp_from_ms
 from services.runtime.ids import first_id_at
 from services.runtime.projection.records import Record
+from services.runtime.topics import POST_EVENTS
 from services.text.entities import extract_entities
 from services.text.urls import extract_urls
 from services.trends.domain import DAY_MS, HOUR_MS, MINUTE_MS
 
 POSTS, GRAPH = "posts", "graph"
+# The events topics' partitions (every one has as many as the post topic).
+PARTITIONS = list(range(POST_EVENTS.partitions))
 # A moment well inside an hour, so that a window and its buckets are easy to reason about.
 NOW = 1_800_000_000_000 - 1_800_000_000_000 % HOUR_MS + 40 * MINUTE_MS
 
@@ -57,9 +62,13 @@ class World:
         self.posts: dict[int, int] = {}  # post id -> author
 
     def _record(self, topic: str, key: int, event) -> Record:
-        partition = key % 6
+        # The partition Kafka's default partitioner gives the key, as it does to the services' own events: a like
+        # of a post made through the post service must follow the post in its partition. `key % 6` put them on
+        # different partitions, so a replay could apply the like first and drop it (the post unknown yet).
+        encoded = str(key).encode()
+        partition = DefaultPartitioner()(encoded, PARTITIONS, PARTITIONS)
         offsets = self._offsets.setdefault((topic, partition), itertools.count())
-        record = Record(topic, partition, next(offsets), str(key).encode(), event.SerializeToString())
+        record = Record(topic, partition, next(offsets), encoded, event.SerializeToString())
         self.records.append(record)
         return record
 
