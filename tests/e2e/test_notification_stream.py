@@ -67,8 +67,11 @@ def test_the_stream_delivers_from_either_replica_and_a_reconnect_misses_nothing(
         try:
             eventually(lambda: len(again.arrived) >= 3, timeout=30)
             everything = [n.notification_id for n in reversed(people.notifications(ana))]
-            assert listener.ids() + again.ids() == everything
             assert len(everything) == 6
+            assert listener.ids() == everything[:3]
+            # The three posts while away are by three authors, so on partitions projected in any order: the stream
+            # sends each once as it lands (a late one too), not necessarily in the order of their ids.
+            assert sorted(again.ids()) == everything[3:]
         finally:
             again.close()
     finally:
