@@ -2,9 +2,10 @@
 each event only after its batch was written (or set aside).
 
 Why it is built this way (faust-streaming's known traps):
-- `noack_take` hands over a batch without acknowledging it; each event is acked only after the batch's writes
-  succeeded, so the committed offset never passes an unwritten event, whatever instant the process dies at.
-  (`take` acks in a `finally`, so an exception or cancellation would commit events that were never written.)
+- Events are read without acknowledging them (`noack`); each is acked only after its batch's writes succeeded, so
+  the committed offset never passes an unwritten event, whatever instant the process dies at. (`take` acks in a
+  `finally`, so an exception or cancellation would commit events that were never written.) The batches come from
+  `batching.batches`, not `noack_take`, whose window timer wakes an idle worker 200 times a second.
 - One agent instance per process (concurrency=1): with more, faust can commit past an event still in flight.
 - Failures never escape the agent (an exception there could skip offsets): the runner retries until every event
   is written or dead-lettered.
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 import faust
 
 from services.runtime.config import Settings
+from services.runtime.projection.batching import batches
 from services.runtime.projection.dead_letters import KafkaDeadLetters
 from services.runtime.projection.records import Projection, Record
 from services.runtime.projection.runner import apply_until_done
@@ -67,7 +69,7 @@ def consuming_app(
     async def project(stream):
         target = await projection.get()
         await ensure_topics(settings, [DEAD_LETTERS])
-        async for events in stream.noack_take(BATCH_SIZE, within=BATCH_WITHIN_SECONDS):
+        async for events in batches(stream.noack().events(), BATCH_SIZE, BATCH_WITHIN_SECONDS):
             records = [Record.of(event.message) for event in events]
             await apply_until_done(name, target, records, dead_letters, settings.projection_max_attempts)
             for event in events:
