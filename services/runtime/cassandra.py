@@ -23,6 +23,10 @@ log = structlog.get_logger(__name__)
 # once), few enough not to flood one node.
 MAX_IN_FLIGHT = 128
 
+# Rows per unlogged batch of `execute_rows`: a home-timeline row is about 100 bytes, so 50 stay near Cassandra's
+# 5 KiB batch_size_warn_threshold and far below its 50 KiB fail threshold.
+BATCH_ROWS = 50
+
 # How soon a lost node is tried again. The driver's default backs off to 10 minutes, so a 30-second outage could
 # keep every service answering UNAVAILABLE for minutes after Cassandra is back; 5 seconds at most bounds that.
 RECONNECT = ExponentialReconnectionPolicy(base_delay=0.5, max_delay=5.0)
@@ -83,8 +87,7 @@ class CassandraSession:
         statement = self._prepared.get(cql) or await self.prepare(cql)
         bound = statement.bind(params or ())
         bound.is_idempotent = idempotent
-        async with self._in_flight:
-            return await _bridge(self._session.execute_async(bound))
+        return await self._run(bound)
 
     async def execute_batch(self, statements: Sequence[tuple[str, tuple | list]], *, logged: bool = False) -> None:
         """Statements (each prepared on first use) as one batch. Within one partition a batch is atomic and isolated
@@ -94,8 +97,37 @@ class CassandraSession:
         for cql, params in statements:
             batch.add(self._prepared.get(cql) or await self.prepare(cql), params)
         batch.is_idempotent = True
+        await self._run(batch)
+
+    async def execute_rows(self, cql: str, rows: Sequence[tuple | list]) -> None:
+        """One write statement for many rows, sent as unlogged batches of rows whose partitions share their replicas.
+
+        A fan-out writes one row to each of many partitions. One statement per row costs a round trip and a loop
+        wake-up each; a batch of rows that live on the same nodes is one request, which the token-aware driver sends
+        to one of those nodes, so nothing is forwarded. Each row is still written whole (an unlogged batch is atomic
+        per partition); rows are idempotent, so a retried batch writes the same rows."""
+        if not rows:
+            return
+        statement = self._prepared.get(cql) or await self.prepare(cql)
+        by_replicas: dict[tuple, list] = {}
+        metadata = self._cluster.metadata
+        for params in rows:
+            bound = statement.bind(params)
+            replicas = metadata.get_replicas(statement.keyspace, bound.routing_key)
+            by_replicas.setdefault(tuple(sorted(str(host.host_id) for host in replicas)), []).append(bound)
+        batches = []
+        for bounds in by_replicas.values():
+            for start in range(0, len(bounds), BATCH_ROWS):
+                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+                for bound in bounds[start : start + BATCH_ROWS]:
+                    batch.add(bound)
+                batch.is_idempotent = True
+                batches.append(batch)
+        await asyncio.gather(*(self._run(batch) for batch in batches))
+
+    async def _run(self, statement) -> list[Any]:
         async with self._in_flight:
-            await _bridge(self._session.execute_async(batch))
+            return await _bridge(self._session.execute_async(statement))
 
     async def execute_raw(self, cql: str) -> list[Any]:
         """Run an unprepared statement (DDL)."""

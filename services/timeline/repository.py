@@ -45,6 +45,8 @@ class TimelineRepository:
     def __init__(self, session: CassandraSession, keyspace: str) -> None:
         self._db = session
         self._ks = keyspace
+        self._home_entry = _HOME_ENTRY.format(ks=keyspace)
+        self._home_repost = _HOME_REPOST.format(ks=keyspace)
 
     # -- writes (projection) -------------------------------------------------------------------------------
     async def save_user(self, user: StoredUser, at: int) -> None:
@@ -127,7 +129,7 @@ class TimelineRepository:
 
     async def hold_back(self, author_id: int, entry: HomeEntry, at: int) -> None:
         """Record an entry (a post, or a repost) that is merged into its author's followers' home timelines when they
-        read them. The entry before the note of a repost, as in `_add_repost_to_home`."""
+        read them. The entry before the note of a repost, as in `add_repost_to_homes`."""
         await asyncio.gather(
             self._db.execute(
                 f"INSERT INTO {self._ks}.held_back_entries (author_id, position, post_id, post_author_id) "
@@ -159,35 +161,34 @@ class TimelineRepository:
         )
 
     async def add_to_homes(self, readers: list[int], entry: HomeEntry, at: int, source: Provenance) -> None:
-        """`source` is the event that puts the entry there, recorded for `chirp timeline explain`."""
-        await asyncio.gather(*(self._set_home_entry(reader, entry, at, source) for reader in readers))
+        """`source` is the event that puts the entry there, recorded for `chirp timeline explain`. Written in
+        batches of rows that share their replicas, not one statement per reader."""
+        await self._db.execute_rows(
+            self._home_entry, [_home_entry_row(reader, entry, at, source) for reader in readers]
+        )
 
     async def add_repost_to_homes(self, readers: list[int], entry: HomeEntry, at: int, source: Provenance) -> None:
         """The repost's entry, and in `home_reposts` what reads need to show its post once: who reposted it
-        where."""
-        await asyncio.gather(*(self._add_repost_to_home(reader, entry, at, source) for reader in readers))
+        where. The entries before the notes of them: a read that knows of a newer repost always finds its entry
+        (and hides the older ones only then)."""
+        await self._db.execute_rows(
+            self._home_entry, [_home_entry_row(reader, entry, at, source) for reader in readers]
+        )
+        await self._db.execute_rows(self._home_repost, [_home_repost_row(reader, entry, at) for reader in readers])
 
     async def add_entries_to_home(self, reader: int, entries: list[HomeEntry], at: int, source: Provenance) -> None:
-        await asyncio.gather(
-            *(
-                self._add_repost_to_home(reader, entry, at, source)
-                if entry.reposted_by
-                else self._set_home_entry(reader, entry, at, source)
-                for entry in entries
-            )
+        """One reader's new entries (a follow's backfill): one partition, so one batch, and the reposts' notes after
+        their entries as in `add_repost_to_homes`."""
+        await self._db.execute_rows(self._home_entry, [_home_entry_row(reader, entry, at, source) for entry in entries])
+        await self._db.execute_rows(
+            self._home_repost, [_home_repost_row(reader, entry, at) for entry in entries if entry.reposted_by]
         )
-
-    async def _add_repost_to_home(self, reader: int, entry: HomeEntry, at: int, source: Provenance) -> None:
-        """The entry before the note of it: a read that knows of a newer repost always finds its entry (and hides
-        the older ones only then)."""
-        await self._set_home_entry(reader, entry, at, source)
-        await self._note_home_repost(reader, entry, at)
 
     async def remove_repost_from_homes(self, readers: list[int], entry: HomeEntry, at: int) -> None:
         await asyncio.gather(*(self.remove_entry_from_home(reader, entry, at) for reader in readers))
 
     async def remove_entry_from_home(self, reader: int, entry: HomeEntry, at: int) -> None:
-        """The note of a repost before its entry, the mirror of `_add_repost_to_home`: the post's older entries show
+        """The note of a repost before its entry, the mirror of `add_repost_to_homes`: the post's older entries show
         again before this one goes."""
         if entry.reposted_by:
             await self._db.execute(
@@ -198,32 +199,6 @@ class TimelineRepository:
         await self._db.execute(
             f"DELETE FROM {self._ks}.home_entries USING TIMESTAMP ? WHERE user_id = ? AND position = ?",
             (at, reader, entry.position),
-        )
-
-    async def _set_home_entry(self, reader: int, entry: HomeEntry, at: int, source: Provenance) -> None:
-        """The whole row, so that it never exists half-written (an own post leaves `reposted_by` unset: no
-        tombstone)."""
-        await self._db.execute(
-            f"INSERT INTO {self._ks}.home_entries (user_id, position, post_id, author_id, reposted_by, source_topic, "
-            "source_partition, source_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
-            (
-                reader,
-                entry.position,
-                entry.post_id,
-                entry.author_id,
-                entry.reposted_by or UNSET_VALUE,
-                source.topic,
-                source.partition,
-                source.offset,
-                at,
-            ),
-        )
-
-    async def _note_home_repost(self, reader: int, entry: HomeEntry, at: int) -> None:
-        await self._db.execute(
-            f"INSERT INTO {self._ks}.home_reposts (user_id, post_id, reposter_id, position) VALUES (?, ?, ?, ?) "
-            "USING TIMESTAMP ?",
-            (reader, entry.post_id, entry.reposted_by, entry.position, at),
         )
 
     async def trim_home(self, reader: int, keep: int, at: int) -> None:
@@ -499,3 +474,32 @@ class TimelineRepository:
             f"SELECT user_id, handle, display_name FROM {self._ks}.users WHERE user_id IN ?", (list(user_ids),)
         )
         return {r.user_id: StoredUser(r.user_id, r.handle, r.display_name) for r in rows}
+
+
+_HOME_ENTRY = (
+    "INSERT INTO {ks}.home_entries (user_id, position, post_id, author_id, reposted_by, source_topic, "
+    "source_partition, source_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+)
+_HOME_REPOST = (
+    "INSERT INTO {ks}.home_reposts (user_id, post_id, reposter_id, position) VALUES (?, ?, ?, ?) USING TIMESTAMP ?"
+)
+
+
+def _home_entry_row(reader: int, entry: HomeEntry, at: int, source: Provenance) -> tuple:
+    """The whole row, so that it never exists half-written (an own post leaves `reposted_by` unset: no
+    tombstone)."""
+    return (
+        reader,
+        entry.position,
+        entry.post_id,
+        entry.author_id,
+        entry.reposted_by or UNSET_VALUE,
+        source.topic,
+        source.partition,
+        source.offset,
+        at,
+    )
+
+
+def _home_repost_row(reader: int, entry: HomeEntry, at: int) -> tuple:
+    return (reader, entry.post_id, entry.reposted_by, entry.position, at)
