@@ -53,12 +53,20 @@ class TimelineProjection:
         self._default_threshold = fanout_threshold
         self._threshold = fanout_threshold
         self._threshold_read_at = float("-inf")
+        self._threshold_refresh = asyncio.Lock()
 
     async def _fanout_threshold(self) -> int:
-        if time.monotonic() - self._threshold_read_at > THRESHOLD_REFRESH_SECONDS:
-            self._threshold = await self._readers.fanout_threshold() or self._default_threshold
-            self._threshold_read_at = time.monotonic()
+        """The threshold, read again once it is older than THRESHOLD_REFRESH_SECONDS: by one of the batch's events
+        while the others wait for it, not by all of them at once."""
+        if self._threshold_is_stale():
+            async with self._threshold_refresh:
+                if self._threshold_is_stale():
+                    self._threshold = await self._readers.fanout_threshold() or self._default_threshold
+                    self._threshold_read_at = time.monotonic()
         return self._threshold
+
+    def _threshold_is_stale(self) -> bool:
+        return time.monotonic() - self._threshold_read_at > THRESHOLD_REFRESH_SECONDS
 
     async def apply(self, records: Sequence[Record]) -> None:
         """Apply a batch concurrently, keeping in order only what must be: the graph events of one key (one acting
