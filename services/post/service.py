@@ -10,12 +10,12 @@ from chirp.post.v1 import post_pb2
 from services.graph.client import GraphClient
 from services.post import events
 from services.post.domain import MAX_THREAD_DEPTH, PostingRules, Reacted, Reaction
+from services.post.rate_window import RateWindow
 from services.post.repository import PostRepository
-from services.runtime.clock import datetime_from_ms, now_ms, timestamp_from_ms, utc_now
-from services.runtime.errors import NotFound, PermissionDenied, ResourceExhausted, Unavailable
-from services.runtime.ids import SnowflakeIds, first_id_at, timestamp_ms_of
+from services.runtime.clock import datetime_from_ms, timestamp_from_ms, utc_now
+from services.runtime.errors import NotFound, PermissionDenied, Unavailable
+from services.runtime.ids import SnowflakeIds, timestamp_ms_of
 from services.runtime.kafka import EventPublisher
-from services.runtime.locks import KeyedLocks
 from services.text import Analysis, validate_post
 
 log = structlog.get_logger(__name__)
@@ -47,8 +47,7 @@ class PostService:
         self._ids = ids
         self._topic = topic
         self._rules = rules
-        # One author's posts are checked against the rate limit and stored one at a time: see `_check_rate`.
-        self._posting = KeyedLocks()
+        self._rate = RateWindow(rules.rate_limit, rules.rate_window_seconds, repo.count_since)
 
     async def create_post(self, author_id: int, text: str, in_reply_to: int = 0, quoted: int = 0) -> post_pb2.Post:
         """Validate, store, publish PostCreated keyed by author, and answer only once Kafka has it."""
@@ -57,21 +56,35 @@ class PostService:
         parent = await self._live_post(in_reply_to, "the post you reply to") if in_reply_to else None
         if quoted:
             await self._live_post(quoted, "the post you quote")
-        async with self._posting.hold(author_id):
-            await self._check_rate(author_id)
+        async with self._rate.post(author_id):
             post = await self._new_post(author_id, analysis, parent, quoted)
-            await self._repo.save(post)
-        try:
-            await self._publisher.publish(self._topic, author_id, events.post_created(post))
-        except Exception as error:
-            # Not in the log means not published: take the rows back so reads agree, and let the caller retry.
-            log.warning("post.publish_failed", post_id=post.post_id, error=repr(error))
-            await self._repo.forget(post)
-            raise Unavailable(
-                "EVENT_LOG_UNAVAILABLE", "the post could not be recorded; nothing was published, try again"
-            ) from error
+            await self._store_and_publish(post)
         post.stats.CopyFrom(post_pb2.PostStats())
         return post
+
+    async def _store_and_publish(self, post: post_pb2.Post) -> None:
+        """The rows and the event at once, so a post waits for one round trip, not two in a row. Either failing
+        takes the other back: rows without their event are deleted (not in the log means not posted), and an event
+        whose rows cannot be written is followed by its PostDeleted, so consumers take it back too. The caller hears
+        UNAVAILABLE either way and may retry."""
+        stored, published = await asyncio.gather(
+            self._repo.save(post),
+            self._publisher.publish(self._topic, post.author_id, events.post_created(post)),
+            return_exceptions=True,
+        )
+        if isinstance(published, BaseException):
+            log.warning("post.publish_failed", post_id=post.post_id, error=repr(published))
+            if not isinstance(stored, BaseException):
+                await self._repo.forget(post)
+            raise Unavailable(
+                "EVENT_LOG_UNAVAILABLE", "the post could not be recorded; nothing was published, try again"
+            ) from published
+        if isinstance(stored, BaseException):
+            log.warning("post.store_failed", post_id=post.post_id, error=repr(stored))
+            await self._publisher.publish(self._topic, post.author_id, events.post_deleted(post, utc_now()))
+            raise Unavailable(
+                "POST_STORE_UNAVAILABLE", "the post could not be stored; it was taken back, try again"
+            ) from stored
 
     async def _new_post(
         self, author_id: int, analysis: Analysis, parent: post_pb2.Post | None, quoted: int
@@ -184,29 +197,4 @@ class PostService:
         if not await self._graph.user_exists(user_id):
             raise NotFound(
                 reason, f"there is no user with id {user_id}{' ' + doing if doing else ''}", user_id=str(user_id)
-            )
-
-    async def _check_rate(self, author_id: int) -> None:
-        """RESOURCE_EXHAUSTED once the author has `rate_limit` posts in the window.
-
-        The count is of the author's rows in `posts_by_author`, so it is a count then an insert: `create_post` runs
-        both under the author's lock, so that in one process no two posts of an author are counted before either is
-        stored, and "300 means 300" holds however many calls arrive at once. A post whose publication fails is
-        counted until its rows are taken back, so a racing post may be refused that would have fitted: never the
-        other way round.
-
-        Across several replicas each process has its own locks: an author's calls that land on different replicas
-        at the same moment can each count before the others store, so the limit holds up to one post per replica
-        serving that author at once (at most `rate_limit + replicas - 1`). Exact across replicas would take a
-        claim every replica sees (a lightweight transaction on a per-author slot), at a Paxos round per post; a
-        load balancer keeping an author on one replica gives it back for free."""
-        if self._rules.rate_limit <= 0:
-            return  # turned off
-        window_start = first_id_at(now_ms() - self._rules.rate_window_seconds * 1000)
-        if await self._repo.count_since(author_id, window_start, self._rules.rate_limit) >= self._rules.rate_limit:
-            hours = self._rules.rate_window_seconds / 3600
-            raise ResourceExhausted(
-                "POST_RATE_LIMITED",
-                f"an account can post at most {self._rules.rate_limit} times in {hours:g} hours; try again later",
-                limit=str(self._rules.rate_limit),
             )
