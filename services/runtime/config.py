@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     grpc_tls_cert_file: str = ""
     grpc_tls_key_file: str = ""
     grpc_tls_ca_file: str = ""
+    # Unary calls one server process works on at once; more are refused at once with UNAVAILABLE and a retry hint,
+    # so an overloaded process keeps answering at its capacity instead of queueing every call into its deadline.
+    # Streams do not count. 0: no limit.
+    grpc_max_in_flight: int = 128
 
     # The identity service's Ed25519 signing keys (PEM files, owner-only); only the identity service reads them.
     signing_keys_dir: str = ".data/keys/identity"

@@ -10,7 +10,7 @@ than a short prefix of anyone's input (trailers stay a few KiB; gRPC's default l
 """
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -45,23 +45,40 @@ class ChirpError(Exception):
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
-    def __init__(self, reason: str, message: str, *, composed: dict[str, str] | None = None, **metadata: str) -> None:
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        composed: dict[str, str] | None = None,
+        retry_after_seconds: float | None = None,
+        **metadata: str,
+    ) -> None:
         """`metadata` quotes the request (each value keeps a short prefix); `composed` holds values the service
-        built itself, such as where OAuth sends the browser back, kept whole up to MAX_COMPOSED_VALUE_LENGTH."""
+        built itself, such as where OAuth sends the browser back, kept whole up to MAX_COMPOSED_VALUE_LENGTH.
+        `retry_after_seconds` goes out as a RetryInfo detail: when to try again."""
         message = shortened(message)
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.retry_after_seconds = retry_after_seconds
         self.metadata = {key: _prefix(str(value)) for key, value in metadata.items()} | {
             key: _prefix(value, MAX_COMPOSED_VALUE_LENGTH) for key, value in (composed or {}).items()
         }
 
     def to_status(self) -> grpc.Status:
         info = error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata)
-        detail = any_pb2.Any()
-        detail.Pack(info)
+        details = [info]
+        if self.retry_after_seconds is not None:
+            delay = duration_pb2.Duration()
+            delay.FromNanoseconds(int(self.retry_after_seconds * 1e9))
+            details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+        packed = []
+        for detail in details:
+            packed.append(any_pb2.Any())
+            packed[-1].Pack(detail)
         return rpc_status.to_status(
-            status_pb2.Status(code=_CODE_NUMBERS[self.code], message=self.message, details=[detail])
+            status_pb2.Status(code=_CODE_NUMBERS[self.code], message=self.message, details=packed)
         )
 
 
@@ -97,6 +114,10 @@ class Unavailable(ChirpError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class DeadlineExpired(ChirpError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 _CODE_NUMBERS = {
     grpc.StatusCode.INVALID_ARGUMENT: code_pb2.INVALID_ARGUMENT,
     grpc.StatusCode.NOT_FOUND: code_pb2.NOT_FOUND,
@@ -106,6 +127,7 @@ _CODE_NUMBERS = {
     grpc.StatusCode.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
     grpc.StatusCode.RESOURCE_EXHAUSTED: code_pb2.RESOURCE_EXHAUSTED,
     grpc.StatusCode.UNAVAILABLE: code_pb2.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED: code_pb2.DEADLINE_EXCEEDED,
     grpc.StatusCode.UNKNOWN: code_pb2.UNKNOWN,
 }
 

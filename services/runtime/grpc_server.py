@@ -4,7 +4,12 @@ Every call of a served API passes one gate (`_Gate`) before its handler runs, un
 - a request that does not parse as its message (corrupt bytes, invalid UTF-8) is INVALID_ARGUMENT, not UNKNOWN;
 - the method's access rule is checked against the call's credential (services/runtime/access.py);
 - a ChirpError becomes its status (AIP-193), an outage of a dependency UNAVAILABLE, anything else INTERNAL (a bug,
-  logged; the caller learns nothing of the internals).
+  logged; the caller learns nothing of the internals);
+- a unary call beyond the process's in-flight limit is refused before any work, UNAVAILABLE with a RetryInfo hint,
+  and one whose caller's deadline has already passed is not started (DEADLINE_EXCEEDED). Under overload a process
+  then answers at its capacity: before, every call queued and most ran into their deadlines, so goodput fell to
+  half. (gRPC's own `maximum_concurrent_rpcs` counts streams too, which live for hours, and answers
+  RESOURCE_EXHAUSTED, which means a quota, without a hint.)
 """
 
 import asyncio
@@ -24,7 +29,7 @@ from prometheus_client import Counter, Histogram, start_http_server
 from services.runtime.access import Rule, authorize, credential_of, current_caller, missing_rules
 from services.runtime.config import Settings
 from services.runtime.credentials import CredentialVerifier
-from services.runtime.errors import ChirpError, InvalidArgument
+from services.runtime.errors import ChirpError, DeadlineExpired, InvalidArgument, Unavailable
 from services.runtime.outages import INFRASTRUCTURE_ERRORS
 
 log = structlog.get_logger(__name__)
@@ -33,6 +38,15 @@ RPC_LATENCY = Histogram(
     "chirp_grpc_server_handling_seconds", "Time to answer an RPC (a stream: until it ends).", ["method"]
 )
 RPC_ERRORS = Counter("chirp_grpc_server_errors_total", "RPCs answered with an error.", ["method", "code"])
+RPC_SHED = Counter(
+    "chirp_grpc_server_shed_total",
+    "Unary calls refused before any work: the process was at its in-flight limit (overloaded), or the caller's"
+    " deadline had passed (expired).",
+    ["method", "why"],
+)
+
+# When a refused call is worth trying again: a few calls' time, long enough for the process to catch up.
+RETRY_AFTER_SECONDS = 0.1
 
 # Seconds in-flight calls get to finish after SIGTERM; Kubernetes' default grace period is 30 s.
 SHUTDOWN_GRACE_SECONDS = 20
@@ -71,10 +85,12 @@ def _lenient(deserialize, message_name: str):
 
 
 class _Gate(grpc.aio.ServerInterceptor):
-    def __init__(self, rules: Mapping[str, Rule], verifier: CredentialVerifier | None) -> None:
+    def __init__(self, rules: Mapping[str, Rule], verifier: CredentialVerifier | None, max_in_flight: int) -> None:
         # Full method path ("/chirp.post.v1.PostService/CreatePost") -> rule. Health and reflection have none.
         self._rules = rules
         self._verifier = verifier
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -113,12 +129,34 @@ class _Gate(grpc.aio.ServerInterceptor):
         async def unary_unary(request, context: grpc.aio.ServicerContext):
             with RPC_LATENCY.labels(method).time():
                 try:
-                    await self._admit(rule, request, context)
-                    return await inner(request, context)
+                    self._shed(method, context)
+                    self._in_flight += 1
+                    try:
+                        await self._admit(rule, request, context)
+                        return await inner(request, context)
+                    finally:
+                        self._in_flight -= 1
                 except Exception as error:
                     await _abort(method, context, error)
 
         return unary_unary
+
+    def _shed(self, method: str, context: grpc.aio.ServicerContext) -> None:
+        """Refuse, before any work, a call the process cannot take now or whose caller no longer waits."""
+        if self._max_in_flight and self._in_flight >= self._max_in_flight:
+            RPC_SHED.labels(method, "overloaded").inc()
+            raise Unavailable(
+                "OVERLOADED",
+                f"this server is working on {self._in_flight} calls, as many as it takes at once; nothing was "
+                f"changed, try again in {RETRY_AFTER_SECONDS:g} s",
+                retry_after_seconds=RETRY_AFTER_SECONDS,
+            )
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            RPC_SHED.labels(method, "expired").inc()
+            raise DeadlineExpired(
+                "DEADLINE_PASSED", "the call's deadline passed before it was started; nothing was done"
+            )
 
     def _stream(self, method: str, rule: Rule, inner):
         async def unary_stream(request, context: grpc.aio.ServicerContext):
@@ -179,7 +217,9 @@ class GrpcServer:
             rules |= {f"/{api.service.full_name}/{method}": api.rules[method] for method in methods}
         # No SO_REUSEPORT (gRPC's default on Linux): a second server on a taken port must fail at start, not
         # quietly take half of the other's calls.
-        self._server = grpc.aio.server(interceptors=[_Gate(rules, verifier)], options=[("grpc.so_reuseport", 0)])
+        self._server = grpc.aio.server(
+            interceptors=[_Gate(rules, verifier, settings.grpc_max_in_flight)], options=[("grpc.so_reuseport", 0)]
+        )
         for api in apis:
             api.register(self._server)
         self._health = health.aio.HealthServicer()
