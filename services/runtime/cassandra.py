@@ -109,12 +109,12 @@ class CassandraSession:
         if not rows:
             return
         statement = self._prepared.get(cql) or await self.prepare(cql)
-        by_replicas: dict[tuple, list] = {}
+        by_replicas: dict[frozenset, list] = {}
         metadata = self._cluster.metadata
         for params in rows:
             bound = statement.bind(params)
-            replicas = metadata.get_replicas(statement.keyspace, bound.routing_key)
-            by_replicas.setdefault(tuple(sorted(str(host.host_id) for host in replicas)), []).append(bound)
+            replicas = frozenset(metadata.get_replicas(statement.keyspace, bound.routing_key))
+            by_replicas.setdefault(replicas, []).append(bound)
         batches = []
         for bounds in by_replicas.values():
             for start in range(0, len(bounds), BATCH_ROWS):

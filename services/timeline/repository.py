@@ -129,7 +129,7 @@ class TimelineRepository:
 
     async def hold_back(self, author_id: int, entry: HomeEntry, at: int) -> None:
         """Record an entry (a post, or a repost) that is merged into its author's followers' home timelines when they
-        read them. The entry before the note of a repost, as in `add_repost_to_homes`."""
+        read them. The entry before the note of a repost, as in `_add_home_rows`."""
         await asyncio.gather(
             self._db.execute(
                 f"INSERT INTO {self._ks}.held_back_entries (author_id, position, post_id, post_author_id) "
@@ -161,34 +161,34 @@ class TimelineRepository:
         )
 
     async def add_to_homes(self, readers: list[int], entry: HomeEntry, at: int, source: Provenance) -> None:
-        """`source` is the event that puts the entry there, recorded for `chirp timeline explain`. Written in
-        batches of rows that share their replicas, not one statement per reader."""
-        await self._db.execute_rows(
-            self._home_entry, [_home_entry_row(reader, entry, at, source) for reader in readers]
-        )
+        """`source` is the event that puts the entry there, recorded for `chirp timeline explain`."""
+        await self._add_home_rows([(reader, entry) for reader in readers], at, source)
 
     async def add_repost_to_homes(self, readers: list[int], entry: HomeEntry, at: int, source: Provenance) -> None:
         """The repost's entry, and in `home_reposts` what reads need to show its post once: who reposted it
-        where. The entries before the notes of them: a read that knows of a newer repost always finds its entry
-        (and hides the older ones only then)."""
-        await self._db.execute_rows(
-            self._home_entry, [_home_entry_row(reader, entry, at, source) for reader in readers]
-        )
-        await self._db.execute_rows(self._home_repost, [_home_repost_row(reader, entry, at) for reader in readers])
+        where."""
+        await self._add_home_rows([(reader, entry) for reader in readers], at, source)
 
     async def add_entries_to_home(self, reader: int, entries: list[HomeEntry], at: int, source: Provenance) -> None:
-        """One reader's new entries (a follow's backfill): one partition, so one batch, and the reposts' notes after
-        their entries as in `add_repost_to_homes`."""
-        await self._db.execute_rows(self._home_entry, [_home_entry_row(reader, entry, at, source) for entry in entries])
+        """One reader's new entries (a follow's backfill): one partition, so one batch."""
+        await self._add_home_rows([(reader, entry) for entry in entries], at, source)
+
+    async def _add_home_rows(self, placed: list[tuple[int, HomeEntry]], at: int, source: Provenance) -> None:
+        """(reader, entry) rows, in batches of rows that share their replicas, not one statement per row; then the
+        notes of the reposts among them. The entries before the notes: a read that knows of a newer repost always
+        finds its entry (and hides the older ones only then)."""
         await self._db.execute_rows(
-            self._home_repost, [_home_repost_row(reader, entry, at) for entry in entries if entry.reposted_by]
+            self._home_entry, [_home_entry_row(reader, entry, at, source) for reader, entry in placed]
+        )
+        await self._db.execute_rows(
+            self._home_repost, [_home_repost_row(reader, entry, at) for reader, entry in placed if entry.reposted_by]
         )
 
     async def remove_repost_from_homes(self, readers: list[int], entry: HomeEntry, at: int) -> None:
         await asyncio.gather(*(self.remove_entry_from_home(reader, entry, at) for reader in readers))
 
     async def remove_entry_from_home(self, reader: int, entry: HomeEntry, at: int) -> None:
-        """The note of a repost before its entry, the mirror of `add_repost_to_homes`: the post's older entries show
+        """The note of a repost before its entry, the mirror of `_add_home_rows`: the post's older entries show
         again before this one goes."""
         if entry.reposted_by:
             await self._db.execute(
