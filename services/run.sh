@@ -3,15 +3,21 @@
 #
 #   services/run.sh start|stop|status [identity|graph|post|timeline|notification|search|trends|edge]...   (default: all, in that order)
 #
-# Logs go to $CHIRP_DATA_DIR/logs/<service>.log and pid files to $CHIRP_DATA_DIR/pids/<service>.pid, beside
+# A service with a projection runs as two processes, as in k8s/: its API (`<service>-api`, `--role api`) and its
+# worker (`<service>-worker`, `--role worker`, gRPC health on CHIRP_<SERVICE>_WORKER_ADDR), so that reads never wait
+# behind a fan-out. Naming the service names both; either can be named alone. Search runs as one process (role
+# all): tantivy's index has one writer.
+#
+# Logs go to $CHIRP_DATA_DIR/logs/<process>.log and pid files to $CHIRP_DATA_DIR/pids/<process>.pid, beside
 # Kafka's and Cassandra's. Each process reads its configuration from CHIRP_* environment variables
-# (docs/configuration.md). In production each service is its own deployment instead (k8s/).
+# (docs/configuration.md). In production each is its own deployment instead (k8s/).
 set -euo pipefail
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 DATA_DIR=${CHIRP_DATA_DIR:-$REPO_DIR/.data}
 PYTHON=${CHIRP_PYTHON:-$REPO_DIR/.venv/bin/python}
-ALL=(identity graph post timeline notification search trends edge)
+SERVICES=(identity graph post timeline notification search trends edge)
+SPLIT=(graph timeline notification trends)  # the services run as an API process and a worker process
 # One machine, one operator: people may sign up, and first-party command-line apps may use the OAuth password grant
 # (both off by default, and in the production overlay).
 export CHIRP_REGISTRATIONS_OPEN=${CHIRP_REGISTRATIONS_OPEN:-true}
@@ -39,20 +45,30 @@ start() {
       say "$name already running (pid $pid)"
       continue
     fi
-    (cd "$REPO_DIR" && exec setsid nohup "$PYTHON" -m "services.$name" >>"$DATA_DIR/logs/$name.log" 2>&1 </dev/null) &
+    # timeline-api -> services.timeline --role api; identity -> services.identity
+    local module=${name%-api} role=()
+    module=${module%-worker}
+    [[ $name == "$module" ]] || role=(--role "${name#"$module"-}")
+    (cd "$REPO_DIR" && exec setsid nohup "$PYTHON" -m "services.$module" "${role[@]}" >>"$DATA_DIR/logs/$name.log" 2>&1 </dev/null) &
     echo $! >"$DATA_DIR/pids/$name.pid"
     say "$name started (pid $!, log $DATA_DIR/logs/$name.log)"
   done
 }
 
 stop() {
-  local name pid waited
+  # SIGTERM to all at once, then wait for each: each stops in its own time, together in the time of the slowest.
+  local name pid stopping=() waited
   for name in "$@"; do
-    if ! pid=$(pid_of "$name"); then
+    if pid=$(pid_of "$name"); then
+      kill -TERM "$pid" 2>/dev/null || true
+      stopping+=("$name:$pid")
+    else
       rm -f "$DATA_DIR/pids/$name.pid"
-      continue
     fi
-    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for entry in "${stopping[@]}"; do
+    name=${entry%%:*}
+    pid=${entry#*:}
     for waited in $(seq 1 60); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.5
@@ -76,9 +92,21 @@ status() {
 
 command=${1:-}
 shift || true
-names=("$@")
-[[ ${#names[@]} -gt 0 ]] || names=("${ALL[@]}")
+# The processes the names given (by default every service) stand for, in start order.
+processes=()
+for name in "${@:-${SERVICES[@]}}"; do
+  if [[ " ${SPLIT[*]} " == *" $name "* ]]; then
+    processes+=("$name-api" "$name-worker")
+    # stop: also a process of the service as one (role all) that an earlier version started
+    [[ $command != stop ]] || processes+=("$name")
+  elif [[ " ${SERVICES[*]} " == *" $name "* || " ${SPLIT[*]/%/-api} ${SPLIT[*]/%/-worker} " == *" $name "* ]]; then
+    processes+=("$name")
+  else
+    echo "services/run.sh: no service or process '$name' (services: ${SERVICES[*]}; or <service>-api, <service>-worker of: ${SPLIT[*]})" >&2
+    exit 2
+  fi
+done
 case $command in
-  start | stop | status) "$command" "${names[@]}" ;;
-  *) echo "usage: services/run.sh start|stop|status [${ALL[*]}]..." >&2; exit 2 ;;
+  start | stop | status) "$command" "${processes[@]}" ;;
+  *) echo "usage: services/run.sh start|stop|status [${SERVICES[*]}]..." >&2; exit 2 ;;
 esac

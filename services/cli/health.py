@@ -5,16 +5,23 @@ import asyncio
 from services.cli.client import Clients
 from services.runtime.config import Settings
 
+SERVICES = ("identity", "graph", "post", "timeline", "notification", "search", "trends")
+# The projections that run apart from their APIs (services/run.sh, k8s/). Search on tantivy projects inside its API
+# process: its index has one writer.
+WORKERS = ("graph", "timeline", "notification", "trends")
+
 
 def check_all(settings: Settings) -> list[tuple[str, str, bool, str]]:
-    """(component, address, healthy, status) for Kafka, Cassandra, the services and the HTTP edge."""
+    """(component, address, healthy, status) for Kafka, Cassandra, the services, their workers and the HTTP edge."""
     results = [
         ("kafka", settings.kafka_bootstrap, *_kafka(settings)),
         ("cassandra", f"{settings.cassandra_hosts}:{settings.cassandra_port}", *_cassandra(settings)),
     ]
     clients = Clients(settings)
-    for name in ("identity", "graph", "post", "timeline", "notification", "search", "trends"):
-        address = getattr(settings, f"{name}_addr")
+    components = [(name, getattr(settings, f"{name}_addr")) for name in SERVICES]
+    # An empty worker address: that projection runs inside its API's process (k8s/base/config.env).
+    components += [(f"{name}-worker", settings.worker_addr(name)) for name in WORKERS if settings.worker_addr(name)]
+    for name, address in components:
         state = clients.health(address)
         results.append((name, address, state == "SERVING", state))
     clients.close()

@@ -27,8 +27,11 @@ from services.runtime.config import Settings
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra" / "infra.sh"
 DATA_DIR = Path(os.environ.get("CHIRP_DATA_DIR", REPO / ".data"))
-# In start order: every service verifies credentials with identity's keys, and post asks graph.
+# The services of a System. None needs another to start: each fetches identity's keys and reaches the services it
+# calls (post asks graph) on first use.
 SERVICES = ("identity", "graph", "post", "timeline", "notification", "search", "trends")
+# The services with a projection, whose workers (`--role worker`) serve health on an address of their own.
+PROJECTING = ("graph", "timeline", "notification", "search", "trends")
 # Served over HTTP, not gRPC: ready when `GET /health` answers 200. Started after the services it calls.
 EDGE = "edge"
 
@@ -68,6 +71,10 @@ class System:
             "CHIRP_LOG_FORMAT": "json",
             **{f"CHIRP_{name.upper()}_ADDR": f"127.0.0.1:{port}" for name, port in self.ports.items()},
         }
+        self.worker_ports = {name: free_port() for name in PROJECTING}
+        self.env |= {
+            f"CHIRP_{name.upper()}_WORKER_ADDR": f"127.0.0.1:{port}" for name, port in self.worker_ports.items()
+        }
         self.edge_port = free_port()
         self.env["CHIRP_EDGE_PORT"] = str(self.edge_port)
         self.log_dir = DATA_DIR / "logs" / "tests" / prefix
@@ -88,6 +95,7 @@ class System:
             **{key.removeprefix("CHIRP_").lower(): value for key, value in self.env.items() if key.startswith("CHIRP_")}
         )
         self.processes: dict[str, subprocess.Popen] = {}
+        self._ready_at: dict[str, str] = {}  # label -> the health address or URL that says it is ready
         self.clients = Clients(self.settings)
 
     def setup(self) -> None:
@@ -107,20 +115,44 @@ class System:
     ) -> subprocess.Popen:
         """Start a service process and wait until it is SERVING (the edge: until /health answers), at most `timeout`
         seconds. `port`, `label` and `env` run an extra instance."""
+        label = self.launch(name, *args, port=port, label=label, env=env)
+        self.wait_ready(label, timeout)
+        return self.processes[label]
+
+    def start_together(self, names: tuple[str, ...], timeout: float = 60) -> None:
+        """Start every one of `names` at once, then wait until all are ready: a process importing its libraries
+        and connecting to Kafka and Cassandra mostly waits, so side by side they are up in the time of the slowest
+        rather than of all in a row. None needs another to start: each reaches the others only when called."""
+        for label in [self.launch(name) for name in names]:
+            self.wait_ready(label, timeout)
+
+    def launch(
+        self, name: str, *args: str, port: int | None = None, label: str | None = None, env: dict | None = None
+    ) -> str:
+        """Start a service process without waiting for it; its label, for `wait_ready`."""
         label = label or name
         env = dict(self.env, CHIRP_GRPC_PORT=str(port or 0), **(env or {}))
-        if name == EDGE and port:
-            env["CHIRP_EDGE_PORT"] = str(port)
+        if name == EDGE:
+            if port:
+                env["CHIRP_EDGE_PORT"] = str(port)
+            self._ready_at[label] = f"http://127.0.0.1:{port or self.edge_port}/health"
+        else:
+            role = args[args.index("--role") + 1] if "--role" in args else "all"
+            defaults = self.worker_ports if role == "worker" else self.ports
+            self._ready_at[label] = f"127.0.0.1:{port or defaults[name]}"
         log = open(self.log_dir / f"{label}.log", "ab")
-        process = subprocess.Popen(
+        self.processes[label] = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}", *args], env=env, cwd=REPO, stdout=log, stderr=log
         )
-        self.processes[label] = process
-        if name == EDGE:
-            self.wait_http(f"http://127.0.0.1:{port or self.edge_port}/health", label, timeout)
+        return label
+
+    def wait_ready(self, label: str, timeout: float = 60) -> None:
+        """Until the process `label` is SERVING (the edge: until /health answers 200)."""
+        target = self._ready_at[label]
+        if target.startswith("http://"):
+            self.wait_http(target, label, timeout)
         else:
-            self.wait_serving(f"127.0.0.1:{port or self.ports[name]}", label, timeout)
-        return process
+            self.wait_serving(target, label, timeout)
 
     @property
     def edge_url(self) -> str:
@@ -172,13 +204,18 @@ class System:
         process.wait(timeout=60)
 
     def stop_all(self) -> None:
-        for label in list(self.processes):
-            process = self.processes.pop(label)
+        """SIGTERM to every process at once, then wait for each (SIGKILL after 30 s): each stops in its own time,
+        so together they take the time of the slowest."""
+        stopping = [self.processes.pop(label) for label in list(self.processes)]
+        for process in stopping:
             process.terminate()
+        deadline = time.monotonic() + 30
+        for process in stopping:
             try:
-                process.wait(timeout=30)
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
         self.clients.close()
 
     def drop_data(self) -> None:
@@ -195,8 +232,7 @@ def running_system(base_env: dict | None = None, services: tuple[str, ...] = SER
     chirp = System(base_env)
     chirp.setup()
     try:
-        for name in services:
-            chirp.start(name)
+        chirp.start_together(services)
         yield chirp
     finally:
         chirp.stop_all()

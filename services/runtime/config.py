@@ -38,8 +38,15 @@ class Settings(BaseSettings):
     identity_addr: str = "127.0.0.1:50055"
     search_addr: str = "127.0.0.1:50056"
     trends_addr: str = "127.0.0.1:50057"
+    # Where each projection's worker (`--role worker`) serves its gRPC health: on one machine beside its API, so a
+    # port of its own; in Kubernetes each pod has its own address (k8s/). `chirp status` checks them.
+    graph_worker_addr: str = "127.0.0.1:50061"
+    timeline_worker_addr: str = "127.0.0.1:50063"
+    notification_worker_addr: str = "127.0.0.1:50064"
+    search_worker_addr: str = "127.0.0.1:50066"
+    trends_worker_addr: str = "127.0.0.1:50067"
 
-    # Port a server process listens on; 0 means the service's default port (the one in its *_addr above).
+    # Port a server process listens on; 0 means its default port (the one in its *_addr above: a worker's own).
     grpc_port: int = 0
     # The interface servers listen on: loopback unless told otherwise (0.0.0.0 in Kubernetes, behind policies).
     bind_host: str = "127.0.0.1"
@@ -148,6 +155,10 @@ class Settings(BaseSettings):
     def consumer_group(self, service: str) -> str:
         """Each projection's Kafka consumer group; prefixed like the topics it reads."""
         return f"{self.topic_prefix}chirp-{service}"
+
+    def worker_addr(self, service: str) -> str:
+        """Where the worker of `service` serves gRPC health (CHIRP_<SERVICE>_WORKER_ADDR)."""
+        return getattr(self, f"{service}_worker_addr")
 
     def port_of(self, addr: str) -> int:
         return self.grpc_port or int(addr.rsplit(":", 1)[1])

@@ -143,12 +143,13 @@ def main(spec: ServiceSpec) -> None:
 
 def run(spec: ServiceSpec, role: str, settings: Settings) -> None:
     resources = Resources(settings, spec.name)
-    port = settings.port_of(spec.api.address(settings))
     if role == "api":
-        asyncio.run(_serve_api(spec, resources, port))
+        asyncio.run(_serve_api(spec, resources, settings.port_of(spec.api.address(settings))))
         return
     assert spec.projection is not None, f"{spec.name} projects nothing: it has no {role} role"
-    _run_worker(spec, spec.projection, role, resources, port)
+    # A worker serves health alone, on an address of its own (on one machine its API runs beside it).
+    address = settings.worker_addr(spec.name) if role == "worker" else spec.api.address(settings)
+    _run_worker(spec, spec.projection, role, resources, settings.port_of(address))
 
 
 async def _serve_api(spec: ServiceSpec, resources: Resources, port: int) -> None:
