@@ -26,9 +26,11 @@ class PostRepository:
         self._ks = keyspace
 
     async def save(self, post: post_pb2.Post) -> None:
-        """The post, its place among its author's posts, and the reply or quote edge it makes."""
-        writes = [
-            self._db.execute(
+        """The post, its place among its author's posts, and the reply or quote edge it makes: one unlogged batch,
+        a single request and round trip instead of one per row. Should part of it fail, the caller hears the error
+        and `forget`s the rest (an unlogged batch may land in part, each row whole)."""
+        rows = [
+            (
                 f"INSERT INTO {self._ks}.posts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null)",
                 (
                     post.post_id,
@@ -45,43 +47,45 @@ class PostRepository:
                     post.quoted_post_id,
                 ),
             ),
-            self._db.execute(
+            (
                 f"INSERT INTO {self._ks}.posts_by_author (author_id, post_id) VALUES (?, ?)",
                 (post.author_id, post.post_id),
             ),
         ]
         if post.in_reply_to_post_id:
-            writes.append(
-                self._db.execute(
+            rows.append(
+                (
                     f"INSERT INTO {self._ks}.replies (parent_id, reply_id) VALUES (?, ?)",
                     (post.in_reply_to_post_id, post.post_id),
                 )
             )
         if post.quoted_post_id:
-            writes.append(
-                self._db.execute(
+            rows.append(
+                (
                     f"INSERT INTO {self._ks}.quotes (quoted_id, quote_id) VALUES (?, ?)",
                     (post.quoted_post_id, post.post_id),
                 )
             )
-        await asyncio.gather(*writes)
+        await self._db.execute_batch(rows)
 
     async def forget(self, post: post_pb2.Post) -> None:
         """Undo `save` for a post whose event never made it to the log."""
-        await asyncio.gather(
-            self._db.execute(f"DELETE FROM {self._ks}.posts WHERE post_id = ?", (post.post_id,)),
-            self._db.execute(
-                f"DELETE FROM {self._ks}.posts_by_author WHERE author_id = ? AND post_id = ?",
-                (post.author_id, post.post_id),
-            ),
-            self._db.execute(
-                f"DELETE FROM {self._ks}.replies WHERE parent_id = ? AND reply_id = ?",
-                (post.in_reply_to_post_id, post.post_id),
-            ),
-            self._db.execute(
-                f"DELETE FROM {self._ks}.quotes WHERE quoted_id = ? AND quote_id = ?",
-                (post.quoted_post_id, post.post_id),
-            ),
+        await self._db.execute_batch(
+            [
+                (f"DELETE FROM {self._ks}.posts WHERE post_id = ?", (post.post_id,)),
+                (
+                    f"DELETE FROM {self._ks}.posts_by_author WHERE author_id = ? AND post_id = ?",
+                    (post.author_id, post.post_id),
+                ),
+                (
+                    f"DELETE FROM {self._ks}.replies WHERE parent_id = ? AND reply_id = ?",
+                    (post.in_reply_to_post_id, post.post_id),
+                ),
+                (
+                    f"DELETE FROM {self._ks}.quotes WHERE quoted_id = ? AND quote_id = ?",
+                    (post.quoted_post_id, post.post_id),
+                ),
+            ]
         )
 
     async def mark_deleted(self, post_id: int, at: datetime) -> None:
