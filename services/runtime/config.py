@@ -5,6 +5,7 @@ the process at start with a message naming the variable.
 """
 
 import os
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -141,6 +142,10 @@ class Settings(BaseSettings):
     # "json" (one object per line, for log shippers) or "console" (for people); "auto" picks console on a terminal.
     log_format: str = "auto"
     log_level: str = "INFO"
+
+    # The services' event loop: uvloop (libuv: a completion from the Cassandra driver's threads wakes it once for
+    # however many arrive together) or Python's own asyncio loop, to compare or to fall back to.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     # Distinguishes id generators running at once (0-1023). Each replica of the post or graph service needs its own;
     # -1 derives one from the host name and process id.
