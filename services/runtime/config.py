@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     # Seconds a request may take before it fails (and the projection retries it).
     opensearch_timeout_seconds: float = 30.0
 
+    # Posts and people the timeline API keeps in memory for its pages (kept true by a tail of the post and graph
+    # topics: services/timeline/hydration_cache.py); both 0: none, and no tail.
+    timeline_cache_posts: int = Field(default=50_000, ge=0)
+    timeline_cache_users: int = Field(default=100_000, ge=0)
+
     # How long the trends API serves a computed ranking before computing it again (seconds): a deletion or a new
     # spike shows within this, plus the projection's lag.
     trends_refresh_seconds: float = 10.0

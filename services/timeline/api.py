@@ -6,13 +6,14 @@ from inactivity, merges in the newest entries of the accounts they follow while 
 """
 
 import asyncio
+from collections.abc import Awaitable
 
 from chirp.post.v1 import post_pb2
 from chirp.timeline.v1 import timeline_pb2, timeline_service_pb2_grpc
 from chirp.timeline.v1 import timeline_service_pb2 as pb
 from services.graph.client import GraphClient
 from services.runtime.access import acting, public
-from services.runtime.clock import now_ms, timestamp_from_datetime
+from services.runtime.clock import now_ms
 from services.runtime.errors import NotFound
 from services.runtime.pagination import ID, clamp_page_size, decode_token, encode_token
 from services.runtime.projection.versions import ServingRepository
@@ -26,10 +27,11 @@ from services.timeline.domain import (
     newest_entries,
     reply_reaches,
 )
+from services.timeline.hydration_cache import CachedPost, HydrationCache
 from services.timeline.inactivity import Rebuilds, first_page
 from services.timeline.reach import reaching_posts
 from services.timeline.reader_state import Activity, ReaderState
-from services.timeline.repository import NEWEST, StoredPost, StoredUser, TimelineRepository
+from services.timeline.repository import NEWEST, StoredUser, TimelineRepository
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -45,11 +47,16 @@ ACCESS = {
 
 class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
     def __init__(
-        self, repository: ServingRepository[TimelineRepository], readers: ReaderState, graph: GraphClient
+        self,
+        repository: ServingRepository[TimelineRepository],
+        readers: ReaderState,
+        graph: GraphClient,
+        cache: HydrationCache,
     ) -> None:
         self._repository = repository
         self._readers = readers
         self._graph = graph
+        self._cache = cache
         self._rebuilds = Rebuilds()
         check_requests(self, pb.DESCRIPTOR.services_by_name["TimelineService"])
 
@@ -107,9 +114,13 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         position = decode_token(request.page_token, keys={"before": ID})
         before = position["before"] if position else NEWEST
         reader = request.user_id
+        # Asked once, though both the page's entries and its reposts need it.
+        followed = asyncio.ensure_future(repo.held_back_authors_followed_by(reader)) if home else None
         known, entries, muted, activity = await asyncio.gather(
-            repo.get_users({reader}),
-            home_page(repo, reader, before, size + 1) if home else repo.user_page(reader, before, size + 1),
+            self._cache.users({reader}, repo.get_users),
+            home_page(repo, reader, before, size + 1, followed)
+            if followed is not None
+            else repo.user_page(reader, before, size + 1),
             repo.muted_ids(reader) if home else _nothing(),
             self._readers.activity(reader) if home else _nothing(),
         )
@@ -121,17 +132,19 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         entries = entries[:size]
         ids = [entry.post_id for entry in entries]
         posts, counts, people, reposts = await asyncio.gather(
-            repo.get_posts(ids),
-            repo.edge_counts(ids),
-            repo.get_users({e.author_id for e in entries} | {e.reposted_by for e in entries if e.reposted_by}),
-            self._reposts_of(repo, reader, ids) if home else _nothing(),
+            self._cache.posts(ids, repo.get_posts),
+            repo.post_stats(ids),
+            self._cache.users(
+                {e.author_id for e in entries} | {e.reposted_by for e in entries if e.reposted_by}, repo.get_users
+            ),
+            self._reposts_of(repo, reader, ids, followed) if followed is not None else _nothing(),
         )
-        missing = {post.author_id for post in posts.values()} - people.keys()
+        missing = {post.stored.author_id for post in posts.values()} - people.keys()
         if missing:  # a row written before rows named their author
-            people |= await repo.get_users(missing)
+            people |= await self._cache.users(missing, repo.get_users)
         held_back = {entry.post_id for entry in entries if entry.held_back and not entry.reposted_by}
         if held_back:
-            reaching = await reaching_posts(repo, reader, {p: posts[p] for p in held_back if p in posts})
+            reaching = await reaching_posts(repo, reader, {p: posts[p].stored for p in held_back if p in posts})
             posts = {pid: p for pid, p in posts.items() if pid not in held_back or pid in reaching}
         live = [entry for entry in entries if entry.post_id in posts]
         shown = newest_entries(live, reposts or {}, muted or set()) if home else [(entry, 0) for entry in live]
@@ -140,13 +153,13 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         ]
         return items, encode_token({"before": entries[-1].position}) if more else ""
 
-    async def _reposts_of(self, repo: TimelineRepository, reader: int, post_ids: list[int]):
+    async def _reposts_of(
+        self, repo: TimelineRepository, reader: int, post_ids: list[int], held_back_authors: Awaitable[list[int]]
+    ):
         """Every repost of these posts in the reader's home timeline, fanned out or held back by an author they
-        follow: what decides which entry of a post is its newest."""
+        follow (`held_back_authors`): what decides which entry of a post is its newest."""
         fanned_out, held_back, followed = await asyncio.gather(
-            repo.home_reposts_of(reader, post_ids),
-            repo.held_back_reposts_of(post_ids),
-            repo.held_back_authors_followed_by(reader),
+            repo.home_reposts_of(reader, post_ids), repo.held_back_reposts_of(post_ids), held_back_authors
         )
         for post_id, reposts in held_back.items():
             fanned_out.setdefault(post_id, []).extend((r, position) for r, position in reposts if r in followed)
@@ -186,43 +199,44 @@ async def _nothing() -> None:
     return None
 
 
-async def home_page(repo: TimelineRepository, reader: int, before: int, limit: int) -> list[HomeEntry]:
-    """The reader's rows merged with the held-back entries of the authors they follow."""
+async def home_page(
+    repo: TimelineRepository,
+    reader: int,
+    before: int,
+    limit: int,
+    held_back_authors: Awaitable[list[int]] | None = None,
+) -> list[HomeEntry]:
+    """The reader's rows merged with the held-back entries of the authors they follow (`held_back_authors`, when
+    the caller has asked for them already)."""
     rows, authors = await asyncio.gather(
-        repo.home_page(reader, before, limit), repo.held_back_authors_followed_by(reader)
+        repo.home_page(reader, before, limit), held_back_authors or repo.held_back_authors_followed_by(reader)
     )
     held_back = await asyncio.gather(*(repo.held_back_page(author, before, limit) for author in authors))
     return merge_home(rows, list(held_back), limit)
 
 
 def hydrated(
-    entry: HomeEntry, post: StoredPost, people: dict[int, StoredUser], counts: dict[str, int], other_reposters: int
+    entry: HomeEntry, post: CachedPost, people: dict[int, StoredUser], counts: dict[str, int], other_reposters: int
 ) -> timeline_pb2.TimelinePost:
-    """A whole timeline item, from the timeline service's own tables."""
-    author = people.get(post.author_id)
+    """A whole timeline item: a copy of the post's prebuilt body with who wrote it, who reposted it, its counts and
+    its place, from the timeline service's own tables."""
+    item = timeline_pb2.TimelinePost()
+    item.CopyFrom(post.body)
+    author = people.get(post.stored.author_id)
+    if author:
+        item.author_handle, item.author_display_name = author.handle, author.display_name
     reposter = people.get(entry.reposted_by)
-    entities = post_pb2.Post.FromString(post.entities)
-    return timeline_pb2.TimelinePost(
-        post_id=post.post_id,
-        author_id=post.author_id,
-        author_handle=author.handle if author else "",
-        author_display_name=author.display_name if author else "",
-        text=post.text,
-        create_time=timestamp_from_datetime(post.create_time),
-        reposted_by_id=entry.reposted_by,
-        reposted_by_handle=reposter.handle if reposter else "",
-        mentions=entities.mentions,
-        hashtags=entities.hashtags,
-        urls=entities.urls,
-        cashtags=entities.cashtags,
-        stats=post_pb2.PostStats(
+    item.reposted_by_id = entry.reposted_by
+    if reposter:
+        item.reposted_by_handle = reposter.handle
+    item.stats.CopyFrom(
+        post_pb2.PostStats(
             reply_count=counts.get("reply", 0),
             repost_count=counts.get("repost", 0),
             quote_count=counts.get("quote", 0),
             like_count=counts.get("like", 0),
-        ),
-        in_reply_to_post_id=post.in_reply_to_post_id,
-        quoted_post_id=post.quoted_post_id,
-        entry_id=entry.position,
-        other_reposter_count=other_reposters,
+        )
     )
+    item.entry_id = entry.position
+    item.other_reposter_count = other_reposters
+    return item

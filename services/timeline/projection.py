@@ -90,10 +90,12 @@ class TimelineProjection:
 
     async def _fan_out(self, events: list[tuple[Record, post_pb2.PostEvent]]) -> None:
         """Post events commute: each write carries its event's time, so a deletion wins over its post's creation
-        whichever is applied first."""
-        await asyncio.gather(*(self._on_post_event(record, event) for record, event in events))
+        whichever is applied first. The posts whose edges changed are counted again once, after the batch."""
+        changed = await asyncio.gather(*(self._on_post_event(record, event) for record, event in events))
+        await self._repo.recount(set().union(*changed))
 
-    async def _on_post_event(self, record: Record, event: post_pb2.PostEvent) -> None:
+    async def _on_post_event(self, record: Record, event: post_pb2.PostEvent) -> set[int]:
+        """Apply one post event; the posts whose edges (likes, reposts, replies, quotes) it changed."""
         kind = event.WhichOneof("payload")
         at = micros_of(event.occurred_at)
         if kind in _USER_EDGES:
@@ -103,24 +105,28 @@ class TimelineProjection:
             edit = self._repo.add_edge if added else self._repo.remove_edge
             await edit(change.post_id, edge_kind, change.user_id, at)
         if kind == "post_created":
-            await self._on_post_created(record, event)
-        elif kind == "post_reposted":
+            return await self._on_post_created(record, event)
+        if kind == "post_reposted":
             await self._on_reposted(record, event)
         elif kind == "repost_undone":
             await self._on_repost_undone(event)
         elif kind == "post_deleted":
-            await self._on_post_deleted(event)
+            return await self._on_post_deleted(event)
+        return {getattr(event, kind).post_id} if kind in _USER_EDGES else set()
 
-    async def _on_post_deleted(self, event: post_pb2.PostEvent) -> None:
+    async def _on_post_deleted(self, event: post_pb2.PostEvent) -> set[int]:
         """Timelines are hydrated from `posts`: without the row the post shows nowhere. A deleted reply or quote no
-        longer counts for the post it answered or quoted."""
+        longer counts for the post it answered or quoted (returned: their counts change)."""
         deleted, at = event.post_deleted.post_id, micros_of(event.occurred_at)
         gone = (await self._repo.get_posts([deleted])).get(deleted)
+        parents = set()
         if gone is not None:
             for kind, parent in (("reply", gone.in_reply_to_post_id), ("quote", gone.quoted_post_id)):
                 if parent:
                     await self._repo.remove_edge(parent, kind, deleted, at)
+                    parents.add(parent)
         await self._repo.forget_post(deleted, at)
+        return parents
 
     async def _on_reposted(self, record: Record, event: post_pb2.PostEvent) -> None:
         """A repost is an entry of its own, at the time of the repost, in the reposter's readers' home timelines (or
@@ -159,7 +165,8 @@ class TimelineProjection:
         inactive = await self._readers.inactive_follower_ids(author_id)
         return [f for f in followers if f not in inactive]
 
-    async def _on_post_created(self, record: Record, event: post_pb2.PostEvent) -> None:
+    async def _on_post_created(self, record: Record, event: post_pb2.PostEvent) -> set[int]:
+        """Store the post and fan it out; the posts it answers or quotes (their counts change)."""
         post = event.post_created.post
         at = micros_of(event.occurred_at)
         # Write the author's timeline before reading the followers: a follow applied concurrently elsewhere
@@ -177,9 +184,11 @@ class TimelineProjection:
             entities.SerializeToString(),
         )
         await self._repo.save_post(stored, at)
+        parents = set()
         for kind, parent in (("reply", post.in_reply_to_post_id), ("quote", post.quoted_post_id)):
             if parent:
                 await self._repo.add_edge(parent, kind, post.post_id, at)
+                parents.add(parent)
         followers = await self._readers_of(post.author_id, post_entry(post.post_id, post.author_id), at)
         followers_of_replied_to = (
             frozenset(await self._repo.follower_ids(replied_to)) if replied_to and followers else frozenset()
@@ -188,6 +197,7 @@ class TimelineProjection:
         await self._repo.add_to_homes(recipients, post_entry(post.post_id, post.author_id), at, Provenance.of(record))
         if trims_home_timelines(post.post_id):
             await asyncio.gather(*(self._repo.trim_home(reader, HOME_TIMELINE_CAP, at) for reader in recipients))
+        return parents
 
     async def _reaching(self, reader: int, entries: list[HomeEntry]) -> list[HomeEntry]:
         """What a new follower gets of the followee's recent entries, newest first: their posts still there,

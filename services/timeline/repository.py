@@ -1,6 +1,7 @@
 """The timeline service's Cassandra tables. Writes take an explicit write time (microseconds) from the event."""
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,35 +57,37 @@ class TimelineRepository:
         )
 
     async def save_post(self, post: StoredPost, at: int) -> None:
-        await asyncio.gather(
-            self._db.execute(
-                f"INSERT INTO {self._ks}.posts (post_id, author_id, text, create_time, in_reply_to_user_id, "
-                "in_reply_to_post_id, quoted_post_id, entities) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+        """The post, its place in its author's timeline, the author's newest activity and its counts at zero: one
+        request (an unlogged batch; each row is written whole and the event is applied again if any fails)."""
+        await self._db.execute_batch(
+            [
                 (
-                    post.post_id,
-                    post.author_id,
-                    post.text,
-                    post.create_time,
-                    post.in_reply_to_user_id,
-                    post.in_reply_to_post_id,
-                    post.quoted_post_id,
-                    post.entities,
-                    at,
+                    f"INSERT INTO {self._ks}.posts (post_id, author_id, text, create_time, in_reply_to_user_id, "
+                    "in_reply_to_post_id, quoted_post_id, entities) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+                    (
+                        post.post_id,
+                        post.author_id,
+                        post.text,
+                        post.create_time,
+                        post.in_reply_to_user_id,
+                        post.in_reply_to_post_id,
+                        post.quoted_post_id,
+                        post.entities,
+                        at,
+                    ),
                 ),
-            ),
-            self._db.execute(
-                f"INSERT INTO {self._ks}.user_timeline (author_id, post_id) VALUES (?, ?) USING TIMESTAMP ?",
-                (post.author_id, post.post_id, at),
-            ),
-            self.note_activity(post.author_id, post.post_id, at),
+                (
+                    f"INSERT INTO {self._ks}.user_timeline (author_id, post_id) VALUES (?, ?) USING TIMESTAMP ?",
+                    (post.author_id, post.post_id, at),
+                ),
+                (_AUTHOR_ACTIVITY.format(ks=self._ks), (post.author_id, post.post_id, at)),
+                (_POST_STATS.format(ks=self._ks), (post.post_id, 0, 0, 0, 0, at)),
+            ]
         )
 
     async def note_activity(self, author_id: int, position: int, at: int) -> None:
         """The author's newest entry: written at the event's time, so whichever is newest wins in any order."""
-        await self._db.execute(
-            f"INSERT INTO {self._ks}.author_activity (author_id, last_position) VALUES (?, ?) USING TIMESTAMP ?",
-            (author_id, position, at),
-        )
+        await self._db.execute(_AUTHOR_ACTIVITY.format(ks=self._ks), (author_id, position, at))
 
     async def add_edge(self, post_id: int, kind: str, other_id: int, at: int) -> None:
         """One like, repost, reply or quote of a post (`kind`), by user or post `other_id`."""
@@ -98,6 +101,22 @@ class TimelineRepository:
             f"DELETE FROM {self._ks}.post_edges USING TIMESTAMP ? WHERE post_id = ? AND kind = ? AND other_id = ?",
             (at, post_id, kind, other_id),
         )
+
+    async def recount(self, post_ids: set[int]) -> None:
+        """Count the edges of each post again and write its `post_stats` row at the time the count was read: of two
+        workers counting one post, the later count saw every edge the earlier one saw, so it wins (on one clock;
+        hosts' clocks differ by milliseconds, the time between two counts of one post is longer)."""
+        if not post_ids:
+            return
+        read_at = time.time_ns() // 1000
+        ids = list(post_ids)
+        counted = await asyncio.gather(*(self.edge_counts(ids[i : i + IN_LIMIT]) for i in range(0, len(ids), IN_LIMIT)))
+        rows = [
+            (post_id, c.get("reply", 0), c.get("repost", 0), c.get("quote", 0), c.get("like", 0), read_at)
+            for counts in counted
+            for post_id, c in counts.items()
+        ]
+        await self._db.execute_rows(_POST_STATS.format(ks=self._ks), rows)
 
     async def forget_post(self, post_id: int, at: int) -> None:
         await self._db.execute(f"DELETE FROM {self._ks}.posts USING TIMESTAMP ? WHERE post_id = ?", (at, post_id))
@@ -454,6 +473,20 @@ class TimelineRepository:
             for r in rows
         }
 
+    async def post_stats(self, post_ids: list[int]) -> dict[int, dict[str, int]]:
+        """Post id -> kind -> how many, from each post's `post_stats` row: one query for a page. A post from before
+        that table is counted from its edges."""
+        counts: dict[int, dict[str, int]] = {}
+        if post_ids:
+            rows = await self._db.execute(
+                f"SELECT post_id, replies, reposts, quotes, likes FROM {self._ks}.post_stats WHERE post_id IN ?",
+                (list(set(post_ids)),),
+            )
+            for r in rows:
+                counts[r.post_id] = {"reply": r.replies, "repost": r.reposts, "quote": r.quotes, "like": r.likes}
+        uncounted = [post_id for post_id in post_ids if post_id not in counts]
+        return counts | await self.edge_counts(uncounted) if uncounted else counts
+
     async def edge_counts(self, post_ids: list[int]) -> dict[int, dict[str, int]]:
         """Post id -> kind -> how many: each post's edges are one partition, counted by kind, all in one query."""
         counts: dict[int, dict[str, int]] = {pid: {} for pid in post_ids}
@@ -476,6 +509,10 @@ class TimelineRepository:
         return {r.user_id: StoredUser(r.user_id, r.handle, r.display_name) for r in rows}
 
 
+_AUTHOR_ACTIVITY = "INSERT INTO {ks}.author_activity (author_id, last_position) VALUES (?, ?) USING TIMESTAMP ?"
+_POST_STATS = (
+    "INSERT INTO {ks}.post_stats (post_id, replies, reposts, quotes, likes) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?"
+)
 _HOME_ENTRY = (
     "INSERT INTO {ks}.home_entries (user_id, position, post_id, author_id, reposted_by, source_topic, "
     "source_partition, source_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"

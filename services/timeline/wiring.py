@@ -7,8 +7,10 @@ from services.runtime.cassandra import CassandraSession
 from services.runtime.config import Settings
 from services.runtime.projection.spec import ProjectionSpec
 from services.runtime.service import ApiSpec, Resources, ServiceSpec
+from services.runtime.tail import EventTail
 from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
 from services.timeline.api import ACCESS, TimelineApi
+from services.timeline.hydration_cache import HydrationCache
 from services.timeline.projection import TimelineProjection
 from services.timeline.reader_state import ReaderState
 from services.timeline.repository import TimelineRepository
@@ -38,10 +40,30 @@ PROJECTION = ProjectionSpec(
 
 
 async def _api(resources: Resources) -> TimelineApi:
-    graph = GraphClient(resources.settings.graph_addr)
+    settings = resources.settings
+    graph = GraphClient(settings.graph_addr)
     resources.on_close(graph.close)
-    readers = reader_state(await resources.session(), resources.settings)
-    return TimelineApi(resources.serving(PROJECTION), readers, graph)
+    readers = reader_state(await resources.session(), settings)
+    return TimelineApi(resources.serving(PROJECTION), readers, graph, await _hydration_cache(resources))
+
+
+async def _hydration_cache(resources: Resources) -> HydrationCache:
+    """Posts and people in memory, kept true by a tail of the post and graph topics; none with both limits 0."""
+    settings = resources.settings
+    if not settings.timeline_cache_posts and not settings.timeline_cache_users:
+        return HydrationCache(0, 0, following=lambda: False)
+    tail: EventTail | None = None
+    cache = HydrationCache(
+        settings.timeline_cache_posts,
+        settings.timeline_cache_users,
+        following=lambda: tail is not None and tail.following,
+    )
+    tail = EventTail(
+        settings, [settings.topic(POST_EVENTS.name), settings.topic(GRAPH_EVENTS.name)], cache.on_record, "timeline"
+    )
+    await tail.start()
+    resources.on_close(tail.stop)
+    return cache
 
 
 SERVICE = ServiceSpec(

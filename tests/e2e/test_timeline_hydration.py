@@ -51,3 +51,31 @@ def test_an_item_carries_its_entities_and_counts_that_follow_likes_replies_quote
     clients.post.DeletePost(post.DeletePostRequest(post_id=reply, user_id=fans[0]), timeout=10)
     clients.post.UndoRepost(post.UndoRepostRequest(post_id=original, user_id=fans[1]), timeout=10)
     assert eventually(lambda: stats() == (1, 0, 1, 0))
+
+
+def test_pages_answered_from_memory_drop_a_deleted_post_and_show_a_new_name(clients):
+    """The timeline API keeps posts and people in memory (hydration_cache.py): the log's deletions and profile
+    changes reach it, though no page asks the store again."""
+    reader, author = (
+        clients.graph.CreateUser(
+            graph.CreateUserRequest(handle=unique_handle(stem), display_name="Old"), timeout=10
+        ).user
+        for stem in ("mreader", "mauthor")
+    )
+    clients.graph.FollowUser(
+        graph.FollowUserRequest(follower_id=reader.user_id, followee_id=author.user_id), timeout=10
+    )
+    kept, doomed = (
+        clients.post.CreatePost(post.CreatePostRequest(author_id=author.user_id, text=text), timeout=10).post.post_id
+        for text in ("kept", "doomed")
+    )
+
+    def page():
+        request = timeline.GetHomeTimelineRequest(user_id=reader.user_id)
+        return [(p.post_id, p.author_display_name) for p in clients.timeline.GetHomeTimeline(request, timeout=10).posts]
+
+    assert eventually(lambda: page() == [(doomed, "Old"), (kept, "Old")])
+    assert page() == [(doomed, "Old"), (kept, "Old")]  # the second reading: from memory
+    clients.graph.UpdateProfile(graph.UpdateProfileRequest(user_id=author.user_id, display_name="New"), timeout=10)
+    clients.post.DeletePost(post.DeletePostRequest(post_id=doomed, user_id=author.user_id), timeout=10)
+    assert eventually(lambda: page() == [(kept, "New")])

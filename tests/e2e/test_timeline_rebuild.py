@@ -32,6 +32,7 @@ QUERIES = {
         "SELECT post_id, author_id, text, create_time, in_reply_to_user_id, entities, writetime(text) FROM {ks}.posts"
     ),
     "post_edges": "SELECT post_id, kind, other_id FROM {ks}.post_edges",
+    "post_stats": "SELECT post_id, replies, reposts, quotes, likes FROM {ks}.post_stats",
     "users": "SELECT user_id, handle, display_name, writetime(handle) FROM {ks}.users",
     "followers": "SELECT user_id, follower_id FROM {ks}.followers",
     "mutes": "SELECT muter_id, muted_id FROM {ks}.mutes",
@@ -54,7 +55,7 @@ def rows_of(settings, keyspace: str, users: set[int]) -> dict[str, set]:
     posts = {row[0] for row in tables["posts"] if row[1] in users}
 
     def kept(table: str, row: tuple) -> bool:
-        if table in ("posts", "post_edges"):
+        if table in ("posts", "post_edges", "post_stats"):
             return row[0] in posts
         readable = row[1] in existing if table in ("home_entries", "home_reposts") else True
         return row[0] in users and readable
@@ -101,11 +102,21 @@ def test_a_rebuilt_timeline_equals_the_live_one_and_serves_new_posts(system, cli
     kept = [write(bo, f"bo {i}") for i in range(5)]
     gone = write(cy, "cy, soon unfollowed")
     deleted = write(bo, "bo, soon deleted")
+    # Counts: two likes and one taken back, a reply, and a reply to the post that is deleted (by cy, whose posts
+    # leave ana's home timeline with the unfollow).
+    for liker in (ana, cy):
+        clients.post.LikePost(post.LikePostRequest(post_id=kept[0], user_id=liker), timeout=10)
+    clients.post.UnlikePost(post.UnlikePostRequest(post_id=kept[0], user_id=cy), timeout=10)
+    for parent in (kept[1], deleted):
+        reply = post.CreatePostRequest(author_id=cy, text="a reply", in_reply_to_post_id=parent)
+        clients.post.CreatePost(reply, timeout=10)
     clients.graph.UnfollowUser(graph.UnfollowUserRequest(follower_id=ana, followee_id=cy), timeout=10)
     clients.post.DeletePost(post.DeletePostRequest(post_id=deleted, user_id=bo), timeout=10)
     eventually(lambda: caught_up(settings, settings.consumer_group("timeline")), timeout=60, interval=0.5)
     live_home = home(clients, ana)
     assert live_home[:5] == kept[::-1] and gone not in live_home
+    stats = {row[0]: row[1:] for row in rows_of(settings, settings.keyspace("timeline"), {bo})["post_stats"]}
+    assert (stats[kept[0]], stats[kept[1]], stats[kept[2]]) == ((0, 0, 0, 1), (1, 0, 0, 0), (0, 0, 0, 0))
 
     result = CliRunner().invoke(chirp, ["projections", "rebuild", "timeline"], env=system.env)
     assert result.exit_code == 0, result.output
