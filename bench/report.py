@@ -261,6 +261,7 @@ def markdown(results: dict) -> str:
             "Home-timeline reads (open loop)", results["home_reads"]["ladder"] + [results["home_reads"]["at_half"]]
         ),
         f"Highest rate with p99 < 100 ms: **{results['home_reads']['highest_sustainable_rate']:g}/s**.",
+        _page_statements(results["home_reads"].get("statements")),
         "",
         _ladder_table(
             "Mixed load: 60% home reads, 30% user-timeline reads, 10% posts (open loop)", results["mixed"]["ladder"]
@@ -329,6 +330,17 @@ def _per_request_table(per_request: dict) -> str:
           f"{per_request['grpc']['cpu_ms'].get(label, 0):g} |" for label in processes),
     ]  # fmt: skip
     return "\n".join(rows) + "\n"
+
+
+def _page_statements(counted: dict | None) -> str:
+    """What one home page asks Cassandra, cold and from memory (runs before this figure have none)."""
+    if not counted:
+        return ""
+    cold, warm = counted["cold"], counted["from_memory"]
+    return (
+        f"One {cold['items']}-item home page: {cold['statements']} statements ({cold['rows_read']} rows) with nothing "
+        f"in memory, {warm['statements']} ({warm['rows_read']} rows) with its posts and people in memory."
+    )
 
 
 def _ladder_table(title: str, steps: list[dict]) -> str:

@@ -12,6 +12,7 @@ import signal
 import statistics
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -60,6 +61,8 @@ from services.runtime.outages import is_infrastructure_error
 from services.runtime.projection.rebuild import rebuild
 from services.runtime.projection.versions import consumer_group_of, keyspace_of
 from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
+from services.timeline.api import TimelineApi
+from services.timeline.hydration_cache import HydrationCache
 from services.timeline.reader_state import ReaderState
 from services.timeline.repository import TimelineRepository
 from services.timeline.wiring import PROJECTION as TIMELINE
@@ -748,8 +751,35 @@ class Bench:
         task = self.progress.add_task("baseline B4", total=None)
         b4 = await self.scratch.reads(self.session, self.scratch_partitions, half, self.plan.read_seconds)
         self.progress.update(task, total=1, completed=1)
-        self.results["home_reads"] = {"ladder": ladder, "highest_sustainable_rate": highest, "at_half": at_half}
+        self.results["home_reads"] = {
+            "ladder": ladder,
+            "highest_sustainable_rate": highest,
+            "at_half": at_half,
+            "statements": await self._home_page_statements(),
+        }
         self.results["baselines"]["b4_cassandra_reads"] = {**b4.summary(), "offered_rate": half}
+
+    async def _home_page_statements(self) -> dict:
+        """The statements one 20-item home page runs, counted in this process on the same tables: first with
+        nothing in memory, then the same page again with the posts and people in memory (the API process's
+        hydration cache, as it answers while its tail follows the log)."""
+        keyspace = self.settings.keyspace("timeline")  # version 1: the rebuild phase comes later
+        counting = CountingSession(self.session)
+        api = TimelineApi(
+            Fixed(TimelineRepository(counting, keyspace)),
+            ReaderState(counting, keyspace),
+            graph=None,
+            cache=HydrationCache(10_000, 10_000, following=lambda: True),
+        )
+        following = Counter(follower for follower, _ in self.graph.follows)
+        reader = following.most_common(1)[0][0]  # the fullest home timeline
+        request = timeline_pb.GetHomeTimelineRequest(user_id=self.user_ids[reader], page_size=20)
+        figures = {}
+        for label in ("cold", "from_memory"):
+            counting.selects = counting.rows = 0
+            page = await api.GetHomeTimeline(request, None)
+            figures[label] = {"statements": counting.selects, "rows_read": counting.rows, "items": len(page.posts)}
+        return figures
 
     async def _returning_readers(self) -> None:
         """Readers who follow RETURNING_FOLLOWS accounts come back from inactivity: the time of their first page
