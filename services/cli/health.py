@@ -3,9 +3,9 @@
 import asyncio
 
 from services.cli.client import Clients
+from services.cli.launcher import SERVICES
 from services.runtime.config import Settings
 
-SERVICES = ("identity", "graph", "post", "timeline", "notification", "search", "trends")
 # The projections that run apart from their APIs (services/run.sh, k8s/). Search on tantivy projects inside its API
 # process: its index has one writer.
 WORKERS = ("graph", "timeline", "notification", "trends")

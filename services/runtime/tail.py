@@ -14,6 +14,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.runtime.config import Settings
+from services.runtime.topics import partitions_of
 
 log = structlog.get_logger(__name__)
 
@@ -31,7 +32,7 @@ class EventTail:
     ) -> None:
         self._topics = list(topics)
         self._on_record = on_record
-        self._consumer = AIOKafkaConsumer(
+        self._new_consumer = lambda: AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             client_id=f"chirp-{name}-tail",
             group_id=None,
@@ -39,19 +40,32 @@ class EventTail:
             # Only where a partition's offsets for the lookback time are missing (empty, or all older).
             auto_offset_reset="latest",
         )
+        self._consumer = self._new_consumer()
         self._partitions: list[TopicPartition] = []
         self._caught_up_to: dict[TopicPartition, int] = {}
         self._caught_up = False
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
+        """Begin following in the background: the process serves at once, from the store until the tail has caught
+        up, even while Kafka cannot be reached."""
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._seek_to_lookback()
+                break
+            except Exception as error:  # Kafka not reachable or not ready yet: the cache waits, reads do not
+                log.warning("tail.start_failed", topics=self._topics, error=repr(error))
+                await self._consumer.stop()
+                self._consumer = self._new_consumer()  # a stopped consumer does not start again
+                await asyncio.sleep(1)
+        await self._follow()
+
+    async def _seek_to_lookback(self) -> None:
         await self._consumer.start()
-        metadata = await self._consumer._client.fetch_all_metadata()
-        for topic in self._topics:
-            partitions = metadata.partitions_for_topic(topic)
-            if not partitions:
-                raise ValueError(f"topic {topic} does not exist")
-            self._partitions.extend(TopicPartition(topic, p) for p in sorted(partitions))
+        self._partitions = await partitions_of(self._consumer, self._topics)
         self._consumer.assign(self._partitions)
         since = int((time.time() - LOOKBACK_SECONDS) * 1000)
         starts = await self._consumer.offsets_for_times({tp: since for tp in self._partitions})
@@ -59,7 +73,6 @@ class EventTail:
         for tp in self._partitions:
             found = starts.get(tp)
             self._consumer.seek(tp, found.offset if found is not None else self._caught_up_to[tp])
-        self._task = asyncio.create_task(self._follow())
 
     @property
     def following(self) -> bool:

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.runtime.config import Settings
@@ -79,6 +80,19 @@ DEAD_LETTERS = TopicSpec(
         "chirp-source-offset, chirp-source-key. Created by the projection workers at start, not an event topic."
     ),
 )
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of `topics`, in order, from the broker's metadata; ValueError for a topic that does not
+    exist (a consumer subscribed to it would wait for ever)."""
+    metadata = await consumer._client.fetch_all_metadata()
+    found: list[TopicPartition] = []
+    for topic in topics:
+        partitions = metadata.partitions_for_topic(topic)
+        if not partitions:
+            raise ValueError(f"topic {topic} does not exist")
+        found.extend(TopicPartition(topic, p) for p in sorted(partitions))
+    return found
 
 
 async def ensure_topics(settings: Settings, specs=ALL_TOPICS) -> list[str]:

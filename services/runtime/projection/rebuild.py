@@ -28,6 +28,7 @@ from services.runtime.projection.versions import (
 )
 from services.runtime.resources import SharedResource
 from services.runtime.schema import migrate
+from services.runtime.topics import partitions_of
 
 # Called with (events applied, events to apply) as the replay goes.
 Progress = Callable[[int, int], None]
@@ -102,12 +103,7 @@ class _GroupOffsets:
     async def start(self, topics: Sequence[str]) -> None:
         await self._consumer.start()
         await self._admin.start()
-        metadata = await self._consumer._client.fetch_all_metadata()
-        for topic in topics:
-            partitions = metadata.partitions_for_topic(topic)
-            if not partitions:
-                raise ValueError(f"topic {topic} does not exist")
-            self._partitions.extend(TopicPartition(topic, p) for p in sorted(partitions))
+        self._partitions = await partitions_of(self._consumer, list(topics))
 
     async def remaining(self) -> int:
         """Records not yet committed, up to the ends read first (so a record published meanwhile is not counted)."""
