@@ -101,10 +101,10 @@ clean: down ## stop everything and delete all data (jars are kept)
 	rm -rf $(GEN)
 
 # The search backend tests start an OpenSearch node of their own (tests/search/opensearch.py): its jars are fetched
-# here too.
+# here too. The 25 slowest tests are listed at the end, to keep the whole run short.
 test: install require ## the whole suite: unit, integration and end to end on real Kafka and Cassandra (and OpenSearch)
 	$(INFRA) fetch kafka cassandra opensearch
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 test-unit: install ## unit tests only (no servers)
 	$(BIN)/python -m pytest -q tests/unit

@@ -36,14 +36,21 @@ def test_a_projecting_service_runs_as_an_api_process_and_a_worker_process(infras
             [str(REPO / "services" / "run.sh"), *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
         )
 
+    def logs() -> str:
+        """What the processes wrote, for a failure to say why one of them exited."""
+        return "\n".join(f"--- {log.name}\n{log.read_text()[-4000:]}" for log in (tmp_path / "logs").glob("*.log"))
+
     try:
         assert run("start", "timeline").returncode == 0
         pids = {path.stem: int(path.read_text()) for path in (tmp_path / "pids").iterdir()}
         assert set(pids) == {"timeline-api", "timeline-worker"}
-        assert command_line(pids["timeline-api"])[-3:] == ["services.timeline", "--role", "api"]
-        assert command_line(pids["timeline-worker"])[-3:] == ["services.timeline", "--role", "worker"]
-        system.wait_serving(system.settings.timeline_addr, "timeline-api")
-        system.wait_serving(system.settings.worker_addr("timeline"), "timeline-worker")
+        try:
+            system.wait_serving(system.settings.timeline_addr, "timeline-api")
+            system.wait_serving(system.settings.worker_addr("timeline"), "timeline-worker")
+        except TimeoutError as error:
+            raise AssertionError(f"{error}\n{logs()}") from error
+        assert command_line(pids["timeline-api"])[-3:] == ["services.timeline", "--role", "api"], logs()
+        assert command_line(pids["timeline-worker"])[-3:] == ["services.timeline", "--role", "worker"], logs()
 
         status = subprocess.run(
             [sys.executable, "-m", "services.cli.main", "status", "--json"],
