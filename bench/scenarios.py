@@ -162,6 +162,10 @@ class Plan:
     # in the middle of it.
     trends_puppet_seconds: float = 40.0
     trends_spike_seconds: float = 20.0
+    # How long the top 10 is still watched after the last post, and the ranking's refresh period (None: the
+    # service's default).
+    trends_settle_seconds: float = trends.SETTLE_SECONDS
+    trends_refresh_seconds: float | None = None
 
 
 PLANS = {
@@ -247,6 +251,8 @@ PLANS = {
         search_api_queries=10,
         trends_puppet_seconds=8,
         trends_spike_seconds=4,
+        trends_settle_seconds=5,
+        trends_refresh_seconds=2,
     ),  # fmt: skip
 }
 
@@ -1267,7 +1273,7 @@ class Bench:
         """A trends service of its own, on topics and a keyspace of its own (bench/trends.py): how soon a spike of
         20 accounts on a new hashtag shows, and whether 500 sockpuppets on one hashtag ever reach the top 10."""
         self._phase("trends")
-        settings = trends.trends_settings(self.settings)
+        settings = trends.trends_settings(self.settings, self.plan.trends_refresh_seconds)
         task = self.progress.add_task("trends", total=None)
         await trends.prepare(settings)
         port = free_port()
@@ -1282,7 +1288,12 @@ class Bench:
             self.progress.console.log(text)
 
         self.results["trends"] = await trends.measure(
-            settings, f"127.0.0.1:{port}", self.plan.trends_spike_seconds, self.plan.trends_puppet_seconds, report
+            settings,
+            f"127.0.0.1:{port}",
+            self.plan.trends_spike_seconds,
+            self.plan.trends_puppet_seconds,
+            report,
+            self.plan.trends_settle_seconds,
         )
         self.progress.update(task, total=1, completed=1)
 

@@ -38,11 +38,13 @@ ORGANIC_TAGS = 12
 PUPPETS = 500
 
 
-def trends_settings(settings: Settings) -> Settings:
-    """The bench's settings with topics and a keyspace of the trends phase's own (dropped with the run's)."""
-    return settings.model_copy(
-        update={"topic_prefix": f"{settings.topic_prefix}tr.", "keyspace_prefix": f"{settings.keyspace_prefix}_tr"}
-    )
+def trends_settings(settings: Settings, refresh_seconds: float | None = None) -> Settings:
+    """The bench's settings with topics and a keyspace of the trends phase's own (dropped with the run's), and the
+    ranking's refresh period when the plan chooses one (the smoke run's seconds)."""
+    update = {"topic_prefix": f"{settings.topic_prefix}tr.", "keyspace_prefix": f"{settings.keyspace_prefix}_tr"}
+    if refresh_seconds is not None:
+        update["trends_refresh_seconds"] = refresh_seconds
+    return settings.model_copy(update=update)
 
 
 async def prepare(settings: Settings) -> None:
@@ -65,7 +67,11 @@ async def _caught_up(settings: Settings) -> None:
 
 
 def env_of(settings: Settings) -> dict[str, str]:
-    return {"CHIRP_TOPIC_PREFIX": settings.topic_prefix, "CHIRP_KEYSPACE_PREFIX": settings.keyspace_prefix}
+    return {
+        "CHIRP_TOPIC_PREFIX": settings.topic_prefix,
+        "CHIRP_KEYSPACE_PREFIX": settings.keyspace_prefix,
+        "CHIRP_TRENDS_REFRESH_SECONDS": str(settings.trends_refresh_seconds),
+    }
 
 
 def topics_to_drop(settings: Settings) -> list[str]:
@@ -86,7 +92,14 @@ async def drop_topics(settings: Settings) -> None:
         await admin.close()
 
 
-async def measure(settings: Settings, address: str, spike_seconds: float, puppet_seconds: float, report) -> dict:
+async def measure(
+    settings: Settings,
+    address: str,
+    spike_seconds: float,
+    puppet_seconds: float,
+    report,
+    settle_seconds: float = SETTLE_SECONDS,
+) -> dict:
     """Run the phase against a trends service at `address`; `report(text)` tells the progress."""
     world = World(POST_EVENTS.name, GRAPH_EVENTS.name, now=now_ms())
     organic = [f"organic{i}{uuid.uuid4().hex[:4]}" for i in range(ORGANIC_TAGS)]
@@ -176,7 +189,7 @@ async def measure(settings: Settings, address: str, spike_seconds: float, puppet
             if detected_at is None and spike in ranked and spike_first:
                 detected_at = time.monotonic()
                 report(f"trends: spike detected {detected_at - spike_first:.1f} s after its first post")
-            settled = driving.done() and time.monotonic() - max(spike_last, watch_began) > SETTLE_SECONDS
+            settled = driving.done() and time.monotonic() - max(spike_last, watch_began) > settle_seconds
             if (settled and detected_at is not None) or time.monotonic() - watch_began > DETECTION_GIVE_UP_SECONDS:
                 break
             await asyncio.sleep(POLL_SECONDS)

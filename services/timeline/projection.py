@@ -45,9 +45,19 @@ THRESHOLD_REFRESH_SECONDS = 1.0
 
 class TimelineProjection:
     def __init__(
-        self, repo: TimelineRepository, readers: ReaderState, post_topic: str, graph_topic: str, fanout_threshold: int
+        self,
+        repo: TimelineRepository,
+        readers: ReaderState,
+        post_topic: str,
+        graph_topic: str,
+        fanout_threshold: int,
+        *,
+        count_once_replayed: bool = False,
     ) -> None:
+        """`count_once_replayed`: a rebuild's replay, which counts every post's edges once at its end (`replayed`)
+        instead of the posts each batch changed: a replay changes the same posts in batch after batch."""
         self._repo = repo
+        self._count_each_batch = not count_once_replayed
         self._readers = readers
         self._envelopes = {post_topic: post_pb2.PostEvent, graph_topic: graph_pb2.GraphEvent}
         self._default_threshold = fanout_threshold
@@ -92,7 +102,14 @@ class TimelineProjection:
         """Post events commute: each write carries its event's time, so a deletion wins over its post's creation
         whichever is applied first. The posts whose edges changed are counted again once, after the batch."""
         changed = await asyncio.gather(*(self._on_post_event(record, event) for record, event in events))
-        await self._repo.recount(set().union(*changed))
+        if self._count_each_batch:
+            await self._repo.recount(set().union(*changed))
+
+    async def replayed(self) -> None:
+        """The end of a rebuild's replay: the counts it left for now. All of them, not only this run's: a rebuild
+        that was interrupted and resumed replayed part of the log in an earlier run."""
+        if not self._count_each_batch:
+            await self._repo.recount_all()
 
     async def _on_post_event(self, record: Record, event: post_pb2.PostEvent) -> set[int]:
         """Apply one post event; the posts whose edges (likes, reposts, replies, quotes) it changed."""

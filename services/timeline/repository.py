@@ -14,6 +14,8 @@ from services.timeline.domain import HomeEntry, Provenance, post_entry
 FOLLOWER_PAGE = 5000
 # Partitions one IN query names at most (a page holds at most 100 posts).
 IN_LIMIT = 100
+# Posts per page of a full recount (recount_all).
+RECOUNT_PAGE = 1000
 # Above every position: "from the newest".
 NEWEST = 2**63 - 1
 
@@ -117,6 +119,19 @@ class TimelineRepository:
             for post_id, c in counts.items()
         ]
         await self._db.execute_rows(_POST_STATS.format(ks=self._ks), rows)
+
+    async def recount_all(self) -> int:
+        """`recount` every post that has edges, RECOUNT_PAGE partitions of `post_edges` at a time in token order.
+        Returns how many posts were counted."""
+        select = f"SELECT DISTINCT post_id FROM {self._ks}.post_edges"
+        first = f"{select} LIMIT {RECOUNT_PAGE}"
+        after = f"{select} WHERE token(post_id) > token(?) LIMIT {RECOUNT_PAGE}"
+        counted, rows = 0, await self._db.execute(first)
+        while rows:
+            await self.recount({row.post_id for row in rows})
+            counted += len(rows)
+            rows = await self._db.execute(after, (rows[-1].post_id,))
+        return counted
 
     async def forget_post(self, post_id: int, at: int) -> None:
         await self._db.execute(f"DELETE FROM {self._ks}.posts USING TIMESTAMP ? WHERE post_id = ?", (at, post_id))

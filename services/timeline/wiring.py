@@ -21,13 +21,16 @@ def reader_state(session: CassandraSession, settings: Settings) -> ReaderState:
     return ReaderState(session, settings.keyspace("timeline"))
 
 
-def _projection(repo: TimelineRepository, session: CassandraSession, settings: Settings) -> TimelineProjection:
+def _projection(
+    repo: TimelineRepository, session: CassandraSession, settings: Settings, *, count_once_replayed: bool = False
+) -> TimelineProjection:
     return TimelineProjection(
         repo,
         reader_state(session, settings),
         settings.topic(POST_EVENTS.name),
         settings.topic(GRAPH_EVENTS.name),
         settings.fanout_threshold,
+        count_once_replayed=count_once_replayed,
     )
 
 
@@ -36,6 +39,7 @@ PROJECTION = ProjectionSpec(
     topics=(POST_EVENTS, GRAPH_EVENTS),
     repository=lambda session, keyspace, base: TimelineRepository(session, keyspace),
     projection=_projection,
+    replay_projection=lambda repo, session, settings: _projection(repo, session, settings, count_once_replayed=True),
 )
 
 

@@ -46,9 +46,12 @@ async def rebuild(settings: Settings, spec: ProjectionSpec, progress: Progress) 
         # keyspace_of(service, N) is settings.keyspace(f"{service}_vN"): the same CQL files, applied there.
         await migrate(settings, f"{service}_v{version}", spec.schema_package)
         repository = spec.repository(session, keyspace_of(settings, service, version), settings.keyspace(service))
-        projection = spec.projection(repository, session, settings)
+        projection = (spec.replay_projection or spec.projection)(repository, session, settings)
         group = consumer_group_of(settings, spec.group_name, version)
         await replay(settings, f"{service}-v{version}", group, spec.topic_names(settings), projection, progress)
+        replayed = getattr(projection, "replayed", None)
+        if replayed is not None:
+            await replayed()
         await activate(session, settings, service, version)
         return version
     finally:

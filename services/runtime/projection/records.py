@@ -46,7 +46,9 @@ def envelope_of(record: Record, envelope_types: dict[str, type[Message]]) -> Mes
 
 class Projection(Protocol):
     """A projection may also have `async def close()`, for what it holds of its own (a producer, say): the worker
-    calls it when it stops."""
+    calls it when it stops. A rebuild's projection may have `async def replayed()`, which the rebuild calls once the
+    replay has reached the end, before the new version serves: for work done once then instead of in every
+    batch."""
 
     async def apply(self, records: Sequence[Record]) -> None:
         """Apply a batch, in order. Must be idempotent: the same batch may be applied again after a crash."""

@@ -28,6 +28,9 @@ class ProjectionSpec(Generic[R]):
     # The projection writing into that repository. The session and settings reach what every version shares (kept
     # in the service's base keyspace, which a rebuild leaves alone) and the topic names.
     projection: Callable[[R, CassandraSession, Settings], Projection]
+    # The projection a rebuild replays into, when it leaves work to one pass at the end of the replay (its
+    # `replayed()`): `projection` when None.
+    replay_projection: Callable[[R, CassandraSession, Settings], Projection] | None = None
     # Rebuildable into new versions (services/runtime/projection/versions.py), or one set of tables for good.
     versioned: bool = True
     # The consumer group's name, `chirp-<group>` (the service's name by default): a new name starts from the
