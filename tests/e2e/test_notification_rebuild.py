@@ -5,16 +5,26 @@ import asyncio
 import re
 
 import grpc
+import pytest
 from typer.testing import CliRunner
 
 from chirp.notification.v1 import notification_pb2
 from chirp.notification.v1 import notification_service_pb2 as notification
+from services.cli.launcher import running_system
 from services.cli.main import app as chirp
 from services.runtime.cassandra import CassandraSession
 from services.runtime.projection.versions import keyspace_of
 from services.runtime.topics import NOTIFICATION_EVENTS
 from tests.e2e.test_notification_kinds import People
 from tests.helpers import eventually, read_topic
+
+
+@pytest.fixture(scope="module")
+def system(infrastructure):
+    """Topics of its own: a rebuild replays every event of its topics, and the session's hold every earlier test's
+    (each rebuild took 60 s on them in a whole run, 13 s alone)."""
+    with running_system(services=("identity", "graph", "post", "notification")) as chirp:
+        yield chirp
 
 
 def test_a_rebuilt_projection_equals_the_live_one_and_keeps_what_users_set(system, clients):

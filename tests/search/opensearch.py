@@ -8,6 +8,8 @@ backend; the tests delete their indices after themselves either way)."""
 
 import os
 import shutil
+import warnings
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +56,21 @@ def clean() -> None:
         infra("clean", "opensearch", check=False, env=node_env())
         shutil.rmtree(node_env()["CHIRP_DATA_DIR"], ignore_errors=True)
         _launched.clear()
+        _env.clear()  # a node started again gets ports of its own: another process may hold the old ones now
+
+
+def _ready() -> str:
+    """Wait for the launched node: '' once it answers, else what went wrong, with the end of its log (which `clean`
+    deletes)."""
+    failed = _launched[0]
+    if not failed:
+        ready = infra("wait", "opensearch", check=False, env=node_env())
+        if ready.returncode == 0:
+            return ""
+        failed = ready.stdout + ready.stderr
+    log = Path(node_env()["CHIRP_DATA_DIR"]) / "logs" / "opensearch.log"
+    tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-40:]) if log.exists() else "(no log)"
+    return f"{failed}\n--- the end of {log}:\n{tail}"
 
 
 @pytest.fixture(scope="session")
@@ -62,11 +79,14 @@ def opensearch_url():
         yield given_url()
         return
     launch()
-    failed = _launched[0]
-    if not failed:
-        ready = infra("wait", "opensearch", check=False, env=node_env())
-        if ready.returncode != 0:
-            failed = ready.stdout + ready.stderr
+    failed = _ready()
+    if failed:
+        # Once a CI run found the node gone before any test used it, and every opensearch test failed with it: boot
+        # it again, once, and say why the first one stopped.
+        warnings.warn(f"the tests' own OpenSearch stopped while it booted; starting it again:\n{failed}", stacklevel=1)
+        clean()
+        launch()
+        failed = _ready()
     try:
         if failed:
             pytest.fail(f"the tests' own OpenSearch did not start:\n{failed}")
