@@ -52,7 +52,9 @@ def servers_env():
 
 @pytest.fixture(scope="module")
 def system(servers_env):
-    with running_system(servers_env, drop=False) as chirp:  # the servers' data goes with them
+    # The services a post reaches a home timeline through, and no others to slow the load and the recovery (the
+    # servers' data goes with them).
+    with running_system(servers_env, services=("identity", "graph", "post", "timeline"), drop=False) as chirp:
         yield chirp
 
 
