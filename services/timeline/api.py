@@ -121,7 +121,7 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
             home_page(repo, reader, before, size + 1, followed)
             if followed is not None
             else repo.user_page(reader, before, size + 1),
-            repo.muted_ids(reader) if home else _nothing(),
+            self._cache.mutes(reader, repo.muted_ids) if home else _nothing(),
             self._readers.activity(reader) if home else _nothing(),
         )
         if not known:

@@ -8,6 +8,9 @@ The log says what changed, so the cache learns it there (services/runtime/tail.p
 - A person's handle and name change only by events that carry the new values (UserCreated, ProfileUpdated): the
   tail writes them in, and a value read from the store is kept only where the tail has written none, since the
   store may lag behind the log.
+- A reader's mutes change only by UserMuted and UserUnmuted, which name both people. The tail keeps the last of
+  them for each pair and lays them over whatever the store answered, so a mute the projection has not applied yet
+  still hides, and one it applied is not undone; a kept set is changed by them directly.
 
 Answers come from memory only while the tail is following (caught up, polling); otherwise from the store, as
 without a cache. Each part holds at most its limit, dropping the oldest kept first.
@@ -29,6 +32,10 @@ from services.timeline.repository import StoredPost, StoredUser
 DELETED_REMEMBERED = 100_000
 
 _POST_DELETED = post_pb2.PostDeleted.DESCRIPTOR.full_name.encode()
+_MUTE_CHANGED = {
+    graph_pb2.UserMuted.DESCRIPTOR.full_name.encode(),
+    graph_pb2.UserUnmuted.DESCRIPTOR.full_name.encode(),
+}
 _PERSON_CHANGED = {
     graph_pb2.UserCreated.DESCRIPTOR.full_name.encode(),
     graph_pb2.ProfileUpdated.DESCRIPTOR.full_name.encode(),
@@ -76,6 +83,9 @@ class HydrationCache:
         self._posts: _Bounded = _Bounded(max_posts)
         self._users: _Bounded = _Bounded(max_users)
         self._deleted: _Bounded = _Bounded(DELETED_REMEMBERED)
+        # Reader -> the ids they mute; reader -> muted id -> muted (True) or unmuted, the last the tail saw.
+        self._mutes: _Bounded = _Bounded(max_users)
+        self._mute_changes: _Bounded = _Bounded(max_users)
         self._following = following
 
     async def posts(
@@ -106,6 +116,20 @@ class HydrationCache:
                     self._users.keep(user_id, stored)
         return found
 
+    async def mutes(self, reader: int, read: Callable[[int], Awaitable[set[int]]]) -> set[int]:
+        """Whom `reader` mutes; `read` asks the store when memory cannot answer. While the tail is not following,
+        what it saw may be older than the store: the store alone answers, and nothing is kept."""
+        if not self._following():
+            return set(await read(reader))
+        muted = self._mutes.get(reader)
+        if muted is None:
+            muted = set(await read(reader))
+            # Including what the tail saw during the read.
+            for other, is_muted in self._mute_changes.get(reader, {}).items():
+                (muted.add if is_muted else muted.discard)(other)
+            self._mutes.keep(reader, muted)
+        return set(muted)
+
     def on_record(self, record: ConsumerRecord) -> None:
         """Learn from an event of the post or graph topic (the tail calls this for each, in order per partition)."""
         kind = dict(record.headers).get(EVENT_TYPE_HEADER)
@@ -113,6 +137,18 @@ class HydrationCache:
             deleted = post_pb2.PostEvent.FromString(record.value).post_deleted.post_id
             self._posts.pop(deleted, None)
             self._deleted.keep(deleted, None)
+        elif kind in _MUTE_CHANGED:
+            event = graph_pb2.GraphEvent.FromString(record.value)
+            is_muted = event.WhichOneof("payload") == "user_muted"
+            change = event.user_muted if is_muted else event.user_unmuted
+            changes = self._mute_changes.get(change.muter_id)
+            if changes is None:
+                changes = {}
+                self._mute_changes.keep(change.muter_id, changes)
+            changes[change.muted_id] = is_muted
+            kept = self._mutes.get(change.muter_id)
+            if kept is not None:
+                (kept.add if is_muted else kept.discard)(change.muted_id)
         elif kind in _PERSON_CHANGED:
             event = graph_pb2.GraphEvent.FromString(record.value)
             user = getattr(event, event.WhichOneof("payload")).user

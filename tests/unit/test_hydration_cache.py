@@ -38,6 +38,7 @@ class Store:
 
     def __init__(self, posts: dict[int, StoredPost], users: dict[int, StoredUser]) -> None:
         self.posts, self.users, self.asked = posts, users, []
+        self.mutes: dict[int, set[int]] = {}
         self.while_reading = lambda: None  # what happens between the read's start and its answer
 
     async def get_posts(self, ids: list[int]) -> dict[int, StoredPost]:
@@ -49,6 +50,17 @@ class Store:
         self.asked.append(("users", sorted(ids)))
         self.while_reading()
         return {i: self.users[i] for i in ids if i in self.users}
+
+    async def muted_ids(self, reader: int) -> set[int]:
+        self.asked.append(("mutes", reader))
+        self.while_reading()
+        return set(self.mutes.get(reader, ()))
+
+
+def muted(muter: int, other: int, is_muted: bool = True) -> SimpleNamespace:
+    if is_muted:
+        return record(graph_pb2.GraphEvent(user_muted=graph_pb2.UserMuted(muter_id=muter, muted_id=other)))
+    return record(graph_pb2.GraphEvent(user_unmuted=graph_pb2.UserUnmuted(muter_id=muter, muted_id=other)))
 
 
 def run(coroutine):
@@ -132,3 +144,37 @@ def test_events_that_change_nothing_it_keeps_are_ignored():
     cache.on_record(record(liked))
     cache.on_record(record(followed))
     assert set(run(cache.posts([1], store.get_posts))) == {1} and len(store.asked) == 1
+
+
+def test_a_mute_the_tail_saw_hides_before_the_store_has_it_and_an_unmute_shows_again_without_a_read():
+    store = Store({}, {})
+    store.mutes = {1: {4}}
+    cache = HydrationCache(10, 10, following=lambda: True)
+    cache.on_record(muted(1, 9))  # not projected yet
+    assert run(cache.mutes(1, store.muted_ids)) == {4, 9}
+    cache.on_record(muted(1, 4, is_muted=False))
+    cache.on_record(muted(2, 9))  # someone else's
+    assert run(cache.mutes(1, store.muted_ids)) == {9}
+    assert store.asked == [("mutes", 1)]
+
+
+def test_a_mute_the_tail_sees_while_the_store_is_read_counts_and_one_already_applied_is_not_undone():
+    store = Store({}, {})
+    store.mutes = {1: {4}}
+    cache = HydrationCache(10, 10, following=lambda: True)
+    cache.on_record(muted(1, 4))  # the store has applied it already
+    store.while_reading = lambda: cache.on_record(muted(1, 9))
+    assert run(cache.mutes(1, store.muted_ids)) == {4, 9}
+
+
+def test_while_the_tail_is_not_following_the_store_alone_says_whom_a_reader_mutes():
+    store = Store({}, {})
+    store.mutes = {1: {4}}
+    following = [True]
+    cache = HydrationCache(10, 10, following=lambda: following[0])
+    cache.on_record(muted(1, 4, is_muted=False))
+    store.mutes = {1: {4}}  # muted again, which the tail has not seen: it stopped following
+    following[0] = False
+    assert run(cache.mutes(1, store.muted_ids)) == {4}
+    assert run(cache.mutes(1, store.muted_ids)) == {4}
+    assert store.asked == [("mutes", 1)] * 2
