@@ -249,9 +249,9 @@ PLANS = {
         search_fresh_rate=10.0,
         search_fresh_seconds=1.5,
         search_api_queries=10,
-        trends_puppet_seconds=8,
-        trends_spike_seconds=4,
-        trends_settle_seconds=5,
+        trends_puppet_seconds=4,
+        trends_spike_seconds=2,
+        trends_settle_seconds=3,
         trends_refresh_seconds=2,
     ),  # fmt: skip
 }

@@ -1,16 +1,22 @@
 """Fixtures of the end-to-end tests beyond tests/conftest.py: `backend`, one empty search index of each backend, and
-the OpenSearch node the opensearch ones run on."""
+the OpenSearch node the opensearch ones run on; and the servers of their own that tests boot early."""
 
+from tests.e2e import outage_servers
+from tests.e2e.outage_servers import servers_env  # noqa: F401
 from tests.search import opensearch
 from tests.search.backends import backend  # noqa: F401
 from tests.search.opensearch import opensearch_url  # noqa: F401
 
 
-def pytest_collection_modifyitems(session, config, items):
-    """Boot the session's OpenSearch node in the background now if any collected test will use it, so it starts
-    while the tests before those run."""
-    if any(uses_opensearch(item) for item in items):
+def pytest_collection_finish(session):
+    """Boot the session's OpenSearch node, and the outage tests' servers, in the background now if any test about to
+    run will use them, so that they boot while the tests before those run."""
+    if session.config.option.collectonly:
+        return
+    if any(uses_opensearch(item) for item in session.items):
         opensearch.launch()
+    if any("servers_env" in item.fixturenames for item in session.items):
+        outage_servers.launch()
 
 
 def uses_opensearch(item) -> bool:
@@ -19,5 +25,6 @@ def uses_opensearch(item) -> bool:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    # The fixture cleans up after itself; this catches a node launched for tests that never ran (-x, -k, ^C).
+    # The fixtures clean up after themselves; this catches servers launched for tests that never ran (-x, ^C).
     opensearch.clean()
+    outage_servers.clean()

@@ -1,10 +1,9 @@
 """Outages under load: Cassandra stopped for 30 s, the Kafka broker restarted.
 
-On a Kafka and a Cassandra of their own (own data folder and ports, shared jars), so that stopping them disturbs
-no other test and no system started with `make up`.
+On a Kafka and a Cassandra of their own (tests/e2e/outage_servers.py), so that stopping them disturbs no other
+test and no system started with `make up`.
 """
 
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,40 +13,13 @@ import pytest
 
 from chirp.graph.v1 import graph_service_pb2 as graph
 from chirp.post.v1 import post_service_pb2 as post
-from services.cli.launcher import DATA_DIR, free_port, infra, running_system
+from services.cli.launcher import infra, running_system
 from services.runtime.topics import DEAD_LETTERS
 from tests.helpers import eventually, home_timeline, read_topic, unique_handle
 
 AUTHORS = 4
 READERS = 10
 OUTAGE_SECONDS = 30
-
-
-@pytest.fixture(scope="module")
-def servers_env():
-    """The environment of this module's own Kafka and Cassandra, started for it and deleted afterwards."""
-    kafka = free_port()
-    env = {
-        **os.environ,
-        "CHIRP_DATA_DIR": str(DATA_DIR / "outage-tests"),
-        "CHIRP_JARS_DIR": str(DATA_DIR / "jars"),
-        "CHIRP_KAFKA_PORT": str(kafka),
-        "CHIRP_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "CHIRP_CASSANDRA_PORT": str(free_port()),
-        "CHIRP_CASSANDRA_STORAGE_PORT": str(free_port()),
-        "CHIRP_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka}",
-    }
-    started = infra("start", check=False, env=env)
-    ready = infra("wait", check=False, env=env) if started.returncode == 0 else started
-    try:
-        if ready.returncode != 0:
-            pytest.fail(
-                "the outage tests' own servers did not "
-                f"start:\n{started.stdout}{started.stderr}{ready.stdout}{ready.stderr}"
-            )
-        yield env
-    finally:
-        infra("clean", check=False, env=env)
 
 
 @pytest.fixture(scope="module")
