@@ -1,11 +1,14 @@
 """Fixtures of the end-to-end tests beyond tests/conftest.py: `backend`, one empty search index of each backend, and
 the OpenSearch node the opensearch ones run on; and the servers of their own that tests boot early."""
 
-from tests.e2e import outage_servers
+from tests.e2e.outage_servers import SERVERS as OUTAGE_SERVERS
 from tests.e2e.outage_servers import servers_env  # noqa: F401
-from tests.search import opensearch
 from tests.search.backends import backend  # noqa: F401
-from tests.search.opensearch import opensearch_url  # noqa: F401
+from tests.search.opensearch import NODE as OPENSEARCH
+from tests.search.opensearch import (
+    given_url,
+    opensearch_url,  # noqa: F401
+)
 
 
 def pytest_collection_finish(session):
@@ -13,10 +16,10 @@ def pytest_collection_finish(session):
     run will use them, so that they boot while the tests before those run."""
     if session.config.option.collectonly:
         return
-    if any(uses_opensearch(item) for item in session.items):
-        opensearch.launch()
+    if not given_url() and any(uses_opensearch(item) for item in session.items):
+        OPENSEARCH.launch()
     if any("servers_env" in item.fixturenames for item in session.items):
-        outage_servers.launch()
+        OUTAGE_SERVERS.launch()
 
 
 def uses_opensearch(item) -> bool:
@@ -26,5 +29,5 @@ def uses_opensearch(item) -> bool:
 
 def pytest_sessionfinish(session, exitstatus):
     # The fixtures clean up after themselves; this catches servers launched for tests that never ran (-x, ^C).
-    opensearch.clean()
-    outage_servers.clean()
+    OPENSEARCH.clean()
+    OUTAGE_SERVERS.clean()
