@@ -59,7 +59,7 @@ from services.runtime.errors import error_reason
 from services.runtime.kafka import EventPublisher
 from services.runtime.outages import is_infrastructure_error
 from services.runtime.projection.rebuild import rebuild
-from services.runtime.projection.versions import consumer_group_of, keyspace_of
+from services.runtime.projection.versions import keyspace_of
 from services.runtime.topics import GRAPH_EVENTS, POST_EVENTS
 from services.timeline.api import TimelineApi
 from services.timeline.hydration_cache import HydrationCache
@@ -543,7 +543,7 @@ class Bench:
 
     def graph_group(self) -> str:
         """The graph's projection (the counts)."""
-        return consumer_group_of(self.settings, GRAPH_PROJECTION.group_name, 1)
+        return self.settings.consumer_group(GRAPH_PROJECTION.group_name)
 
     def projection_groups(self) -> list[str]:
         return [self.timeline_group()] + (

@@ -103,6 +103,21 @@ def committed_offsets(settings: Settings, group: str, topic: str) -> dict[int, i
     return asyncio.run(run())
 
 
+def consumer_groups(settings: Settings) -> list[str]:
+    """Every consumer group the cluster knows, by name."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def run():
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            return sorted(group for group, _ in await admin.list_consumer_groups())
+        finally:
+            await admin.close()
+
+    return asyncio.run(run())
+
+
 def caught_up(settings: Settings, group: str) -> bool:
     """Whether `group` has committed everything published to the post and graph topics."""
     topics = (settings.topic(POST_EVENTS.name), settings.topic(GRAPH_EVENTS.name))

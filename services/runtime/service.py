@@ -9,6 +9,7 @@ and how any service runs, in any of its roles:
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -32,10 +33,10 @@ from services.runtime.projection.spec import ProjectionSpec
 from services.runtime.projection.versions import (
     REFRESH_SECONDS,
     ServingRepository,
-    active_version,
-    consumer_group_of,
     ensure_registry,
     keyspace_of,
+    registry_of,
+    wait_for_version,
 )
 from services.runtime.resources import SharedResource
 
@@ -171,7 +172,9 @@ async def _server(spec: ServiceSpec, resources: Resources, port: int, name: str,
 
 def _run_worker(spec: ServiceSpec, projection: ProjectionSpec[Any], role: str, resources: Resources, port: int) -> None:
     """A faust worker applying the projection; with role `all` it also serves the API. A versioned projection is
-    written in the version that served when the worker started; the worker restarts itself when that changes."""
+    written in the version that served when the worker started. When the registry changes (a handover begins), the
+    worker stops gracefully, leaving its consumer group with what it wrote committed, and starts again: it waits
+    for the handover to end, then writes the version that serves."""
     import faust
     import mode
 
@@ -193,24 +196,28 @@ def _run_worker(spec: ServiceSpec, projection: ProjectionSpec[Any], role: str, r
     app = consuming_app(
         settings=settings,
         name=spec.name,
-        group=consumer_group_of(settings, projection.group_name, written),
+        group=settings.consumer_group(projection.group_name),
         topics=projection.topic_names(settings),
         projection=SharedResource(build_projection),
     )
+    restart = False
     if projection.versioned:
 
         @app.timer(REFRESH_SECONDS)
-        async def restart_when_another_version_serves() -> None:
+        async def restart_when_the_registry_changes() -> None:
+            nonlocal restart
             try:
-                serving = await active_version(await resources.session(), settings, projection.service)
+                registry = await registry_of(await resources.session(), settings, projection.service)
             except Exception as error:
                 # An exception would stop faust's timer, and with it the worker: during an outage, ask again later.
                 log.warning("projection.version_check_failed", projection=spec.name, error=repr(error))
                 return
-            if serving != written:
-                # The new version's group has committed only what the rebuild wrote: it resumes from there.
-                log.info("projection.version_changed", projection=spec.name, was=written, now=serving)
-                os.execv(sys.executable, sys.orig_argv)
+            if (registry.version, registry.handover_to) != (written, None) and not restart:
+                log.info("projection.version_changed", projection=spec.name, was=written, now=registry)
+                restart = True
+                # The worker's own graceful stop: commit what was written, leave the group (so a handover need not
+                # wait for Kafka's session timeout), close resources.
+                os.kill(os.getpid(), signal.SIGTERM)
 
     @app.service
     class Lifecycle(mode.Service):
@@ -232,18 +239,27 @@ def _run_worker(spec: ServiceSpec, projection: ProjectionSpec[Any], role: str, r
     worker = faust.Worker(app, loglevel="info", quiet=True, override_logging=False, redirect_stdouts=False)
     # faust's terminal spinner writes cursor escape codes to stdout at start and stop, into the JSON log.
     worker.spinner = None
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit:
+        if restart:
+            os.execv(sys.executable, sys.orig_argv)
+        raise
 
 
 def _serving_version(settings: Settings, projection: ProjectionSpec[Any]) -> int:
-    """The serving version, creating the registry if missing so that no later read of it fails. Read before the
-    worker starts, on a loop of its own: asyncio.run would leave the thread without the loop faust and grpc.aio use."""
+    """The serving version once no handover runs, creating the registry if missing so that no later read of it
+    fails. Read before the worker starts, on a loop of its own: asyncio.run would leave the thread without the loop
+    faust and grpc.aio use."""
+
+    def waiting(to: int) -> None:
+        log.info("projection.waiting_for_handover", projection=projection.service, to=to)
 
     async def read() -> int:
         session = await CassandraSession.connect(settings, settings.keyspace(projection.service))
         try:
             await ensure_registry(session, settings, projection.service)
-            return await active_version(session, settings, projection.service)
+            return await wait_for_version(session, settings, projection.service, waiting)
         finally:
             session.shutdown()
 

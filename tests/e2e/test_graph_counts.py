@@ -26,7 +26,6 @@ from services.graph.repository import COUNT_ROW, COUNTS_TABLE, STATS_QUERY
 from services.graph.wiring import COUNTS
 from services.runtime.errors import error_reason
 from services.runtime.kafka import EventPublisher
-from services.runtime.projection.versions import consumer_group_of
 from services.runtime.topics import GRAPH_EVENTS
 from tests.e2e.test_graph import create
 from tests.helpers import committed_offsets, end_offsets, eventually, read_topic
@@ -58,7 +57,7 @@ def stats(clients, user_id: int) -> graph.GetUserResponse:
 def counts_caught_up(settings) -> bool:
     """Whether the count projection has committed everything on the topics it reads (the copies it publishes to
     the repartition topic included: asked twice, in case a copy was published between the two looks)."""
-    group = consumer_group_of(settings, COUNTS.group_name, 1)
+    group = settings.consumer_group(COUNTS.group_name)
 
     def once() -> bool:
         return all(
@@ -221,7 +220,7 @@ def test_a_graph_process_killed_mid_stream_loses_no_post_and_counts_none_twice(s
     """A second graph process takes half the post topic's partitions, is SIGKILLed while posts arrive, and the
     first one takes its partitions over from the committed offsets, re-applying what was not committed."""
     authors = [create(clients, "prolif") for _ in range(6)]
-    group = consumer_group_of(system.settings, COUNTS.group_name, 1)
+    group = system.settings.consumer_group(COUNTS.group_name)
     system.start("graph", port=free_port(), label="graph-doomed")
     eventually(lambda: consumer_group_members(system.settings, group) == 2, timeout=60, interval=0.5)
 

@@ -10,10 +10,10 @@ from chirp.post.v1 import post_service_pb2 as post
 from chirp.timeline.v1 import timeline_service_pb2 as timeline
 from services.cli.main import app as chirp
 from services.runtime.cassandra import CassandraSession
-from services.runtime.projection.versions import activate, consumer_group_of, keyspace_of
+from services.runtime.projection.versions import keyspace_of
 from services.timeline import repository as timeline_repository
 from services.timeline.domain import HOME_TIMELINE_CAP
-from tests.helpers import caught_up, eventually, unique_handle
+from tests.helpers import caught_up, consumer_groups, eventually, unique_handle
 
 # Every projected table, with write times where they come from one event. A home row is written by the post's
 # fan-out and by a follow's backfill; which of them finds the other first depends on the order partitions are
@@ -122,21 +122,27 @@ def test_a_rebuilt_timeline_equals_the_live_one_and_serves_new_posts(system, cli
     stats = {row[0]: row[1:] for row in rows_of(settings, settings.keyspace("timeline"), {bo})["post_stats"]}
     assert (stats[kept[0]], stats[kept[1]], stats[kept[2]]) == ((0, 0, 0, 1), (1, 0, 0, 0), (0, 0, 0, 0))
 
+    workers = settings.consumer_group("timeline")
     result = CliRunner().invoke(chirp, ["projections", "rebuild", "timeline"], env=system.env)
     assert result.exit_code == 0, result.output
     assert "rebuilt as version 2" in result.output
+    assert f"waiting for the workers of consumer group {workers} to stop" in result.output
     try:
         rebuilt = keyspace_of(settings, "timeline", 2)
         users = {ana, bo, cy}
         assert rows_of(settings, rebuilt, users) == rows_of(settings, settings.keyspace("timeline"), users)
         assert eventually(lambda: home(clients, ana) == live_home, timeout=30)
-        # The worker now writes to version 2, in version 2's consumer group.
+        # The worker now writes to version 2, in the same consumer group: the rebuild's own group is gone.
         newer = write(bo, "after the switch")
         assert eventually(lambda: home(clients, ana) == [newer, *live_home], timeout=60, interval=0.5)
-        assert eventually(lambda: caught_up(settings, consumer_group_of(settings, "timeline", 2)), timeout=30)
+        assert eventually(lambda: caught_up(settings, workers), timeout=30)
+        assert [group for group in consumer_groups(settings) if group.startswith(workers)] == [workers]
     finally:
-        # Serve version 1 again (its worker catches up from its own offsets), then drop version 2.
-        on_cassandra(settings, lambda session: activate(session, settings, "timeline", 1))
-        eventually(lambda: caught_up(settings, settings.consumer_group("timeline")), timeout=60, interval=0.5)
+        # Version 1 serves again, resumed where it stopped: it catches up with the post written since.
+        back = CliRunner().invoke(chirp, ["projections", "activate", "timeline", "1"], env=system.env)
+        assert back.exit_code == 0, back.output
         on_cassandra(settings, lambda session: session.execute_raw(f"DROP KEYSPACE IF EXISTS {rebuilt}"))
     assert eventually(lambda: home(clients, ana) == [newer, *live_home], timeout=30)
+    assert eventually(lambda: caught_up(settings, workers), timeout=30)
+    again = CliRunner().invoke(chirp, ["projections", "activate", "timeline", "1"], env=system.env)
+    assert again.exit_code == 2 and "version 1 already serves" in again.output

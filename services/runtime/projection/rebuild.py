@@ -1,11 +1,12 @@
 """Rebuild a projection by replaying its topics from the beginning into a new version of its tables.
 
 The old version keeps serving and its workers keep writing to it while the rebuild runs. The rebuild runs the
-same consume loop as a worker (`consumer.py`), in the new version's own consumer group, so it commits only what
-it wrote and can be interrupted and started again (it resumes). Once the group's committed offsets have reached
-the ends the topics had when it last looked, it stops and names the new version in the registry: reads switch
-within REFRESH_SECONDS, and the workers restart on the new group, resuming from the offsets the rebuild
-committed. Nothing published meanwhile is lost: what the rebuild did not reach, the restarted workers apply.
+same consume loop as a worker (`consumer.py`) in a consumer group of its own, `<group>-rebuild-v<N>`, so it commits
+only what it wrote and can be interrupted and started again (it resumes). Once that group's committed offsets have
+reached the ends the topics had when it last looked, it hands the workers' group over to the new version
+(`handover.py`): the workers stop, the rebuild applies what was published meanwhile, the workers' group takes the
+rebuild's offsets and the new version serves. The rebuild's group is then deleted: the only group left is the one
+whose name never changes.
 """
 
 import asyncio
@@ -17,15 +18,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from services.runtime.cassandra import CassandraSession
 from services.runtime.config import Settings
 from services.runtime.projection.consumer import consuming_app
-from services.runtime.projection.records import Projection
+from services.runtime.projection.groups import committed_offsets, delete_group
+from services.runtime.projection.handover import Positions, hand_over
+from services.runtime.projection.records import Projection, closing
 from services.runtime.projection.spec import ProjectionSpec
-from services.runtime.projection.versions import (
-    activate,
-    active_version,
-    consumer_group_of,
-    ensure_registry,
-    keyspace_of,
-)
+from services.runtime.projection.versions import active_version, ensure_registry, keyspace_of
 from services.runtime.resources import SharedResource
 from services.runtime.schema import migrate
 from services.runtime.topics import partitions_of
@@ -36,25 +33,50 @@ Progress = Callable[[int, int], None]
 CHECK_SECONDS = 0.5
 
 
-async def rebuild(settings: Settings, spec: ProjectionSpec, progress: Progress) -> int:
+def rebuild_group(settings: Settings, spec: ProjectionSpec, version: int) -> str:
+    return f"{settings.consumer_group(spec.group_name)}-rebuild-v{version}"
+
+
+async def rebuild(
+    settings: Settings, spec: ProjectionSpec, progress: Progress, report: Callable[[str], None] = lambda step: None
+) -> int:
     """Replay the spec's topics into the next version of its tables and make it serve. Returns the new version."""
     service = spec.service
     session = await CassandraSession.connect(settings, settings.keyspace(service))
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     try:
+        await admin.start()
         await ensure_registry(session, settings, service)
         version = await active_version(session, settings, service) + 1
         # keyspace_of(service, N) is settings.keyspace(f"{service}_vN"): the same CQL files, applied there.
         await migrate(settings, f"{service}_v{version}", spec.schema_package)
         repository = spec.repository(session, keyspace_of(settings, service, version), settings.keyspace(service))
-        projection = (spec.replay_projection or spec.projection)(repository, session, settings)
-        group = consumer_group_of(settings, spec.group_name, version)
-        await replay(settings, f"{service}-v{version}", group, spec.topic_names(settings), projection, progress)
-        replayed = getattr(projection, "replayed", None)
-        if replayed is not None:
-            await replayed()
-        await activate(session, settings, service, version)
+        name, group, topics = (
+            f"{service}-v{version}",
+            rebuild_group(settings, spec, version),
+            spec.topic_names(settings),
+        )
+
+        async def replay_with(build: Callable[..., Projection]) -> None:
+            async with closing(build(repository, session, settings)) as projection:
+                await replay(settings, name, group, topics, projection, progress)
+                replayed = getattr(projection, "replayed", None)
+                if replayed is not None:
+                    await replayed()
+
+        await replay_with(spec.replay_projection or spec.projection)
+
+        async def caught_up() -> Positions:
+            # What was published since, with the projection the workers run (it leaves nothing to a final pass).
+            await replay_with(spec.projection)
+            return await committed_offsets(admin, group)
+
+        workers = settings.consumer_group(spec.group_name)
+        await hand_over(settings, session, admin, service, workers, version, caught_up, report)
+        await delete_group(admin, group)
         return version
     finally:
+        await admin.close()
         session.shutdown()
 
 
@@ -111,14 +133,9 @@ class _GroupOffsets:
     async def remaining(self) -> int:
         """Records not yet committed, up to the ends read first (so a record published meanwhile is not counted)."""
         ends = await self._consumer.end_offsets(self._partitions)
-        committed = await self._admin.list_consumer_group_offsets(self._group, partitions=self._partitions)
-        return sum(max(0, end - _offset(committed.get(tp))) for tp, end in ends.items())
+        committed = await committed_offsets(self._admin, self._group, self._partitions)
+        return sum(max(0, end - committed.get(tp, 0)) for tp, end in ends.items())
 
     async def stop(self) -> None:
         await self._consumer.stop()
         await self._admin.close()
-
-
-def _offset(committed) -> int:
-    """A group with nothing committed on a partition has no entry, or offset -1."""
-    return max(0, committed.offset) if committed is not None else 0

@@ -1,8 +1,9 @@
 """What a projection consumes and promises: Kafka records in, idempotent writes out."""
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
@@ -52,3 +53,17 @@ class Projection(Protocol):
 
     async def apply(self, records: Sequence[Record]) -> None:
         """Apply a batch, in order. Must be idempotent: the same batch may be applied again after a crash."""
+
+
+P = TypeVar("P", bound=Projection)
+
+
+@contextlib.asynccontextmanager
+async def closing(projection: P) -> AsyncIterator[P]:
+    """The projection, closed on exit if it holds resources of its own (see Projection)."""
+    try:
+        yield projection
+    finally:
+        close = getattr(projection, "close", None)
+        if close is not None:
+            await close()
