@@ -26,7 +26,7 @@ from chirp.trends.v1 import trends_service_pb2 as pb
 from services.runtime.clock import now_ms
 from services.runtime.config import Settings
 from services.runtime.schema import migrate
-from services.runtime.topics import ALL_TOPICS, DEAD_LETTERS, GRAPH_EVENTS, POST_EVENTS, ensure_topics
+from services.runtime.topics import EVERY_TOPIC, GRAPH_EVENTS, POST_EVENTS, ensure_topics
 from services.trends.domain import DAY_MS
 from services.trends.wiring import PROJECTION
 
@@ -75,7 +75,7 @@ def env_of(settings: Settings) -> dict[str, str]:
 
 
 def topics_to_drop(settings: Settings) -> list[str]:
-    return [settings.topic(spec.name) for spec in (*ALL_TOPICS, DEAD_LETTERS)]
+    return [settings.topic(spec.name) for spec in EVERY_TOPIC]
 
 
 async def drop_topics(settings: Settings) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from google.protobuf import descriptor_pb2
 from grpc_tools import protoc
 
-from services.runtime.topics import ALL_TOPICS, TopicSpec
+from services.runtime.topics import ALL_TOPICS, DEAD_LETTERS, TopicSpec
 
 REPO = Path(__file__).resolve().parents[1]
 PROTOS = REPO / "protos"
@@ -73,11 +73,33 @@ def _fields_table(index: _Index, full_name: str) -> list[str]:
     return lines
 
 
-def _topic_section(index: _Index, spec: TopicSpec) -> list[str]:
-    envelope = index.messages[spec.value_type]
+def _placement(spec: TopicSpec) -> str:
     retention = (
         "forever" if spec.config.get("retention.ms") == "-1" else spec.config.get("retention.ms", "broker default")
     )
+    policy = spec.config.get("cleanup.policy")
+    return f"- Partitions: {spec.partitions}. Retention: {retention} (`cleanup.policy={policy}`)."
+
+
+def _dead_letter_section(spec: TopicSpec) -> list[str]:
+    """The dead-letter topic holds other topics' records, not an envelope of its own."""
+    return [
+        f"## `{spec.name}`",
+        "",
+        spec.description,
+        "",
+        f"- Value: {spec.value_type}: decode it as the source topic's envelope.",
+        f"- Key: {spec.key}.",
+        _placement(spec),
+        "",
+        "`chirp deadletters list` shows them (`--json` for scripts); `chirp deadletters replay` applies them again to",
+        "the projection that set them aside, once what made them fail is fixed.",
+        "",
+    ]
+
+
+def _topic_section(index: _Index, spec: TopicSpec) -> list[str]:
+    envelope = index.messages[spec.value_type]
     lines = [
         f"## `{spec.name}`",
         "",
@@ -85,8 +107,7 @@ def _topic_section(index: _Index, spec: TopicSpec) -> list[str]:
         "",
         f"- Value: `{spec.value_type}` (protobuf, binary). {index.comments[('msg', spec.value_type)]}",
         f"- Key: {spec.key}.",
-        f"- Partitions: {spec.partitions}. Retention: {retention} "
-        f"(`cleanup.policy={spec.config.get('cleanup.policy')}`).",
+        _placement(spec),
         "",
         "Envelope fields:",
         "",
@@ -144,6 +165,7 @@ def render() -> str:
     ]
     for spec in ALL_TOPICS:
         lines += _topic_section(index, spec)
+    lines += _dead_letter_section(DEAD_LETTERS)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -244,13 +244,13 @@ async def _drop(settings: Settings) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
 
     from services.runtime.cassandra import CassandraSession
-    from services.runtime.topics import ALL_TOPICS, DEAD_LETTERS
+    from services.runtime.topics import EVERY_TOPIC
 
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        mine = [settings.topic(spec.name) for spec in (*ALL_TOPICS, DEAD_LETTERS)]
+        mine = [settings.topic(spec.name) for spec in EVERY_TOPIC]
         await admin.delete_topics([topic for topic in mine if topic in existing])
     finally:
         await admin.close()

@@ -6,6 +6,7 @@ import typer
 
 from services.cli import (
     admin_commands,
+    deadletter_commands,
     demo,
     filter_commands,
     graph_commands,
@@ -27,6 +28,7 @@ app.add_typer(timeline_commands.app, name="timeline")
 app.add_typer(notification_commands.app, name="notifications")
 app.add_typer(trends_commands.app, name="trends")
 app.add_typer(projection_commands.app, name="projections")
+app.add_typer(deadletter_commands.app, name="deadletters")
 app.add_typer(search_commands.app, name="search")
 app.add_typer(filter_commands.app, name="filters")
 app.add_typer(text_command.app, name="text")

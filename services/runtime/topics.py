@@ -77,9 +77,13 @@ DEAD_LETTERS = TopicSpec(
     description=(
         "Records a projection could not apply after its attempts, set aside so their partition moves on. Headers: "
         "chirp-dead-letter-error, chirp-dead-letter-projection, chirp-source-topic, chirp-source-partition, "
-        "chirp-source-offset, chirp-source-key. Created by the projection workers at start, not an event topic."
+        "chirp-source-offset, chirp-source-key. Created by setup like the event topics, so that workers need no right "
+        "to create topics; not an event topic."
     ),
 )
+
+# What setup (`chirp admin setup`) creates: the event topics and the dead letters.
+EVERY_TOPIC = (*ALL_TOPICS, DEAD_LETTERS)
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
@@ -95,7 +99,7 @@ async def partitions_of(consumer: AIOKafkaConsumer, topics: list[str]) -> list[T
     return found
 
 
-async def ensure_topics(settings: Settings, specs=ALL_TOPICS) -> list[str]:
+async def ensure_topics(settings: Settings, specs=EVERY_TOPIC) -> list[str]:
     """Create the topics that do not exist yet; leave existing ones alone. Returns the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="chirp-admin")
     await admin.start()

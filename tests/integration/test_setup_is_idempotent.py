@@ -4,7 +4,7 @@ import asyncio
 
 from services.runtime.cassandra import CassandraSession
 from services.runtime.schema import migrate, migrations_of
-from services.runtime.topics import ALL_TOPICS, ensure_topics
+from services.runtime.topics import EVERY_TOPIC, ensure_topics
 from tests.helpers import end_offsets
 
 
@@ -16,7 +16,7 @@ def test_a_second_setup_creates_no_topic_and_applies_no_migration(system):
 
 
 def test_every_declared_topic_exists_with_its_partitions(system):
-    for spec in ALL_TOPICS:
+    for spec in EVERY_TOPIC:
         assert len(end_offsets(system.settings, system.settings.topic(spec.name))) == spec.partitions
 
 

@@ -23,7 +23,7 @@ from services.runtime.projection.dead_letters import KafkaDeadLetters
 from services.runtime.projection.records import Projection, Record
 from services.runtime.projection.runner import apply_until_done
 from services.runtime.resources import SharedResource
-from services.runtime.topics import DEAD_LETTERS, ensure_topics
+from services.runtime.topics import DEAD_LETTERS
 
 BATCH_SIZE = 500
 # How long a worker waits to fill a batch. Under load batches fill at once; when events trickle in, this is added
@@ -68,7 +68,6 @@ def consuming_app(
     @app.agent(channel, concurrency=1, name=f"{name}-projection")
     async def project(stream):
         target = await projection.get()
-        await ensure_topics(settings, [DEAD_LETTERS])
         async for events in batches(stream.noack().events(), BATCH_SIZE, BATCH_WITHIN_SECONDS):
             records = [Record.of(event.message) for event in events]
             await apply_until_done(name, target, records, dead_letters, settings.projection_max_attempts)
