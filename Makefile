@@ -64,12 +64,13 @@ lock: $(VENV)/.deps ## regenerate requirements.lock (image), requirements-dev.lo
 	$(UV_COMPILE) --group build -c requirements-dev.lock -o requirements-build.lock
 
 # All three run, so one pass shows every finding.
-lint: install ## ruff format --check and ruff check; mypy on services/runtime; the import rules (lint-imports)
+lint: install ## ruff format --check and ruff check; mypy on services/runtime; the import rules (lint-imports); the Kubernetes manifests (k8s/validate.sh)
 	@status=0; \
 	$(BIN)/ruff format --check $(LINTED) || status=1; \
 	$(BIN)/ruff check $(LINTED) || status=1; \
 	$(BIN)/mypy || status=1; \
 	$(BIN)/lint-imports || status=1; \
+	bash k8s/validate.sh || status=1; \
 	exit $$status
 
 require: ## Java 17 and Maven, installed with apt-get when missing

@@ -6,6 +6,9 @@
 # Tools: kustomize and kubeconform, pinned below, installed with `go install` into $(go env GOPATH)/bin (or
 # $GOBIN) when missing or at another version. Without Go, copies already on PATH are used as they are.
 #
+# Custom resources (KEDA's ScaledObject) are validated against the CRDs that come with the operator's Go module,
+# turned into strict JSON schemas once (python3 with PyYAML: Debian's python3-yaml, installed when missing).
+#
 # Schemas (SCHEMA_SOURCE):
 #   openapi (default)  built once from the OpenAPI spec of Kubernetes $KUBERNETES_VERSION, which comes with the
 #                      k8s.io/kubernetes module from the Go module proxy (works where GitHub is unreachable);
@@ -17,6 +20,8 @@ set -euo pipefail
 KUSTOMIZE_VERSION=v5.8.2      # v5.8.3 needs Go >= 1.27
 KUBECONFORM_VERSION=v0.8.0
 KUBERNETES_VERSION=${KUBERNETES_VERSION:-1.30.14}
+# The custom resources the overlays use, validated against the CRDs of these releases (from the Go module proxy).
+KEDA_VERSION=v2.21.0
 SCHEMA_SOURCE=${SCHEMA_SOURCE:-openapi}
 
 K8S_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -121,6 +126,65 @@ PYTHON
   printf '%s\n' "$cache/{{ .ResourceKind }}{{ .KindSuffix }}.json"
 }
 
+# Strict JSON schemas, in kubeconform's <group>/<kind>_<version>.json layout, from the CRDs in the Go module
+# $1 at version $2 (their directory $3 in it): each version's openAPIV3Schema, with every object that lists its
+# properties closed to others, as kubeconform's own CRD converter does.
+crd_schemas() {
+  local module=$1 version=$2 crds=$3 cache module_dir
+  cache=${XDG_CACHE_HOME:-$HOME/.cache}/chirp-k8s-schemas/crds-${module//\//_}-$version
+  if [[ ! -f $cache/.complete ]]; then
+    have_go || die "custom resource schemas need Go to fetch $module"
+    python3 -c 'import yaml' 2>/dev/null || install_pyyaml
+    say "building the schemas of $module $version's CRDs into $cache (once)"
+    module_dir=$(cd "${TMPDIR:-/tmp}" && GOFLAGS=-mod=mod go mod download -json "$module@$version" |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') ||
+      die "could not download $module@$version through the Go module proxy"
+    rm -rf "$cache" && mkdir -p "$cache"
+    python3 - "$module_dir/$crds" "$cache" <<'PYTHON'
+import glob
+import json
+import os
+import sys
+
+import yaml
+
+crds, out = sys.argv[1], sys.argv[2]
+
+
+def strict(node):
+    if isinstance(node, dict):
+        node = {key: strict(value) for key, value in node.items() if key != "description"}
+        if "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+            node.setdefault("additionalProperties", False)
+        return node
+    return [strict(item) for item in node] if isinstance(node, list) else node
+
+
+written = 0
+for path in sorted(glob.glob(os.path.join(crds, "*.yaml"))):
+    crd = yaml.safe_load(open(path))
+    group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"].lower()
+    os.makedirs(os.path.join(out, group), exist_ok=True)
+    for version in crd["spec"]["versions"]:
+        with open(os.path.join(out, group, f"{kind}_{version['name']}.json"), "w") as f:
+            json.dump(strict(version["schema"]["openAPIV3Schema"]), f)
+        written += 1
+print(f"validate: {written} custom resource schemas written", file=sys.stderr)
+PYTHON
+    touch "$cache/.complete"
+  fi
+  printf '%s\n' "$cache/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
+}
+
+install_pyyaml() {
+  command -v apt-get >/dev/null 2>&1 || die "python3 has no PyYAML: install it (python3-yaml, or pip install pyyaml)"
+  say "python3 has no PyYAML: installing python3-yaml with apt-get"
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo=sudo
+  $sudo apt-get install -y -q python3-yaml >/dev/null || { $sudo apt-get update -q >/dev/null &&
+    $sudo apt-get install -y -q python3-yaml >/dev/null; } || die "apt-get install python3-yaml failed"
+}
+
 KUSTOMIZE=$(tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION")
 KUBECONFORM=$(tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION")
 
@@ -129,6 +193,7 @@ case $SCHEMA_SOURCE in
   remote) SCHEMA_LOCATION=default ;;
   *) die "SCHEMA_SOURCE must be openapi or remote, not '$SCHEMA_SOURCE'" ;;
 esac
+KEDA_SCHEMAS=$(crd_schemas github.com/kedacore/keda/v2 "$KEDA_VERSION" config/crd/bases)
 
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -143,7 +208,7 @@ for overlay in "$K8S_DIR"/overlays/*/; do
   fi
   say "$name: $(grep -c '^kind:' "$OUT/$name.yaml") resources rendered; kubeconform (Kubernetes $KUBERNETES_VERSION):"
   "$KUBECONFORM" -strict -summary -kubernetes-version "$KUBERNETES_VERSION" -schema-location "$SCHEMA_LOCATION" \
-    "$OUT/$name.yaml" || status=1
+    -schema-location "$KEDA_SCHEMAS" "$OUT/$name.yaml" || status=1
 done
 
 if [[ $status -eq 0 ]]; then say "all overlays valid"; else say "FAILED"; fi
