@@ -64,12 +64,21 @@ lock: $(VENV)/.deps ## regenerate requirements.lock (image), requirements-dev.lo
 	$(UV_COMPILE) --group build -c requirements-dev.lock -o requirements-build.lock
 
 # All three run, so one pass shows every finding.
-lint: install ## ruff format --check and ruff check; mypy on services/runtime; the import rules (lint-imports); the Kubernetes manifests (k8s/validate.sh)
+# buf, pinned with its lock (npm): the contracts' lint (STANDARD) and the breaking-change gate against main.
+BUF := tools/buf/node_modules/.bin/buf
+tools/buf/node_modules/.stamp: tools/buf/package.json tools/buf/package-lock.json
+	npm ci --prefix tools/buf --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: install tools/buf/node_modules/.stamp ## ruff format --check and ruff check; mypy on services/runtime; the import rules (lint-imports); buf lint and buf breaking against main (protos/); the Kubernetes manifests (k8s/validate.sh)
 	@status=0; \
 	$(BIN)/ruff format --check $(LINTED) || status=1; \
 	$(BIN)/ruff check $(LINTED) || status=1; \
 	$(BIN)/mypy || status=1; \
 	$(BIN)/lint-imports || status=1; \
+	$(BUF) lint protos || status=1; \
+	$(BUF) breaking protos --against "$$(git rev-parse --path-format=absolute --git-common-dir)#branch=main,subdir=protos" \
+		|| { echo "buf breaking: protos/ break the contract on main (see above)"; status=1; }; \
 	bash k8s/validate.sh || status=1; \
 	exit $$status
 

@@ -123,7 +123,8 @@ def stream(c, user_id: int, last_id: str, as_json: bool) -> None:
     while True:
         try:
             request = notification.StreamNotificationsRequest(user_id=user_id, after_notification_id=last_id)
-            for note in c.notification.StreamNotifications(request):
+            for message in c.notification.StreamNotifications(request):
+                note = message.notification
                 if note.notification_id not in shown_ids:
                     shown_ids.add(note.notification_id)
                     show_one(note, as_json)
@@ -159,7 +160,7 @@ def prefs(
     """Show the preferences, changing them first when options are given."""
     c = clients()
     user_id = acting(c, as_)
-    current = call(c.notification.GetPreferences, notification.GetPreferencesRequest(user_id=user_id))
+    current = call(c.notification.GetPreferences, notification.GetPreferencesRequest(user_id=user_id)).preferences
     if off or on or only_following is not None:
         disabled = (set(current.disabled_kinds) | {kind_number(k) for k in off or []}) - {
             kind_number(k) for k in on or []
@@ -170,7 +171,7 @@ def prefs(
         )
         current = call(
             c.notification.UpdatePreferences, notification.UpdatePreferencesRequest(user_id=user_id, preferences=wanted)
-        )
+        ).preferences
     shown = preferences_dict(current)
     if json_:
         print(json.dumps(shown))

@@ -96,7 +96,8 @@ async def _notification_events(call: Call, stream: str, queue: asyncio.Queue) ->
     while True:
         request = notification.StreamNotificationsRequest(user_id=call.user_id, after_notification_id=after)
         try:
-            async for found in call.backends.notification.StreamNotifications(request, metadata=call.metadata):
+            async for message in call.backends.notification.StreamNotifications(request, metadata=call.metadata):
+                found = message.notification
                 after = found.notification_id
                 shown = await notification_entity(call, found)
                 if shown is not None:

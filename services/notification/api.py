@@ -170,18 +170,14 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
 
         return await repo.requests.run(request.request_id, request, mark, pb.MarkReadResponse)
 
-    async def GetPreferences(
-        self, request: pb.GetPreferencesRequest, context
-    ) -> notification_pb2.NotificationPreferences:
+    async def GetPreferences(self, request: pb.GetPreferencesRequest, context) -> pb.GetPreferencesResponse:
         repo = await self._repository.get()
         preferences = await repo.preferences(request.user_id)
         if preferences == Preferences():  # nothing stored: maybe no such user
             await self._require_user(repo, request.user_id)
-        return _preferences_message(preferences)
+        return pb.GetPreferencesResponse(preferences=_preferences_message(preferences))
 
-    async def UpdatePreferences(
-        self, request: pb.UpdatePreferencesRequest, context
-    ) -> notification_pb2.NotificationPreferences:
+    async def UpdatePreferences(self, request: pb.UpdatePreferencesRequest, context) -> pb.UpdatePreferencesResponse:
         repo = await self._repository.get()
         unknown = [kind for kind in request.preferences.disabled_kinds if kind not in KINDS]
         if unknown:
@@ -191,7 +187,7 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
         preferences = Preferences(frozenset(request.preferences.disabled_kinds), request.preferences.only_following)
         await self._require_user(repo, request.user_id)
 
-        async def update() -> notification_pb2.NotificationPreferences:
+        async def update() -> pb.UpdatePreferencesResponse:
             """Stored, then published (PreferencesUpdated, keyed by the user): the projection judges acts by the
             preferences of their time from those events. A failed publication fails the call, and its retry
             stores and publishes again; until then acts after the change are judged by the stored preferences."""
@@ -215,9 +211,9 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
                 raise Unavailable(
                     "EVENT_LOG_UNAVAILABLE", "the preferences were stored but not published; try again"
                 ) from error
-            return _preferences_message(preferences)
+            return pb.UpdatePreferencesResponse(preferences=_preferences_message(preferences))
 
-        return await repo.requests.run(request.request_id, request, update, notification_pb2.NotificationPreferences)
+        return await repo.requests.run(request.request_id, request, update, pb.UpdatePreferencesResponse)
 
     async def DismissNotification(
         self, request: pb.DismissNotificationRequest, context
@@ -244,7 +240,7 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
 
     async def StreamNotifications(
         self, request: pb.StreamNotificationsRequest, context
-    ) -> AsyncIterator[notification_pb2.Notification]:
+    ) -> AsyncIterator[pb.StreamNotificationsResponse]:
         """Polls the recipient's partition for acts after the cursor, and for acts up to LATE_ACTS older that were
         projected late, sending each shown one once. What was there up to the client's cursor counts as seen."""
         repo = await self._repository.get()
@@ -271,7 +267,7 @@ class NotificationApi(notification_service_pb2_grpc.NotificationServiceServicer)
                 seen.update(_position(row) for row in fresh)
                 read = await repo.read_position(user_id)
                 for notification in await self._render(repo, await self._shown(repo, fresh), read):
-                    yield notification
+                    yield pb.StreamNotificationsResponse(notification=notification)
                 cursor = max(cursor, _position(fresh[-1]))
                 seen = {position for position in seen if position[0] >= cursor[0] - LATE_ACTS}
             await asyncio.sleep(POLL_SECONDS)

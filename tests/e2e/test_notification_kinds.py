@@ -205,9 +205,12 @@ def test_preferences_turn_kinds_off_and_can_ask_for_people_followed_only(clients
 
     prefs = notification_pb2.NotificationPreferences(disabled_kinds=[REPOST])
     request = notification.UpdatePreferencesRequest(user_id=ana, preferences=prefs, request_id=f"prefs-{ana}")
-    assert clients.notification.UpdatePreferences(request, timeout=10) == prefs
-    assert clients.notification.UpdatePreferences(request, timeout=10) == prefs
-    assert clients.notification.GetPreferences(notification.GetPreferencesRequest(user_id=ana), timeout=10) == prefs
+    assert clients.notification.UpdatePreferences(request, timeout=10).preferences == prefs
+    assert clients.notification.UpdatePreferences(request, timeout=10).preferences == prefs
+    assert (
+        clients.notification.GetPreferences(notification.GetPreferencesRequest(user_id=ana), timeout=10).preferences
+        == prefs
+    )
     people.like(bob, liked)
     people.until(ana, lambda notes: (LIKE, bob) in kinds_of(notes))
 

@@ -63,7 +63,10 @@ def test_a_rebuilt_projection_equals_the_live_one_and_keeps_what_users_set(syste
         (n.notification_id, n.actor_count) for n in live
     ]
     assert [n.unread for n in rebuilt] == [True, True, False, False, False]  # read up to live[1]
-    assert clients.notification.GetPreferences(notification.GetPreferencesRequest(user_id=ana), timeout=10) == prefs
+    assert (
+        clients.notification.GetPreferences(notification.GetPreferencesRequest(user_id=ana), timeout=10).preferences
+        == prefs
+    )
 
 
 def test_a_rebuild_judges_each_act_by_the_preferences_of_its_time(system, clients):

@@ -31,8 +31,8 @@ class Listener:
 
     def _read(self) -> None:
         try:
-            for note in self._call:
-                self.arrived.append((note.notification_id, time.monotonic()))
+            for message in self._call:
+                self.arrived.append((message.notification.notification_id, time.monotonic()))
         except grpc.RpcError:
             pass  # cancelled, or the replica went away
 
