@@ -69,6 +69,9 @@ class System:
             "CHIRP_KEYSPACE_PREFIX": f"chirp_{prefix}",
             "CHIRP_TOPIC_PREFIX": f"{prefix}.",
             "CHIRP_LOG_FORMAT": "json",
+            # Its ports are any free ones, and a port 1000 above one of them may be another's: metrics only when
+            # a test asks for them.
+            "CHIRP_METRICS_PORT": "0",
             **{f"CHIRP_{name.upper()}_ADDR": f"127.0.0.1:{port}" for name, port in self.ports.items()},
         }
         self.worker_ports = {name: free_port() for name in PROJECTING}

@@ -1,5 +1,5 @@
 """`python -m services.edge`: Mastodon's client API over HTTP on CHIRP_EDGE_PORT (uvicorn, uvloop, httptools), and
-Prometheus metrics on CHIRP_METRICS_PORT when it is set."""
+Prometheus metrics beside it (CHIRP_METRICS_PORT, services/runtime/config.py)."""
 
 import uvicorn
 from prometheus_client import start_http_server
@@ -11,8 +11,8 @@ from services.runtime.grpc_server import SHUTDOWN_GRACE_SECONDS
 
 def main() -> None:
     settings = settings_and_logging()
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.bind_host)
+    if metrics_port := settings.metrics_port_beside(settings.edge_port):
+        start_http_server(metrics_port, addr=settings.bind_host)
     uvicorn.run(
         application(settings),
         host=settings.bind_host,

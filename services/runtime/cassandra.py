@@ -5,6 +5,7 @@ without blocking the loop.
 """
 
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +15,7 @@ from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 from cassandra.query import BatchStatement, BatchType, PreparedStatement, named_tuple_factory
+from prometheus_client import Histogram
 
 from services.runtime.config import Settings
 
@@ -30,6 +32,16 @@ BATCH_ROWS = 50
 # How soon a lost node is tried again. The driver's default backs off to 10 minutes, so a 30-second outage could
 # keep every service answering UNAVAILABLE for minutes after Cassandra is back; 5 seconds at most bounds that.
 RECONNECT = ExponentialReconnectionPolicy(base_delay=0.5, max_delay=5.0)
+
+STATEMENT_SECONDS = Histogram(
+    "chirp_cassandra_statement_seconds",
+    "Time from sending a statement to Cassandra to its answer, by verb and table (a batch: `batch`).",
+    ["statement"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20),
+)
+# The table a statement names, by its verb; without the keyspace, which differs between versions and prefixes.
+_TABLE_AFTER = {"SELECT": r"\bFROM\s+", "DELETE": r"\bFROM\s+", "INSERT": r"\bINTO\s+", "UPDATE": r"^\s*UPDATE\s+"}
+_NAMES: dict[str, str] = {}
 
 
 class CassandraSession:
@@ -127,7 +139,11 @@ class CassandraSession:
 
     async def _run(self, statement) -> list[Any]:
         async with self._in_flight:
-            return await _bridge(self._session.execute_async(statement))
+            started = time.perf_counter()
+            try:
+                return await _bridge(self._session.execute_async(statement))
+            finally:
+                STATEMENT_SECONDS.labels(statement_name(statement)).observe(time.perf_counter() - started)
 
     async def execute_raw(self, cql: str) -> list[Any]:
         """Run an unprepared statement (DDL)."""
@@ -135,6 +151,19 @@ class CassandraSession:
 
     def shutdown(self) -> None:
         self._cluster.shutdown()
+
+
+def statement_name(statement) -> str:
+    """`SELECT home_entries`, `INSERT posts`...: a label for a prepared statement's latency, made once per query."""
+    query = getattr(getattr(statement, "prepared_statement", None), "query_string", None)
+    if query is None:
+        return "batch" if isinstance(statement, BatchStatement) else "other"
+    name = _NAMES.get(query)
+    if name is None:
+        verb = query.split(None, 1)[0].upper()
+        table = re.search(_TABLE_AFTER[verb] + r"([\w.]+)", query, re.IGNORECASE) if verb in _TABLE_AFTER else None
+        name = _NAMES[query] = f"{verb} {table.group(1).rsplit('.', 1)[-1]}" if table else verb
+    return name
 
 
 # Row classes by column names: one per distinct SELECT, so a handful for a whole process.

@@ -10,6 +10,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Where a process's metrics are when CHIRP_METRICS_PORT is left at -1: this far above its own port.
+METRICS_PORT_OFFSET = 1000
+
 
 class Settings(BaseSettings):
     """What every Chirp process needs: where the infrastructure and the other services are."""
@@ -79,8 +82,10 @@ class Settings(BaseSettings):
     edge_rate_limit_address: int = 7500
     edge_rate_window_seconds: int = 300
     edge_token_cache_seconds: float = 4.0
-    # Port of the Prometheus /metrics endpoint; 0 turns it off.
-    metrics_port: int = 0
+    # Port of the Prometheus /metrics endpoint: -1 (the default) puts it METRICS_PORT_OFFSET above the process's
+    # own port (graph's API 50051 -> 51051, its worker 50061 -> 51061, the edge 8080 -> 9080), so that every
+    # process on one machine has its own; a port number fixes it (9090 in k8s/, one process per pod); 0 turns it off.
+    metrics_port: int = -1
 
     # Text rules: "classic" (twitter-text v1: 140) or "weighted" (twitter-text v3: 280, CJK and emoji count double).
     text_profile: str = "classic"
@@ -172,3 +177,7 @@ class Settings(BaseSettings):
 
     def port_of(self, addr: str) -> int:
         return self.grpc_port or int(addr.rsplit(":", 1)[1])
+
+    def metrics_port_beside(self, port: int) -> int:
+        """The /metrics port of a process serving on `port` (0: none)."""
+        return port + METRICS_PORT_OFFSET if self.metrics_port < 0 else self.metrics_port

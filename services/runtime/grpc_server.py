@@ -38,6 +38,9 @@ RPC_LATENCY = Histogram(
     "chirp_grpc_server_handling_seconds", "Time to answer an RPC (a stream: until it ends).", ["method"]
 )
 RPC_ERRORS = Counter("chirp_grpc_server_errors_total", "RPCs answered with an error.", ["method", "code"])
+RPC_STREAM_MESSAGES = Counter(
+    "chirp_grpc_server_stream_messages_total", "Messages sent on server streams (StreamNotifications).", ["method"]
+)
 RPC_SHED = Counter(
     "chirp_grpc_server_shed_total",
     "Unary calls refused before any work: the process was at its in-flight limit (overloaded), or the caller's"
@@ -163,8 +166,10 @@ class _Gate(grpc.aio.ServerInterceptor):
             started = time.monotonic()
             try:
                 await self._admit(rule, request, context)
+                sent = RPC_STREAM_MESSAGES.labels(method)
                 async for item in inner(request, context):
                     yield item
+                    sent.inc()
             except Exception as error:
                 await _abort(method, context, error)
             finally:

@@ -156,7 +156,8 @@ def run(spec: ServiceSpec, role: str, settings: Settings) -> None:
 async def _serve_api(spec: ServiceSpec, resources: Resources, port: int) -> None:
     server = await _server(spec, resources, port, f"{spec.name}-api", serves_api=True)
     settings = resources.settings
-    await serve(server, metrics_port=settings.metrics_port, metrics_host=settings.bind_host, on_stop=resources.close)
+    metrics_port = settings.metrics_port_beside(port)
+    await serve(server, metrics_port=metrics_port, metrics_host=settings.bind_host, on_stop=resources.close)
 
 
 async def _server(spec: ServiceSpec, resources: Resources, port: int, name: str, serves_api: bool) -> GrpcServer:
@@ -179,6 +180,7 @@ def _run_worker(spec: ServiceSpec, projection: ProjectionSpec[Any], role: str, r
     import mode
 
     from services.runtime.projection.consumer import consuming_app
+    from services.runtime.projection.lag import LAG_SECONDS, GroupLag
 
     settings = resources.settings
     written = _serving_version(settings, projection) if projection.versioned else 1
@@ -193,13 +195,20 @@ def _run_worker(spec: ServiceSpec, projection: ProjectionSpec[Any], role: str, r
             resources.on_close(close)
         return built
 
+    group, topics = settings.consumer_group(projection.group_name), projection.topic_names(settings)
     app = consuming_app(
-        settings=settings,
-        name=spec.name,
-        group=settings.consumer_group(projection.group_name),
-        topics=projection.topic_names(settings),
-        projection=SharedResource(build_projection),
+        settings=settings, name=spec.name, group=group, topics=topics, projection=SharedResource(build_projection)
     )
+    lag = GroupLag(settings, group, topics)
+    resources.on_close(lag.close)
+
+    @app.timer(LAG_SECONDS)
+    async def measure_lag() -> None:
+        try:
+            await lag.measure()
+        except Exception as error:  # as for the version check: a failing timer would stop the worker
+            log.warning("projection.lag_unmeasured", projection=spec.name, error=repr(error))
+
     restart = False
     if projection.versioned:
 
@@ -234,8 +243,8 @@ def _run_worker(spec: ServiceSpec, projection: ProjectionSpec[Any], role: str, r
                 await self.server.stop()
             await resources.close()
 
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.bind_host)
+    if metrics_port := settings.metrics_port_beside(port):
+        start_http_server(metrics_port, addr=settings.bind_host)
     worker = faust.Worker(app, loglevel="info", quiet=True, override_logging=False, redirect_stdouts=False)
     # faust's terminal spinner writes cursor escape codes to stdout at start and stop, into the JSON log.
     worker.spinner = None

@@ -8,6 +8,8 @@ from inactivity, merges in the newest entries of the accounts they follow while 
 import asyncio
 from collections.abc import Awaitable
 
+from prometheus_client import Histogram
+
 from chirp.post.v1 import post_pb2
 from chirp.timeline.v1 import timeline_pb2, timeline_service_pb2_grpc
 from chirp.timeline.v1 import timeline_service_pb2 as pb
@@ -35,6 +37,12 @@ from services.timeline.repository import NEWEST, StoredUser, TimelineRepository
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+
+HELD_BACK_MERGED = Histogram(
+    "chirp_timeline_held_back_merged",
+    "Posts of held-back authors (above the fan-out threshold) merged into one home page at read time.",
+    buckets=(0, 1, 2, 5, 10, 20, 50, 100),
+)
 
 
 # Who may call what (services/runtime/access.py). A home timeline says whom its reader follows and mutes.
@@ -143,6 +151,8 @@ class TimelineApi(timeline_service_pb2_grpc.TimelineServiceServicer):
         if missing:  # a row written before rows named their author
             people |= await self._cache.users(missing, repo.get_users)
         held_back = {entry.post_id for entry in entries if entry.held_back and not entry.reposted_by}
+        if home:
+            HELD_BACK_MERGED.observe(len(held_back))
         if held_back:
             reaching = await reaching_posts(repo, reader, {p: posts[p].stored for p in held_back if p in posts})
             posts = {pid: p for pid, p in posts.items() if pid not in held_back or pid in reaching}

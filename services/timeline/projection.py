@@ -9,6 +9,8 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 
+from prometheus_client import Histogram
+
 from chirp.graph.v1 import graph_pb2
 from chirp.post.v1 import post_pb2
 from services.runtime.clock import micros_of
@@ -41,6 +43,12 @@ _USER_EDGES = {
 
 # How stale a worker's idea of the fan-out threshold may be after `chirp timeline fanout-threshold` changed it.
 THRESHOLD_REFRESH_SECONDS = 1.0
+
+FAN_OUT_SIZE = Histogram(
+    "chirp_timeline_fan_out_size",
+    "Home timelines one post was written into: its author's, and its followers' unless the author is held back.",
+    buckets=(1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000, 50000),
+)
 
 
 class TimelineProjection:
@@ -211,6 +219,7 @@ class TimelineProjection:
             frozenset(await self._repo.follower_ids(replied_to)) if replied_to and followers else frozenset()
         )
         recipients = home_recipients(post.author_id, followers, replied_to, followers_of_replied_to)
+        FAN_OUT_SIZE.observe(len(recipients))
         await self._repo.add_to_homes(recipients, post_entry(post.post_id, post.author_id), at, Provenance.of(record))
         if trims_home_timelines(post.post_id):
             await asyncio.gather(*(self._repo.trim_home(reader, HOME_TIMELINE_CAP, at) for reader in recipients))
