@@ -102,6 +102,12 @@ up: setup ## set up everything, start all services, load the demo network, show 
 	$(BIN)/chirp demo load
 	$(BIN)/chirp demo show
 
+prometheus: install ## a local Prometheus (Debian's package) scraping every process, with the production alerts, on 127.0.0.1:9090
+	bash infra/prometheus.sh start
+
+prometheus-stop: ## stop the local Prometheus (its data is kept in .data/prometheus)
+	bash infra/prometheus.sh stop
+
 down: ## stop the services, Kafka, Cassandra and OpenSearch if it runs (data is kept)
 	-$(RUN) stop
 	$(INFRA) stop

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure this machine has what infra/infra.sh needs (a Java 17 runtime and Maven) and what the tests' real
-# JavaScript client needs (Node.js and npm, for masto.js).
+# Make sure this machine has what infra/infra.sh needs (a Java 17 runtime and Maven), what the tests' real
+# JavaScript client needs (Node.js and npm, for masto.js), and Prometheus (its promtool tests the alerts; the
+# server is `make prometheus`).
 # Installs them with apt-get when missing (as root, or via sudo), otherwise says what
 # to install. A no-op when both are present. Safe to run in CI (no prompts, no TTY).
 set -euo pipefail
@@ -30,15 +31,16 @@ have_java17 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
 if ((${#missing[@]} == 0)); then
-  say "java 17, mvn, node and npm present"
+  say "java 17, mvn, node, npm and promtool present"
   exit 0
 fi
 
 say "missing: ${missing[*]}"
 command -v apt-get >/dev/null 2>&1 ||
-  die "no apt-get here: install a Java 17 runtime, Maven 3.8+, Node.js and npm yourself (or set JAVA_HOME to a JDK 17)"
+  die "no apt-get here: install a Java 17 runtime, Maven 3.8+, Node.js, npm and Prometheus (promtool) yourself (or set JAVA_HOME to a JDK 17)"
 sudo=()
 if ((EUID != 0)); then
   command -v sudo >/dev/null 2>&1 || die "not root and no sudo: run as root: apt-get install -y ${missing[*]}"

@@ -6,7 +6,7 @@
 # Tools: kustomize and kubeconform, pinned below, installed with `go install` into $(go env GOPATH)/bin (or
 # $GOBIN) when missing or at another version. Without Go, copies already on PATH are used as they are.
 #
-# Custom resources (KEDA's ScaledObject) are validated against the CRDs that come with the operator's Go module,
+# Custom resources (KEDA's ScaledObject, the Prometheus Operator's PodMonitor and PrometheusRule) are validated against the CRDs that come with the operator's Go module,
 # turned into strict JSON schemas once (python3 with PyYAML: Debian's python3-yaml, installed when missing).
 #
 # Schemas (SCHEMA_SOURCE):
@@ -22,6 +22,7 @@ KUBECONFORM_VERSION=v0.8.0
 KUBERNETES_VERSION=${KUBERNETES_VERSION:-1.30.14}
 # The custom resources the overlays use, validated against the CRDs of these releases (from the Go module proxy).
 KEDA_VERSION=v2.21.0
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
 SCHEMA_SOURCE=${SCHEMA_SOURCE:-openapi}
 
 K8S_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -149,6 +150,8 @@ import sys
 import yaml
 
 crds, out = sys.argv[1], sys.argv[2]
+# PyYAML reads a bare `=` (an enum value in some CRDs) as YAML 1.1's "value" type, which it cannot build.
+yaml.SafeLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
 
 
 def strict(node):
@@ -162,15 +165,18 @@ def strict(node):
 
 written = 0
 for path in sorted(glob.glob(os.path.join(crds, "*.yaml"))):
-    crd = yaml.safe_load(open(path))
-    group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"].lower()
-    os.makedirs(os.path.join(out, group), exist_ok=True)
-    for version in crd["spec"]["versions"]:
-        with open(os.path.join(out, group, f"{kind}_{version['name']}.json"), "w") as f:
-            json.dump(strict(version["schema"]["openAPIV3Schema"]), f)
-        written += 1
+    for crd in yaml.safe_load_all(open(path)):
+        if not crd or crd.get("kind") != "CustomResourceDefinition":
+            continue
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"].lower()
+        os.makedirs(os.path.join(out, group), exist_ok=True)
+        for version in crd["spec"]["versions"]:
+            with open(os.path.join(out, group, f"{kind}_{version['name']}.json"), "w") as f:
+                json.dump(strict(version["schema"]["openAPIV3Schema"]), f)
+            written += 1
 print(f"validate: {written} custom resource schemas written", file=sys.stderr)
 PYTHON
+    [[ -n $(ls "$cache") ]] || die "no schema could be made from the CRDs of $module $version"
     touch "$cache/.complete"
   fi
   printf '%s\n' "$cache/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
@@ -194,6 +200,8 @@ case $SCHEMA_SOURCE in
   *) die "SCHEMA_SOURCE must be openapi or remote, not '$SCHEMA_SOURCE'" ;;
 esac
 KEDA_SCHEMAS=$(crd_schemas github.com/kedacore/keda/v2 "$KEDA_VERSION" config/crd/bases)
+MONITORING_SCHEMAS=$(crd_schemas github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" \
+  example/prometheus-operator-crd)
 
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -208,7 +216,7 @@ for overlay in "$K8S_DIR"/overlays/*/; do
   fi
   say "$name: $(grep -c '^kind:' "$OUT/$name.yaml") resources rendered; kubeconform (Kubernetes $KUBERNETES_VERSION):"
   "$KUBECONFORM" -strict -summary -kubernetes-version "$KUBERNETES_VERSION" -schema-location "$SCHEMA_LOCATION" \
-    -schema-location "$KEDA_SCHEMAS" "$OUT/$name.yaml" || status=1
+    -schema-location "$KEDA_SCHEMAS" -schema-location "$MONITORING_SCHEMAS" "$OUT/$name.yaml" || status=1
 done
 
 if [[ $status -eq 0 ]]; then say "all overlays valid"; else say "FAILED"; fi

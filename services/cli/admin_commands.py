@@ -3,6 +3,7 @@
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -74,6 +75,20 @@ def admin_setup() -> None:
         print(f"operator credential: {'written to' if created else 'kept in'} {settings.operator_credential_file}")
 
     asyncio.run(run())
+
+
+@admin_app.command("prometheus-config")
+def prometheus_config(
+    directory: Annotated[Path, typer.Argument(help="Where to write prometheus.yml and chirp-rules.yml.")],
+) -> None:
+    """Write a Prometheus configuration that scrapes every Chirp process of this machine (its metrics port) and
+    evaluates the production alerts: what `make prometheus` runs Prometheus with."""
+    from services.cli.monitoring import prometheus_config, rule_groups
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "chirp-rules.yml").write_text(rule_groups())
+    (directory / "prometheus.yml").write_text(prometheus_config(Settings(), "chirp-rules.yml"))
+    print(f"wrote {directory / 'prometheus.yml'} and {directory / 'chirp-rules.yml'}")
 
 
 @admin_app.command("rotate-signing-key")
